@@ -1,0 +1,150 @@
+//! The error of a refused delivery, and the five classes every host maps the
+//! same way.
+
+use crate::schemes::VerifyError;
+
+/// Why a delivery was refused.
+///
+/// Messages say what was wrong and never contain a secret, a computed digest
+/// or the body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The signature did not verify, or nothing could verify it.
+    #[error(transparent)]
+    Unauthenticated(#[from] VerifyError),
+    /// The body is over the configured limit.
+    #[error("body is {size} bytes, over the {limit} byte limit")]
+    TooLarge {
+        /// The body's length.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// No vendor family was named and none recognises the request.
+    #[error("could not determine the vendor from the headers or the body")]
+    VendorNotDetected,
+    /// The named vendor family does not exist.
+    #[error("no vendor family is called `{0}`")]
+    NoSuchVendor(String),
+    /// The vendor family exists but the configuration does not enable it.
+    #[error("vendor `{0}` is not enabled")]
+    VendorNotEnabled(String),
+    /// The verified body is not a JSON document.
+    #[error("body is not JSON: {0}")]
+    NotJson(String),
+    /// The verified body is JSON but not an object.
+    #[error("body is a JSON {0}, not an object")]
+    NotObject(&'static str),
+    /// The payload does not say which event it is.
+    #[error("payload has no usable `{field}` naming its event type")]
+    MissingEventType {
+        /// The field that should name it.
+        field: &'static str,
+    },
+    /// A known event lacks a field it needs.
+    #[error("`{event}` event has no usable `{field}`")]
+    MissingField {
+        /// The vendor's event type.
+        event: String,
+        /// The field, as a JSON path (`data.id`).
+        field: &'static str,
+    },
+    /// The configuration cannot be used.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+impl Error {
+    /// The class of this error, which fixes its HTTP status and exit code.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::Unauthenticated(_) => ErrorClass::Unauthenticated,
+            Error::TooLarge { .. } => ErrorClass::TooLarge,
+            Error::VendorNotDetected | Error::NoSuchVendor(_) | Error::VendorNotEnabled(_) => {
+                ErrorClass::UnknownVendor
+            }
+            Error::NotJson(_)
+            | Error::NotObject(_)
+            | Error::MissingEventType { .. }
+            | Error::MissingField { .. } => {
+                ErrorClass::Malformed
+            }
+            // A configuration the operator gave but that cannot verify
+            // anything leaves the vendor with no usable secret or scheme.
+            Error::Config(_) => ErrorClass::Unauthenticated,
+        }
+    }
+}
+
+/// The five classes of failure of normalized-events.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    /// Signature missing, unparseable or wrong; timestamp outside the
+    /// tolerance; no secret or scheme configured.
+    Unauthenticated,
+    /// A verified body that is not JSON, not an object, or a known event
+    /// missing what it needs.
+    Malformed,
+    /// The vendor cannot be determined, or is not enabled.
+    UnknownVendor,
+    /// The body is over the configured limit.
+    TooLarge,
+    /// The component trapped or ran out of its budget.
+    Internal,
+}
+
+impl ErrorClass {
+    /// Every class, in the order of the table.
+    pub const ALL: [ErrorClass; 5] = [
+        ErrorClass::Unauthenticated,
+        ErrorClass::Malformed,
+        ErrorClass::UnknownVendor,
+        ErrorClass::TooLarge,
+        ErrorClass::Internal,
+    ];
+
+    /// The class's name on the wire (`unknown-vendor`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Unauthenticated => "unauthenticated",
+            ErrorClass::Malformed => "malformed",
+            ErrorClass::UnknownVendor => "unknown-vendor",
+            ErrorClass::TooLarge => "too-large",
+            ErrorClass::Internal => "internal",
+        }
+    }
+
+    /// The class named `name`, if any.
+    pub fn from_name(name: &str) -> Option<ErrorClass> {
+        ErrorClass::ALL.into_iter().find(|class| class.as_str() == name)
+    }
+
+    /// The HTTP status a receiver answers with.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorClass::Unauthenticated => 401,
+            ErrorClass::Malformed => 400,
+            ErrorClass::UnknownVendor => 404,
+            ErrorClass::TooLarge => 413,
+            ErrorClass::Internal => 500,
+        }
+    }
+
+    /// The exit code of the `switchboard` CLI.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorClass::Unauthenticated => 3,
+            ErrorClass::Malformed => 4,
+            ErrorClass::UnknownVendor => 5,
+            ErrorClass::TooLarge => 6,
+            ErrorClass::Internal => 7,
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

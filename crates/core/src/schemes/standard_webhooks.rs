@@ -1,0 +1,192 @@
+//! Standard Webhooks: `webhook-id`, `webhook-timestamp` (unix seconds) and
+//! `webhook-signature` (space-separated `v1,<base64>` entries; other versions
+//! are ignored). The signed content is `"{id}.{timestamp}.{raw body}"`; the
+//! key is the secret with any `whsec_` prefix stripped, base64-decoded.
+
+use super::{
+    Keys, SignInput, Verified, VerifyError, base64, check_window, decode_base64, hmac_sha256,
+    parse_unix,
+};
+use crate::config::Secret;
+use crate::request::Request;
+use crate::time::SignedTime;
+
+/// The message id header.
+pub const ID_HEADER: &str = "webhook-id";
+/// The timestamp header (unix seconds).
+pub const TIMESTAMP_HEADER: &str = "webhook-timestamp";
+/// The signatures header.
+pub const SIGNATURE_HEADER: &str = "webhook-signature";
+/// The prefix Standard Webhooks secrets are written with.
+pub const SECRET_PREFIX: &str = "whsec_";
+
+/// Verifies Standard Webhooks deliveries against a set of secrets.
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    keys: Keys,
+}
+
+impl Verifier {
+    /// A verifier trying each of `secrets`; a secret that is not base64 after
+    /// its `whsec_` prefix is refused, naming `vendor` and its position.
+    pub fn new(vendor: &str, secrets: &[Secret]) -> Result<Verifier, VerifyError> {
+        let keys = Keys::decoded(secrets, decode_secret, |index, reason| {
+            VerifyError::UnusableSecret {
+                vendor: vendor.to_owned(),
+                scheme: "standard-webhooks",
+                index,
+                reason,
+            }
+        })?;
+        Ok(Verifier { keys })
+    }
+
+    /// Verifies `request` at `now` (unix seconds), refusing timestamps more
+    /// than `tolerance` seconds away.
+    pub fn verify_at(
+        &self,
+        request: &Request<'_>,
+        now: i64,
+        tolerance: u64,
+    ) -> Result<Verified, VerifyError> {
+        let id = request
+            .header(ID_HEADER)
+            .ok_or(VerifyError::MissingHeader(ID_HEADER))?;
+        let timestamp_text = request
+            .header(TIMESTAMP_HEADER)
+            .ok_or(VerifyError::MissingHeader(TIMESTAMP_HEADER))?
+            .trim();
+        let timestamp = parse_unix(timestamp_text).ok_or(VerifyError::UnparseableHeader {
+            header: TIMESTAMP_HEADER.to_owned(),
+            reason: "not a unix timestamp",
+        })?;
+        let mut signatures = Vec::new();
+        let mut saw_v1 = false;
+        let mut saw_header = false;
+        for value in request.headers_named(SIGNATURE_HEADER) {
+            saw_header = true;
+            for entry in value.split_ascii_whitespace() {
+                if let Some(("v1", signature)) = entry.split_once(',') {
+                    saw_v1 = true;
+                    signatures.extend(decode_base64(signature));
+                }
+            }
+        }
+        if !saw_header {
+            return Err(VerifyError::MissingHeader(SIGNATURE_HEADER));
+        }
+        if !saw_v1 {
+            return Err(VerifyError::UnparseableHeader {
+                header: SIGNATURE_HEADER.to_owned(),
+                reason: "no v1 signature",
+            });
+        }
+        check_window(timestamp, now, tolerance)?;
+        let signed = [id.as_bytes(), b".", timestamp_text.as_bytes(), b".", request.body()];
+        if self.keys.any_matches(&signed, &signatures) {
+            Ok(Verified {
+                scheme: "standard-webhooks",
+                signed_at: Some(SignedTime::Seconds(timestamp)),
+                webhook_id: Some(id.to_owned()),
+            })
+        } else {
+            Err(VerifyError::Mismatch(SIGNATURE_HEADER.to_owned()))
+        }
+    }
+}
+
+fn decode_secret(secret: &str) -> Result<Vec<u8>, &'static str> {
+    let encoded = secret.strip_prefix(SECRET_PREFIX).unwrap_or(secret);
+    match decode_base64(encoded) {
+        Some(key) if !key.is_empty() => Ok(key),
+        Some(_) => Err("it is empty"),
+        None => Err("it is not base64 after the whsec_ prefix"),
+    }
+}
+
+/// The three headers a Standard Webhooks sender would send for `input`.
+pub fn sign(
+    vendor: &str,
+    secret: &Secret,
+    input: SignInput<'_>,
+) -> Result<Vec<(String, String)>, VerifyError> {
+    let key = decode_secret(secret.expose()).map_err(|reason| VerifyError::UnusableSecret {
+        vendor: vendor.to_owned(),
+        scheme: "standard-webhooks",
+        index: 1,
+        reason,
+    })?;
+    let timestamp = input.timestamp.to_string();
+    let digest = hmac_sha256(
+        &key,
+        &[input.id.as_bytes(), b".", timestamp.as_bytes(), b".", input.body],
+    );
+    Ok(vec![
+        (ID_HEADER.to_owned(), input.id.to_owned()),
+        (TIMESTAMP_HEADER.to_owned(), timestamp),
+        (SIGNATURE_HEADER.to_owned(), format!("v1,{}", base64(&digest))),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    const BODY: &[u8] = br#"{"test": 2432232314}"#;
+    const SIGNATURE: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+
+    fn verify(signature: &str, now: i64) -> Result<Verified, VerifyError> {
+        let headers = [
+            ("Webhook-Id", ID),
+            ("Webhook-Timestamp", "1614265330"),
+            ("Webhook-Signature", signature),
+        ];
+        Verifier::new("test", &[Secret::new(SECRET)])?.verify_at(&Request::new(headers, BODY), now, 300)
+    }
+
+    #[test]
+    fn published_vector_signs_and_verifies() {
+        let input = SignInput {
+            body: BODY,
+            timestamp: 1614265330,
+            id: ID,
+        };
+        let headers = sign("test", &Secret::new(SECRET), input).unwrap();
+        assert_eq!(headers[2], (SIGNATURE_HEADER.to_owned(), SIGNATURE.to_owned()));
+        let verified = verify(SIGNATURE, 1614265330).unwrap();
+        assert_eq!(verified.webhook_id.as_deref(), Some(ID));
+        assert_eq!(verified.scheme, "standard-webhooks");
+    }
+
+    #[test]
+    fn other_versions_are_ignored_and_any_v1_passes() {
+        assert!(verify(&format!("v2,abc v1,AAAA {SIGNATURE}"), 1614265330).is_ok());
+        assert!(matches!(verify("v2,abc", 1614265330), Err(VerifyError::UnparseableHeader { .. })));
+        assert_eq!(
+            verify("v1,AAAA v1,!!", 1614265330),
+            Err(VerifyError::Mismatch(SIGNATURE_HEADER.into()))
+        );
+    }
+
+    #[test]
+    fn replay_window_applies() {
+        assert!(matches!(
+            verify(SIGNATURE, 1614265330 + 301),
+            Err(VerifyError::TimestampTooOld { age: 301, .. })
+        ));
+        assert!(matches!(
+            verify(SIGNATURE, 1614265330 - 301),
+            Err(VerifyError::TimestampInFuture { ahead: 301, .. })
+        ));
+    }
+
+    #[test]
+    fn unusable_secret_is_named_not_shown() {
+        let err = Verifier::new("opencx", &[Secret::new("whsec_%%%")]).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("secret 1 of opencx"), "{message}");
+        assert!(!message.contains("%%%"), "{message}");
+    }
+}

@@ -1,0 +1,99 @@
+//! Vendor families: one module each, listed once in [`FAMILIES`].
+//!
+//! A family knows how to recognise its deliveries, which scheme it signs with
+//! by default, and how to turn a verified payload into a [`Normalized`]
+//! event. Its event-type mapping is a table in its module. Adding a vendor is
+//! a module here, a line in [`FAMILIES`], and its fixtures.
+
+use crate::config::Scheme;
+use crate::error::Error;
+use crate::event::{Data, EventType};
+use crate::fields::Object;
+use crate::request::Request;
+
+pub mod varda;
+
+/// Every vendor family, in detection order.
+pub static FAMILIES: &[&dyn Family] = &[&varda::Varda];
+
+/// The family called `name`.
+pub fn family(name: &str) -> Option<&'static dyn Family> {
+    FAMILIES.iter().copied().find(|f| f.name() == name)
+}
+
+/// The family a request belongs to: the first whose headers claim it, else
+/// the first that recognises the body's shape. Nothing is verified.
+pub fn detect(request: &Request<'_>) -> Option<&'static dyn Family> {
+    if let Some(family) = FAMILIES.iter().find(|f| f.claims_headers(request)) {
+        return Some(*family);
+    }
+    let payload: Object = serde_json::from_slice(request.body()).ok()?;
+    FAMILIES.iter().copied().find(|f| f.claims_body(request, &payload))
+}
+
+/// One vendor family.
+pub trait Family: Sync {
+    /// The family's name: the `vendor` attribute, the first segment of the
+    /// `source`, the key of its configuration.
+    fn name(&self) -> &'static str;
+
+    /// The scheme used when the operator leaves it at `vendor-default`, which
+    /// may depend on the request's headers; `None` when the vendor publishes
+    /// none, so that deliveries are refused until one is configured.
+    fn default_scheme(&self, request: &Request<'_>) -> Option<Scheme>;
+
+    /// Whether the headers alone mark the request as this family's.
+    fn claims_headers(&self, request: &Request<'_>) -> bool;
+
+    /// Whether the body's shape marks the request as this family's; asked
+    /// only when no family's headers claimed it.
+    fn claims_body(&self, _request: &Request<'_>, _payload: &Object) -> bool {
+        false
+    }
+
+    /// The headers the vendor sends besides the signature (`sign` prints
+    /// them), given the payload when it is a JSON object.
+    fn delivery_headers(&self, _payload: Option<&Object>) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// Maps a verified payload. An event type the family does not know gives
+    /// an [`EventType::Unrecognized`] event, not an error; a known one
+    /// missing what it needs is [`Error::MissingField`].
+    fn normalize(&self, payload: &Object) -> Result<Normalized, Error>;
+}
+
+/// What a family makes of a payload; `crate::process` completes the event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Normalized {
+    /// The normalized type.
+    pub event_type: EventType,
+    /// The vendor's own event type, verbatim.
+    pub vendor_event: String,
+    /// The event id the payload carries, if any.
+    pub id: Option<String>,
+    /// The account scope after `/<vendor>/` in the source
+    /// (`organizations/org_1`), if the payload names one.
+    pub scope: Option<String>,
+    /// The id of the entity the type names.
+    pub subject: Option<String>,
+    /// When it happened, RFC 3339 UTC, if the payload says.
+    pub time: Option<String>,
+    /// The normalized payload, `raw` aside.
+    pub data: Data,
+}
+
+impl Normalized {
+    /// An event of `event_type` with nothing else known yet.
+    pub fn new(event_type: EventType, vendor_event: impl Into<String>) -> Normalized {
+        Normalized {
+            event_type,
+            vendor_event: vendor_event.into(),
+            id: None,
+            scope: None,
+            subject: None,
+            time: None,
+            data: Data::default(),
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! The fixture cases in `fixtures/`: one JSON file per case, holding a
+//! request (headers and the raw body), the configuration, `now`, and the
+//! expected outcome. The same files drive the core's tests, the component
+//! run through the host, the CLI, and the Python and Node suites.
+//!
+//! ```json
+//! {
+//!   "description": "what the case shows",
+//!   "vendor": "varda",
+//!   "config": {"vendors": {"varda": {"secrets": ["..."]}}},
+//!   "now": 1711411200,
+//!   "request": {"headers": [["X-Varda-Signature", "t=...,v1=..."]], "body": "{...}"},
+//!   "expect": {"event": {...the whole CloudEvent...}}
+//! }
+//! ```
+//!
+//! `vendor` is optional (absent: detection); the body is `body` (UTF-8
+//! text, exactly the bytes sent) or `body_base64` (any bytes); `expect` is
+//! `{"event": ...}` or `{"error": "<class>", "message": "<part of it>"}`.
+//!
+//! Every file under `fixtures/` must be a case: [`all`] refuses anything
+//! else, and every suite runs [`all`], so no fixture can sit unused.
+
+#![deny(missing_docs)]
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// One case.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    /// Its path under `fixtures/`, which names it in failures.
+    pub name: String,
+    /// The vendor to process as, or `None` to detect.
+    pub vendor: Option<String>,
+    /// The configuration, in its JSON form.
+    pub config: Value,
+    /// The current time, unix seconds.
+    pub now: i64,
+    /// The request headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// The raw body.
+    pub body: Vec<u8>,
+    /// What must come out.
+    pub expect: Expect,
+}
+
+/// The expected outcome of a case.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expect {
+    /// This exact CloudEvent.
+    Event(Value),
+    /// An error of this class whose message contains `message`.
+    Error {
+        /// The class (`unauthenticated`).
+        class: String,
+        /// A part of the message.
+        message: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[allow(dead_code)]
+    description: String,
+    #[serde(default)]
+    vendor: Option<String>,
+    config: Value,
+    now: i64,
+    request: FileRequest,
+    expect: FileExpect,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRequest {
+    headers: Vec<(String, String)>,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    body_base64: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileExpect {
+    #[serde(default)]
+    event: Option<Value>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// The `fixtures/` folder at the workspace root.
+pub fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+/// Every case, sorted by name. Panics, naming the file, on any file under
+/// `fixtures/` that is not a valid case.
+pub fn all() -> Vec<Fixture> {
+    let mut files = Vec::new();
+    collect(&dir(), &mut files);
+    files.sort();
+    assert!(!files.is_empty(), "no fixtures found in {}", dir().display());
+    files.iter().map(|path| load(path)).collect()
+}
+
+fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    for entry in entries {
+        let path = entry.unwrap_or_else(|e| panic!("{}: {e}", dir.display())).path();
+        if path.is_dir() {
+            collect(&path, files);
+        } else {
+            files.push(path);
+        }
+    }
+}
+
+/// Reads one case.
+pub fn load(path: &Path) -> Fixture {
+    let name = path
+        .strip_prefix(dir())
+        .unwrap_or(path)
+        .display()
+        .to_string();
+    assert!(
+        name.ends_with(".json"),
+        "fixtures/{name} is not a case: every file under fixtures/ must be a .json case"
+    );
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("fixtures/{name}: {e}"));
+    let file: File =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("fixtures/{name}: {e}"));
+    let body = match (file.request.body, file.request.body_base64) {
+        (Some(text), None) => text.into_bytes(),
+        (None, Some(b64)) => base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap_or_else(|e| panic!("fixtures/{name}: body_base64: {e}")),
+        _ => panic!("fixtures/{name}: the request needs exactly one of body and body_base64"),
+    };
+    let expect = match (file.expect.event, file.expect.error, file.expect.message) {
+        (Some(event), None, None) => Expect::Event(event),
+        (None, Some(class), Some(message)) => Expect::Error { class, message },
+        _ => panic!("fixtures/{name}: expect is {{\"event\"}} or {{\"error\", \"message\"}}"),
+    };
+    Fixture {
+        name,
+        vendor: file.vendor,
+        config: file.config,
+        now: file.now,
+        headers: file.request.headers,
+        body,
+        expect,
+    }
+}
+
+impl Fixture {
+    /// The configuration as JSON text.
+    pub fn config_json(&self) -> String {
+        self.config.to_string()
+    }
+
+    /// Every secret the configuration holds, so that a suite can check none
+    /// of them leaks into an output.
+    pub fn secrets(&self) -> Vec<String> {
+        let vendors = self.config.get("vendors").and_then(Value::as_object);
+        vendors
+            .into_iter()
+            .flat_map(|v| v.values())
+            .filter_map(|v| v.get("secrets").and_then(Value::as_array))
+            .flatten()
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// Checks what a layer produced: the event as parsed JSON, or the error
+    /// class and message. `Err` explains the difference, naming the case.
+    pub fn check(&self, outcome: Result<Value, (String, String)>) -> Result<(), String> {
+        let shown = match &outcome {
+            Ok(event) => event.to_string(),
+            Err((class, message)) => format!("{class}: {message}"),
+        };
+        for secret in self.secrets() {
+            if shown.contains(&secret) {
+                return Err(format!("{}: a secret leaked into the output: {shown}", self.name));
+            }
+        }
+        match (&self.expect, outcome) {
+            (Expect::Event(expected), Ok(actual)) if *expected == actual => Ok(()),
+            (Expect::Event(expected), Ok(actual)) => Err(format!(
+                "{}: event differs\nexpected: {}\n  actual: {}",
+                self.name,
+                serde_json::to_string_pretty(expected).unwrap_or_default(),
+                serde_json::to_string_pretty(&actual).unwrap_or_default(),
+            )),
+            (Expect::Event(_), Err((class, message))) => Err(format!(
+                "{}: expected an event, got {class}: {message}",
+                self.name
+            )),
+            (Expect::Error { class, message }, Ok(actual)) => Err(format!(
+                "{}: expected {class} ({message}), got the event {actual}",
+                self.name
+            )),
+            (Expect::Error { class, message }, Err((got_class, got_message))) => {
+                if *class == got_class && got_message.contains(message.as_str()) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{}: expected {class} containing {message:?}, got {got_class}: {got_message}",
+                        self.name
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// Runs `run` over every case and panics with every failure listed.
+pub fn run_all(layer: &str, mut run: impl FnMut(&Fixture) -> Result<Value, (String, String)>) {
+    let fixtures = all();
+    let failures: Vec<String> = fixtures
+        .iter()
+        .filter_map(|fixture| fixture.check(run(fixture)).err())
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{layer}: {} of {} fixtures failed:\n\n{}",
+        failures.len(),
+        fixtures.len(),
+        failures.join("\n\n")
+    );
+    eprintln!("{layer}: all {} fixtures passed", fixtures.len());
+}
