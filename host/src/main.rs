@@ -1,1 +1,7 @@
-fn main() {}
+//! `switchboard`: run webhook deliveries through the processor component.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

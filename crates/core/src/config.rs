@@ -124,7 +124,8 @@ pub enum Scheme {
     /// one is refused until a scheme is configured.
     #[default]
     VendorDefault,
-    /// Varda's `X-Varda-Signature: t=…,v1=…`.
+    /// Varda's `X-Varda-Signature: t=…,v1=…`: the varda family's default.
+    /// A vendor's own scheme is chosen with `VendorDefault`, not by name.
     Varda,
     /// Standard Webhooks (`webhook-id`, `webhook-timestamp`,
     /// `webhook-signature`).
@@ -189,14 +190,16 @@ impl Scheme {
     pub fn from_name(name: &str) -> Result<Scheme, String> {
         match name {
             "vendor-default" | "default" => Ok(Scheme::VendorDefault),
-            "varda" => Ok(Scheme::Varda),
+            "varda" => Err(
+                "`varda` is the Varda family's own scheme: write `vendor-default`".to_owned(),
+            ),
             "standard-webhooks" => Ok(Scheme::StandardWebhooks),
             "none" => Ok(Scheme::None),
             "hmac-sha256" | "shared-secret" => Err(format!(
                 "scheme `{name}` needs options: write it as a table with `type = \"{name}\"` and `header`"
             )),
             other => Err(format!(
-                "unknown scheme `{other}` (expected vendor-default, varda, standard-webhooks, hmac-sha256, shared-secret or none)"
+                "unknown scheme `{other}` (expected vendor-default, standard-webhooks, hmac-sha256, shared-secret or none)"
             )),
         }
     }

@@ -50,6 +50,9 @@ pub enum Error {
         /// The field, as a JSON path (`data.id`).
         field: &'static str,
     },
+    /// The request handed to the JSON API cannot be read.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
     /// The configuration cannot be used.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -67,6 +70,7 @@ impl Error {
             Error::NotJson(_)
             | Error::NotObject(_)
             | Error::MissingEventType { .. }
+            | Error::InvalidRequest(_)
             | Error::MissingField { .. } => {
                 ErrorClass::Malformed
             }

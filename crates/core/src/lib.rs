@@ -28,17 +28,18 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod fields;
+pub mod json_api;
 pub mod request;
 pub mod schemes;
 pub mod time;
 pub mod vendors;
 
-use sha2::{Digest, Sha256};
 use serde_json::Value;
 
 pub use config::{Config, Scheme, Secret, VendorConfig};
 pub use error::{Error, ErrorClass};
 pub use event::{Event, EventType};
+pub use json_api::process_json;
 pub use request::Request;
 pub use schemes::{SignInput, VerifyError};
 pub use vendors::{FAMILIES, Family};
@@ -154,11 +155,7 @@ pub fn sign(
 
 /// The deterministic id of a delivery that carries none.
 fn body_digest(vendor: &str, body: &[u8]) -> String {
-    let digest = Sha256::new()
-        .chain_update(vendor.as_bytes())
-        .chain_update(b"\n")
-        .chain_update(body)
-        .finalize();
+    let digest = schemes::sha256(&[vendor.as_bytes(), b"\n", body]);
     format!("sha256:{}", schemes::hex(&digest))
 }
 

@@ -1,0 +1,294 @@
+//! The command line: `process` and `sign`, exactly as interfaces.md says.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, anyhow, bail};
+use clap::{Parser, Subcommand};
+use switchboard_core::{self as core, Config, Scheme, Secret, SignInput};
+use switchboard_host::{HostOptions, Switchboard, wit};
+
+/// Verify, parse and normalize customer-communication webhooks.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Process(Process),
+    Sign(Sign),
+}
+
+/// Run one request through the component and print its CloudEvent as one
+/// JSON line. On failure, print `error: <class>: <message>` on stderr and
+/// exit with the class's code: 3 unauthenticated, 4 malformed,
+/// 5 unknown-vendor, 6 too-large, 7 internal (2 for bad usage or
+/// configuration).
+#[derive(Debug, clap::Args)]
+struct Process {
+    /// The vendor family (opencx, varda, openphone, atoms); detected from the
+    /// headers and body when absent.
+    #[arg(long)]
+    vendor: Option<String>,
+    #[command(flatten)]
+    settings: Settings,
+    /// The current time in unix seconds, for the replay window; the wall
+    /// clock when absent.
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    now: Option<i64>,
+    /// A request header, `Name: value`; repeat for each header.
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// The raw body: `@FILE`, `-` (or `@-`) for standard input, or the text
+    /// itself. Standard input when absent.
+    #[arg(long, value_name = "@FILE|-")]
+    data_binary: Option<String>,
+    /// The component to run; the one `make build` produced when absent.
+    #[arg(long, value_name = "PATH")]
+    component: Option<PathBuf>,
+}
+
+/// Print the headers a vendor would send for a body, one `Name: value` per
+/// line, ready for `curl -H`.
+#[derive(Debug, clap::Args)]
+struct Sign {
+    /// The vendor family.
+    #[arg(long)]
+    vendor: String,
+    /// The signing secret; the vendor's first configured secret (from
+    /// `--config` or `SWITCHBOARD_SECRET_<VENDOR>`) when absent.
+    #[arg(long)]
+    secret: Option<String>,
+    /// The configuration file, for the vendor's scheme and its options.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The scheme to sign with instead of the vendor's: `VENDOR=SCHEME`.
+    #[arg(long = "scheme", value_name = "VENDOR=SCHEME")]
+    schemes: Vec<String>,
+    /// The unix timestamp to sign; now when absent.
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    timestamp: Option<i64>,
+    /// The message id, for schemes that sign one; derived from the body and
+    /// timestamp when absent.
+    #[arg(long)]
+    id: Option<String>,
+    /// The raw body: `@FILE`, `-` (or `@-`) for standard input, or the text
+    /// itself. Standard input when absent.
+    #[arg(long, value_name = "@FILE|-")]
+    data_binary: Option<String>,
+}
+
+/// Where the configuration comes from: a file, overridden by
+/// `SWITCHBOARD_SECRET_<VENDOR>` (comma-separated), overridden by flags.
+#[derive(Debug, clap::Args)]
+struct Settings {
+    /// The configuration file (TOML, or JSON when it ends in `.json`).
+    /// Without one, every vendor family is enabled with its default scheme.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// A secret for a vendor, `VENDOR=SECRET`; repeat for rotation. Prefer
+    /// `SWITCHBOARD_SECRET_<VENDOR>`, which stays out of process lists.
+    #[arg(long = "secret", value_name = "VENDOR=SECRET")]
+    secrets: Vec<String>,
+    /// The scheme for a vendor, `VENDOR=SCHEME` (vendor-default,
+    /// standard-webhooks, none; hmac-sha256 and shared-secret need the
+    /// configuration file for their options).
+    #[arg(long = "scheme", value_name = "VENDOR=SCHEME")]
+    schemes: Vec<String>,
+}
+
+/// Runs the command line; the exit code says how it went.
+pub fn main() -> ExitCode {
+    match Cli::parse().run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => match error.downcast_ref::<switchboard_host::Error>() {
+            Some(refused) => {
+                eprintln!("error: {}: {refused}", refused.class());
+                ExitCode::from(refused.class().exit_code())
+            }
+            None => {
+                eprintln!("error: {error:#}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+impl Cli {
+    fn run(self) -> anyhow::Result<()> {
+        match self.command {
+            Command::Process(process) => process.run(),
+            Command::Sign(sign) => sign.run(),
+        }
+    }
+}
+
+impl Process {
+    fn run(self) -> anyhow::Result<()> {
+        let config = self.settings.load()?;
+        let headers = self
+            .headers
+            .iter()
+            .map(|h| parse_header(h))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let body = read_body(self.data_binary.as_deref())?;
+        let now = self.now.map_or_else(unix_now, Ok)?;
+        let path = self.component.unwrap_or_else(switchboard_host::default_component);
+        let options = HostOptions {
+            compile_cache: true,
+            ..HostOptions::default()
+        };
+        let switchboard = Switchboard::from_file(&path, options)?;
+        let request = wit::Request::new(headers, body);
+        let event = switchboard.process(&request, self.vendor.as_deref(), &wit::Config::from(&config), now)?;
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{}", event.json)?;
+        Ok(())
+    }
+}
+
+impl Sign {
+    fn run(self) -> anyhow::Result<()> {
+        let settings = Settings {
+            config: self.config,
+            secrets: Vec::new(),
+            schemes: self.schemes,
+        };
+        let mut config = settings.load()?;
+        let vendor = config.vendor_mut(&self.vendor).clone();
+        let secret = match self.secret {
+            Some(secret) => Secret::new(secret),
+            None => vendor.secrets.first().cloned().ok_or_else(|| {
+                anyhow!("no secret for {}: pass --secret or set {}", self.vendor, secret_env(&self.vendor))
+            })?,
+        };
+        let body = read_body(self.data_binary.as_deref())?;
+        let timestamp = self.timestamp.map_or_else(unix_now, Ok)?;
+        let id = self.id.unwrap_or_else(|| derived_id(&body, timestamp));
+        let input = SignInput {
+            body: &body,
+            timestamp,
+            id: &id,
+        };
+        let headers = core::sign(&self.vendor, &vendor.scheme, &secret, input)?;
+        let mut stdout = std::io::stdout().lock();
+        for (name, value) in headers {
+            writeln!(stdout, "{name}: {value}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Settings {
+    /// The configuration: the file (or every family enabled), then the
+    /// environment, then the flags.
+    fn load(&self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => read_config(path)?,
+            None => {
+                let mut config = Config::default();
+                for family in core::FAMILIES {
+                    config.vendor_mut(family.name());
+                }
+                config
+            }
+        };
+        let vendors: Vec<String> = core::FAMILIES
+            .iter()
+            .map(|f| f.name().to_owned())
+            .chain(config.vendors.keys().cloned())
+            .collect();
+        for vendor in vendors {
+            if let Ok(value) = std::env::var(secret_env(&vendor)) {
+                config.vendor_mut(&vendor).secrets =
+                    value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(Secret::new).collect();
+            }
+        }
+        for pair in &self.schemes {
+            let (vendor, scheme) = split_pair(pair, "--scheme", "VENDOR=SCHEME")?;
+            let scheme = Scheme::from_name(scheme).map_err(|e| anyhow!("--scheme {vendor}: {e}"))?;
+            config.vendor_mut(vendor).scheme = scheme;
+        }
+        let mut flagged: Vec<(&str, Secret)> = Vec::new();
+        for pair in &self.secrets {
+            let (vendor, secret) = split_pair(pair, "--secret", "VENDOR=SECRET")?;
+            flagged.push((vendor, Secret::new(secret)));
+        }
+        for (vendor, _) in &flagged {
+            config.vendor_mut(vendor).secrets.clear();
+        }
+        for (vendor, secret) in flagged {
+            config.vendor_mut(vendor).secrets.push(secret);
+        }
+        for vendor in config.vendors.keys() {
+            if core::vendors::family(vendor).is_none() {
+                bail!("configuration names vendor `{vendor}`, which is not a vendor family (expected one of {})", family_names());
+            }
+        }
+        Ok(config)
+    }
+}
+
+fn family_names() -> String {
+    core::FAMILIES.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+}
+
+fn read_config(path: &Path) -> anyhow::Result<Config> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let config = if path.extension().is_some_and(|e| e == "json") {
+        serde_json::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?
+    } else {
+        toml::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?
+    };
+    Ok(config)
+}
+
+/// `SWITCHBOARD_SECRET_<VENDOR>`.
+fn secret_env(vendor: &str) -> String {
+    format!("SWITCHBOARD_SECRET_{}", vendor.to_ascii_uppercase().replace('-', "_"))
+}
+
+/// `VENDOR=VALUE`, without ever showing the value in an error.
+fn split_pair<'a>(pair: &'a str, flag: &str, shape: &str) -> anyhow::Result<(&'a str, &'a str)> {
+    match pair.split_once('=') {
+        Some((vendor, value)) if !vendor.is_empty() => Ok((vendor, value)),
+        _ => bail!("{flag} takes {shape}"),
+    }
+}
+
+fn parse_header(header: &str) -> anyhow::Result<(&str, &str)> {
+    let (name, value) = header
+        .split_once(':')
+        .ok_or_else(|| anyhow!("-H takes 'Name: value', got a header with no colon"))?;
+    Ok((name.trim(), value.trim_start()))
+}
+
+fn read_body(source: Option<&str>) -> anyhow::Result<Vec<u8>> {
+    match source {
+        None | Some("-" | "@-") => {
+            let mut body = Vec::new();
+            std::io::stdin().read_to_end(&mut body).context("reading the body from standard input")?;
+            Ok(body)
+        }
+        Some(source) => match source.strip_prefix('@') {
+            Some(path) => std::fs::read(path).with_context(|| format!("reading the body from {path}")),
+            None => Ok(source.as_bytes().to_vec()),
+        },
+    }
+}
+
+fn unix_now() -> anyhow::Result<i64> {
+    let elapsed = SystemTime::now().duration_since(UNIX_EPOCH).context("the clock is before 1970")?;
+    Ok(i64::try_from(elapsed.as_secs())?)
+}
+
+/// A message id that is the same for the same body and timestamp.
+fn derived_id(body: &[u8], timestamp: i64) -> String {
+    let digest = core::schemes::hex(&core::schemes::sha256(&[body, timestamp.to_string().as_bytes()]));
+    format!("msg_{}", &digest[..24])
+}
