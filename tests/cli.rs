@@ -2,6 +2,8 @@
 //! headers, body, configuration and time, and its exit code and output
 //! checked against the fixture; and `sign` round-trips through `process`.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -20,7 +22,10 @@ fn scratch(name: &str, contents: &[u8]) -> PathBuf {
 }
 
 fn process(fixture: &Fixture) -> Output {
-    let config = scratch(&format!("{}.config.json", fixture.name), fixture.config_json().as_bytes());
+    let config = scratch(
+        &format!("{}.config.json", fixture.name),
+        fixture.config_json().as_bytes(),
+    );
     let body = scratch(&format!("{}.body", fixture.name), &fixture.body);
     let mut command = Command::new(SWITCHBOARD);
     command
@@ -49,21 +54,47 @@ fn outcome(fixture: &Fixture, output: &Output) -> Result<Value, (String, String)
     let code = output.status.code();
     if code == Some(0) {
         let lines: Vec<&str> = stdout.lines().collect();
-        assert_eq!(lines.len(), 1, "{}: one JSON line on stdout, got {stdout:?}", fixture.name);
-        assert!(stderr.is_empty(), "{}: nothing on stderr, got {stderr:?}", fixture.name);
+        assert_eq!(
+            lines.len(),
+            1,
+            "{}: one JSON line on stdout, got {stdout:?}",
+            fixture.name
+        );
+        assert!(
+            stderr.is_empty(),
+            "{}: nothing on stderr, got {stderr:?}",
+            fixture.name
+        );
         return Ok(serde_json::from_str(lines[0]).expect("stdout is JSON"));
     }
-    assert!(stdout.is_empty(), "{}: nothing on stdout on failure, got {stdout:?}", fixture.name);
+    assert!(
+        stdout.is_empty(),
+        "{}: nothing on stdout on failure, got {stdout:?}",
+        fixture.name
+    );
     let line = stderr.trim_end();
-    assert_eq!(line.lines().count(), 1, "{}: one line on stderr, got {stderr:?}", fixture.name);
-    let rest = line
-        .strip_prefix("error: ")
-        .unwrap_or_else(|| panic!("{}: stderr is `error: <class>: <message>`, got {line:?}", fixture.name));
+    assert_eq!(
+        line.lines().count(),
+        1,
+        "{}: one line on stderr, got {stderr:?}",
+        fixture.name
+    );
+    let rest = line.strip_prefix("error: ").unwrap_or_else(|| {
+        panic!(
+            "{}: stderr is `error: <class>: <message>`, got {line:?}",
+            fixture.name
+        )
+    });
     let (class, message) = rest.split_once(": ").expect("class and message");
     let expected_code = ErrorClass::from_name(class)
         .unwrap_or_else(|| panic!("{}: unknown class {class:?}", fixture.name))
         .exit_code();
-    assert_eq!(code, Some(i32::from(expected_code)), "{}: exit code of {class}", fixture.name);
+    assert_eq!(
+        code,
+        Some(i32::from(expected_code)),
+        "{}: exit code of {class}",
+        fixture.name
+    );
     Err((class.to_owned(), message.to_owned()))
 }
 
@@ -77,22 +108,51 @@ fn sign_output_is_accepted_by_process() {
     let body = br#"{"event":"call.ended","timestamp":"2026-03-25T18:35:00Z","data":{"id":42}}"#;
     let path = scratch("sign.body", body);
     let signed = Command::new(SWITCHBOARD)
-        .args(["sign", "--vendor", "varda", "--secret", "sign-test-secret", "--timestamp", "1774463700"])
+        .args([
+            "sign",
+            "--vendor",
+            "varda",
+            "--secret",
+            "sign-test-secret",
+            "--timestamp",
+            "1774463700",
+        ])
         .arg("--data-binary")
         .arg(format!("@{}", path.display()))
         .output()
         .expect("sign runs");
-    assert!(signed.status.success(), "{}", String::from_utf8_lossy(&signed.stderr));
+    assert!(
+        signed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&signed.stderr)
+    );
     let headers = String::from_utf8(signed.stdout).expect("UTF-8");
-    assert!(headers.contains("X-Varda-Signature: t=1774463700,v1="), "{headers}");
+    assert!(
+        headers.contains("X-Varda-Signature: t=1774463700,v1="),
+        "{headers}"
+    );
     assert!(headers.contains("X-Varda-Event: call.ended"), "{headers}");
     let mut process = Command::new(SWITCHBOARD);
-    process.args(["process", "--now", "1774463710", "--secret", "varda=sign-test-secret"]);
+    process.args([
+        "process",
+        "--now",
+        "1774463710",
+        "--secret",
+        "varda=sign-test-secret",
+    ]);
     for line in headers.lines() {
         process.arg("-H").arg(line);
     }
-    let output = process.arg("--data-binary").arg(format!("@{}", path.display())).output().expect("process runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = process
+        .arg("--data-binary")
+        .arg(format!("@{}", path.display()))
+        .output()
+        .expect("process runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let event: Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(event["type"], "call.ended");
     assert_eq!(event["verification"], "varda");
@@ -109,7 +169,11 @@ fn secrets_come_from_the_environment() {
         .arg(format!("@{}", path.display()))
         .output()
         .expect("sign runs");
-    assert!(sign.status.success(), "{}", String::from_utf8_lossy(&sign.stderr));
+    assert!(
+        sign.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sign.stderr)
+    );
     let headers = String::from_utf8(sign.stdout).expect("UTF-8");
     let mut process = Command::new(SWITCHBOARD);
     process
@@ -118,8 +182,16 @@ fn secrets_come_from_the_environment() {
     for line in headers.lines() {
         process.arg("-H").arg(line);
     }
-    let output = process.arg("--data-binary").arg(format!("@{}", path.display())).output().expect("runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = process
+        .arg("--data-binary")
+        .arg(format!("@{}", path.display()))
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]
@@ -138,7 +210,15 @@ fn bad_configuration_is_refused_naming_the_key() {
 #[test]
 fn secrets_never_appear_in_errors() {
     let output = Command::new(SWITCHBOARD)
-        .args(["process", "--vendor", "varda", "--secret", "varda=super-secret-value-123", "--data-binary", "{}"])
+        .args([
+            "process",
+            "--vendor",
+            "varda",
+            "--secret",
+            "varda=super-secret-value-123",
+            "--data-binary",
+            "{}",
+        ])
         .args(["-H", "X-Varda-Signature: t=1,v1=00", "--now", "1"])
         .output()
         .expect("runs");

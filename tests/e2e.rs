@@ -3,6 +3,8 @@
 //!
 //! Needs the component `make build` produces (`target/switchboard.wasm`).
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -23,7 +25,10 @@ fn load(options: HostOptions) -> Switchboard {
 }
 
 fn request(fixture: &Fixture) -> wit::Request {
-    let headers = fixture.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+    let headers = fixture
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()));
     wit::Request::new(headers, fixture.body.clone())
 }
 
@@ -32,7 +37,12 @@ fn request(fixture: &Fixture) -> wit::Request {
 fn config(fixture: &Fixture) -> Result<wit::Config, (String, String)> {
     Config::from_json(&fixture.config_json())
         .map(|c| wit::Config::from(&c))
-        .map_err(|e| ("unauthenticated".to_owned(), format!("invalid configuration: {e}")))
+        .map_err(|e| {
+            (
+                "unauthenticated".to_owned(),
+                format!("invalid configuration: {e}"),
+            )
+        })
 }
 
 fn outcome(result: Result<wit::Event, Error>) -> Result<Value, (String, String)> {
@@ -52,7 +62,12 @@ fn every_fixture_through_a_fresh_instance_per_request() {
     let switchboard = switchboard();
     run_all("component, fresh instance", |fixture| {
         let config = config(fixture)?;
-        outcome(switchboard.process(&request(fixture), fixture.vendor.as_deref(), &config, fixture.now))
+        outcome(switchboard.process(
+            &request(fixture),
+            fixture.vendor.as_deref(),
+            &config,
+            fixture.now,
+        ))
     });
 }
 
@@ -61,7 +76,12 @@ fn every_fixture_through_one_reused_instance() {
     let mut instance = switchboard().instance().expect("instantiates");
     run_all("component, reused instance", |fixture| {
         let config = config(fixture)?;
-        outcome(instance.process(&request(fixture), fixture.vendor.as_deref(), &config, fixture.now))
+        outcome(instance.process(
+            &request(fixture),
+            fixture.vendor.as_deref(),
+            &config,
+            fixture.now,
+        ))
     });
 }
 
@@ -74,11 +94,18 @@ fn every_fixture_through_the_json_function() {
         let request = serde_json::json!({"headers": fixture.headers, "body_base64": body});
         let vendor = fixture.vendor.as_deref().unwrap_or("");
         let answer = instance
-            .process_json(&request.to_string(), vendor, &fixture.config_json(), fixture.now)
+            .process_json(
+                &request.to_string(),
+                vendor,
+                &fixture.config_json(),
+                fixture.now,
+            )
             .map_err(|e| (e.class().to_string(), e.to_string()))?;
         let answer: Value = serde_json::from_str(&answer).expect("answers are JSON");
         match (answer.get("error"), answer.get("message")) {
-            (Some(Value::String(class)), Some(Value::String(message))) => Err((class.clone(), message.clone())),
+            (Some(Value::String(class)), Some(Value::String(message))) => {
+                Err((class.clone(), message.clone()))
+            }
             _ => Ok(answer),
         }
     });
@@ -88,8 +115,12 @@ fn every_fixture_through_the_json_function() {
 fn detection_agrees_with_the_core() {
     let switchboard = switchboard();
     for fixture in switchboard_fixtures::all() {
-        let headers = fixture.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
-        let native = switchboard_core::detect(&switchboard_core::Request::new(headers, &fixture.body));
+        let headers = fixture
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()));
+        let native =
+            switchboard_core::detect(&switchboard_core::Request::new(headers, &fixture.body));
         let guest = switchboard.detect(&request(&fixture)).expect("detect runs");
         assert_eq!(guest.as_deref(), native, "{}", fixture.name);
     }
@@ -104,16 +135,28 @@ fn a_guest_out_of_memory_is_internal_and_the_host_carries_on() {
         ..HostOptions::default()
     });
     let config = wit::Config::from(
-        &Config::from_json(r#"{"vendors": {"varda": {"secrets": ["s"]}}, "body_limit": 67108864}"#).unwrap(),
+        &Config::from_json(r#"{"vendors": {"varda": {"secrets": ["s"]}}, "body_limit": 67108864}"#)
+            .unwrap(),
     );
     let big = wit::Request::new([("X-Varda-Signature", "t=1,v1=00")], vec![b' '; 8 << 20]);
     let mut instance = switchboard.instance().expect("instantiates");
-    let err = instance.process(&big, Some("varda"), &config, 1).unwrap_err();
+    let err = instance
+        .process(&big, Some("varda"), &config, 1)
+        .unwrap_err();
     assert_eq!(err.class().as_str(), "internal", "{err}");
-    assert!(matches!(&err, Error::Trap(m) if !m.contains("interrupt")), "{err:?}");
+    assert!(
+        matches!(&err, Error::Trap(m) if !m.contains("interrupt")),
+        "{err:?}"
+    );
     let small = wit::Request::new([("X-Varda-Signature", "t=1,v1=00")], b"{}".to_vec());
-    let err = instance.process(&small, Some("varda"), &config, 1).unwrap_err();
-    assert_eq!(err.class().as_str(), "unauthenticated", "the replaced instance answers: {err}");
+    let err = instance
+        .process(&small, Some("varda"), &config, 1)
+        .unwrap_err();
+    assert_eq!(
+        err.class().as_str(),
+        "unauthenticated",
+        "the replaced instance answers: {err}"
+    );
 }
 
 /// A call that outlives its deadline is interrupted: `internal`, and the
@@ -126,16 +169,25 @@ fn a_call_past_its_deadline_is_internal() {
         ..HostOptions::default()
     });
     let config = wit::Config::from(
-        &Config::from_json(r#"{"vendors": {"varda": {"secrets": ["a", "b", "c", "d"]}}, "body_limit": 134217728}"#)
-            .unwrap(),
+        &Config::from_json(
+            r#"{"vendors": {"varda": {"secrets": ["a", "b", "c", "d"]}}, "body_limit": 134217728}"#,
+        )
+        .unwrap(),
     );
     // Four HMACs over 96 MiB take far longer than 10 ms.
     let body = vec![b'x'; 96 << 20];
     let big = wit::Request::new([("X-Varda-Signature", "t=1,v1=00")], body);
-    let err = switchboard.process(&big, Some("varda"), &config, 1).unwrap_err();
-    assert!(matches!(&err, Error::Trap(m) if m.contains("interrupt")), "{err:?}");
+    let err = switchboard
+        .process(&big, Some("varda"), &config, 1)
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Trap(m) if m.contains("interrupt")),
+        "{err:?}"
+    );
     assert_eq!(err.class().as_str(), "internal");
     let small = wit::Request::new([], b"{}".to_vec());
-    let err = switchboard.process(&small, Some("varda"), &config, 1).unwrap_err();
+    let err = switchboard
+        .process(&small, Some("varda"), &config, 1)
+        .unwrap_err();
     assert_eq!(err.class().as_str(), "unauthenticated", "{err}");
 }

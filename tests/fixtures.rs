@@ -107,14 +107,20 @@ pub fn all() -> Vec<Fixture> {
     let mut files = Vec::new();
     collect(&dir(), &mut files);
     files.sort();
-    assert!(!files.is_empty(), "no fixtures found in {}", dir().display());
+    assert!(
+        !files.is_empty(),
+        "no fixtures found in {}",
+        dir().display()
+    );
     files.iter().map(|path| load(path)).collect()
 }
 
 fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
     let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     for entry in entries {
-        let path = entry.unwrap_or_else(|e| panic!("{}: {e}", dir.display())).path();
+        let path = entry
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .path();
         if path.is_dir() {
             collect(&path, files);
         } else {
@@ -135,8 +141,7 @@ pub fn load(path: &Path) -> Fixture {
         "fixtures/{name} is not a case: every file under fixtures/ must be a .json case"
     );
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("fixtures/{name}: {e}"));
-    let file: File =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("fixtures/{name}: {e}"));
+    let file: File = serde_json::from_str(&text).unwrap_or_else(|e| panic!("fixtures/{name}: {e}"));
     let body = match (file.request.body, file.request.body_base64) {
         (Some(text), None) => text.into_bytes(),
         (None, Some(b64)) => base64::engine::general_purpose::STANDARD
@@ -188,7 +193,10 @@ impl Fixture {
         };
         for secret in self.secrets() {
             if shown.contains(&secret) {
-                return Err(format!("{}: a secret leaked into the output: {shown}", self.name));
+                return Err(format!(
+                    "{}: a secret leaked into the output: {shown}",
+                    self.name
+                ));
             }
         }
         match (&self.expect, outcome) {

@@ -20,7 +20,10 @@ fn main() -> anyhow::Result<()> {
                 continue;
             }
         };
-        let headers = fixture.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+        let headers = fixture
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()));
         let request = wit::Request::new(headers, fixture.body.clone());
         match instance.process(&request, fixture.vendor.as_deref(), &config, fixture.now) {
             Ok(event) => {
@@ -33,6 +36,9 @@ fn main() -> anyhow::Result<()> {
             }
         }
     }
-    eprintln!("{accepted} events, {refused} refused, from {}", switchboard_fixtures::dir().display());
+    eprintln!(
+        "{accepted} events, {refused} refused, from {}",
+        switchboard_fixtures::dir().display()
+    );
     Ok(())
 }

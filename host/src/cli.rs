@@ -138,14 +138,21 @@ impl Process {
             .collect::<anyhow::Result<Vec<_>>>()?;
         let body = read_body(self.data_binary.as_deref())?;
         let now = self.now.map_or_else(unix_now, Ok)?;
-        let path = self.component.unwrap_or_else(switchboard_host::default_component);
+        let path = self
+            .component
+            .unwrap_or_else(switchboard_host::default_component);
         let options = HostOptions {
             compile_cache: true,
             ..HostOptions::default()
         };
         let switchboard = Switchboard::from_file(&path, options)?;
         let request = wit::Request::new(headers, body);
-        let event = switchboard.process(&request, self.vendor.as_deref(), &wit::Config::from(&config), now)?;
+        let event = switchboard.process(
+            &request,
+            self.vendor.as_deref(),
+            &wit::Config::from(&config),
+            now,
+        )?;
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "{}", event.json)?;
         Ok(())
@@ -164,7 +171,11 @@ impl Sign {
         let secret = match self.secret {
             Some(secret) => Secret::new(secret),
             None => vendor.secrets.first().cloned().ok_or_else(|| {
-                anyhow!("no secret for {}: pass --secret or set {}", self.vendor, secret_env(&self.vendor))
+                anyhow!(
+                    "no secret for {}: pass --secret or set {}",
+                    self.vendor,
+                    secret_env(&self.vendor)
+                )
             })?,
         };
         let body = read_body(self.data_binary.as_deref())?;
@@ -205,13 +216,18 @@ impl Settings {
             .collect();
         for vendor in vendors {
             if let Ok(value) = std::env::var(secret_env(&vendor)) {
-                config.vendor_mut(&vendor).secrets =
-                    value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(Secret::new).collect();
+                config.vendor_mut(&vendor).secrets = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(Secret::new)
+                    .collect();
             }
         }
         for pair in &self.schemes {
             let (vendor, scheme) = split_pair(pair, "--scheme", "VENDOR=SCHEME")?;
-            let scheme = Scheme::from_name(scheme).map_err(|e| anyhow!("--scheme {vendor}: {e}"))?;
+            let scheme =
+                Scheme::from_name(scheme).map_err(|e| anyhow!("--scheme {vendor}: {e}"))?;
             config.vendor_mut(vendor).scheme = scheme;
         }
         let mut flagged: Vec<(&str, Secret)> = Vec::new();
@@ -227,7 +243,10 @@ impl Settings {
         }
         for vendor in config.vendors.keys() {
             if core::vendors::family(vendor).is_none() {
-                bail!("configuration names vendor `{vendor}`, which is not a vendor family (expected one of {})", family_names());
+                bail!(
+                    "configuration names vendor `{vendor}`, which is not a vendor family (expected one of {})",
+                    family_names()
+                );
             }
         }
         Ok(config)
@@ -235,11 +254,16 @@ impl Settings {
 }
 
 fn family_names() -> String {
-    core::FAMILIES.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+    core::FAMILIES
+        .iter()
+        .map(|f| f.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn read_config(path: &Path) -> anyhow::Result<Config> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let config = if path.extension().is_some_and(|e| e == "json") {
         serde_json::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?
     } else {
@@ -250,7 +274,10 @@ fn read_config(path: &Path) -> anyhow::Result<Config> {
 
 /// `SWITCHBOARD_SECRET_<VENDOR>`.
 fn secret_env(vendor: &str) -> String {
-    format!("SWITCHBOARD_SECRET_{}", vendor.to_ascii_uppercase().replace('-', "_"))
+    format!(
+        "SWITCHBOARD_SECRET_{}",
+        vendor.to_ascii_uppercase().replace('-', "_")
+    )
 }
 
 /// `VENDOR=VALUE`, without ever showing the value in an error.
@@ -272,23 +299,32 @@ fn read_body(source: Option<&str>) -> anyhow::Result<Vec<u8>> {
     match source {
         None | Some("-" | "@-") => {
             let mut body = Vec::new();
-            std::io::stdin().read_to_end(&mut body).context("reading the body from standard input")?;
+            std::io::stdin()
+                .read_to_end(&mut body)
+                .context("reading the body from standard input")?;
             Ok(body)
         }
         Some(source) => match source.strip_prefix('@') {
-            Some(path) => std::fs::read(path).with_context(|| format!("reading the body from {path}")),
+            Some(path) => {
+                std::fs::read(path).with_context(|| format!("reading the body from {path}"))
+            }
             None => Ok(source.as_bytes().to_vec()),
         },
     }
 }
 
 fn unix_now() -> anyhow::Result<i64> {
-    let elapsed = SystemTime::now().duration_since(UNIX_EPOCH).context("the clock is before 1970")?;
+    let elapsed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .context("the clock is before 1970")?;
     Ok(i64::try_from(elapsed.as_secs())?)
 }
 
 /// A message id that is the same for the same body and timestamp.
 fn derived_id(body: &[u8], timestamp: i64) -> String {
-    let digest = core::schemes::hex(&core::schemes::sha256(&[body, timestamp.to_string().as_bytes()]));
+    let digest = core::schemes::hex(&core::schemes::sha256(&[
+        body,
+        timestamp.to_string().as_bytes(),
+    ]));
     format!("msg_{}", &digest[..24])
 }

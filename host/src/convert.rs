@@ -12,7 +12,11 @@ impl From<&core::Config> for wit::Config {
                 .iter()
                 .map(|(vendor, settings)| wit::VendorConfig {
                     vendor: vendor.clone(),
-                    secrets: settings.secrets.iter().map(|s| s.expose().to_owned()).collect(),
+                    secrets: settings
+                        .secrets
+                        .iter()
+                        .map(|s| s.expose().to_owned())
+                        .collect(),
                     scheme: wit_scheme(&settings.scheme),
                 })
                 .collect(),
@@ -45,7 +49,10 @@ fn wit_scheme(scheme: &core::Scheme) -> wit::Scheme {
 
 impl wit::Request {
     /// A request from header pairs and the raw body.
-    pub fn new<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>, body: Vec<u8>) -> wit::Request {
+    pub fn new<'a>(
+        headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+        body: Vec<u8>,
+    ) -> wit::Request {
         wit::Request {
             headers: headers
                 .into_iter()

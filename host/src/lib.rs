@@ -62,7 +62,8 @@ pub fn default_component() -> PathBuf {
         .ok()
         .and_then(|exe| Some(exe.parent()?.join("switchboard.wasm")))
         .filter(|path| path.exists());
-    beside_exe.unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/switchboard.wasm"))
+    beside_exe
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/switchboard.wasm"))
 }
 
 /// How often the epoch advances; deadlines are counted in these ticks.
@@ -144,7 +145,9 @@ pub struct Switchboard {
 
 impl std::fmt::Debug for Switchboard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Switchboard").field("options", &self.options).finish_non_exhaustive()
+        f.debug_struct("Switchboard")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
     }
 }
 
@@ -217,7 +220,8 @@ impl Switchboard {
         config_json: &str,
         now: i64,
     ) -> Result<String, Error> {
-        self.instance()?.process_json(request_json, vendor, config_json, now)
+        self.instance()?
+            .process_json(request_json, vendor, config_json, now)
     }
 
     /// The vendor a request belongs to, as the component detects it.
@@ -300,9 +304,13 @@ impl Instance<'_> {
         now: i64,
     ) -> Result<String, Error> {
         self.call(|bindings, store| {
-            bindings
-                .switchboard_webhooks_processor()
-                .call_process_json(store, request_json, vendor, config_json, now)
+            bindings.switchboard_webhooks_processor().call_process_json(
+                store,
+                request_json,
+                vendor,
+                config_json,
+                now,
+            )
         })
     }
 

@@ -23,7 +23,12 @@ struct Component;
 bindings::export!(Component with_types_in bindings);
 
 impl Guest for Component {
-    fn process(request: Request, vendor: Option<String>, config: Config, now: i64) -> Result<Event, Error> {
+    fn process(
+        request: Request,
+        vendor: Option<String>,
+        config: Config,
+        now: i64,
+    ) -> Result<Event, Error> {
         let config = core_config(config);
         core::process(&core_request(&request), vendor.as_deref(), &config, now)
             .map(wit_event)
@@ -40,7 +45,10 @@ impl Guest for Component {
 }
 
 fn core_request(request: &Request) -> core::Request<'_> {
-    let headers = request.headers.iter().map(|h| (h.name.as_str(), h.value.as_str()));
+    let headers = request
+        .headers
+        .iter()
+        .map(|h| (h.name.as_str(), h.value.as_str()));
     core::Request::new(headers, &request.body)
 }
 
@@ -58,8 +66,12 @@ fn core_config(config: Config) -> core::Config {
                 (v.vendor, settings)
             })
             .collect(),
-        tolerance_seconds: config.tolerance_seconds.map_or(defaults.tolerance_seconds, u64::from),
-        body_limit: config.body_limit.map_or(defaults.body_limit, |l| l as usize),
+        tolerance_seconds: config
+            .tolerance_seconds
+            .map_or(defaults.tolerance_seconds, u64::from),
+        body_limit: config
+            .body_limit
+            .map_or(defaults.body_limit, |l| l as usize),
         include_raw: config.include_raw.unwrap_or(defaults.include_raw),
     }
 }

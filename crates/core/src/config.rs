@@ -190,9 +190,9 @@ impl Scheme {
     pub fn from_name(name: &str) -> Result<Scheme, String> {
         match name {
             "vendor-default" | "default" => Ok(Scheme::VendorDefault),
-            "varda" => Err(
-                "`varda` is the Varda family's own scheme: write `vendor-default`".to_owned(),
-            ),
+            "varda" => {
+                Err("`varda` is the Varda family's own scheme: write `vendor-default`".to_owned())
+            }
             "standard-webhooks" => Ok(Scheme::StandardWebhooks),
             "none" => Ok(Scheme::None),
             "hmac-sha256" | "shared-secret" => Err(format!(
@@ -277,7 +277,9 @@ mod tests {
         );
         assert_eq!(
             config.vendors["c"].scheme,
-            Scheme::SharedSecret { header: "X-Token".into() }
+            Scheme::SharedSecret {
+                header: "X-Token".into()
+            }
         );
         assert_eq!(config.vendors["d"].scheme, Scheme::None);
     }
@@ -285,9 +287,15 @@ mod tests {
     #[test]
     fn bad_configuration_names_the_key() {
         let err = Config::from_json(r#"{"vendors": {"a": {"scheme": "hmac-sha1"}}}"#).unwrap_err();
-        assert!(err.to_string().contains("unknown scheme `hmac-sha1`"), "{err}");
+        assert!(
+            err.to_string().contains("unknown scheme `hmac-sha1`"),
+            "{err}"
+        );
         let err = Config::from_json(r#"{"tolerance": 3}"#).unwrap_err();
-        assert!(err.to_string().contains("unknown field `tolerance`"), "{err}");
+        assert!(
+            err.to_string().contains("unknown field `tolerance`"),
+            "{err}"
+        );
         let err = Config::from_json(r#"{"vendors": {"a": {"scheme": {"type": "hmac-sha256"}}}}"#)
             .unwrap_err();
         assert!(err.to_string().contains("missing field `header`"), "{err}");

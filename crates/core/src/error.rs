@@ -71,9 +71,7 @@ impl Error {
             | Error::NotObject(_)
             | Error::MissingEventType { .. }
             | Error::InvalidRequest(_)
-            | Error::MissingField { .. } => {
-                ErrorClass::Malformed
-            }
+            | Error::MissingField { .. } => ErrorClass::Malformed,
             // A configuration the operator gave but that cannot verify
             // anything leaves the vendor with no usable secret or scheme.
             Error::Config(_) => ErrorClass::Unauthenticated,
@@ -121,7 +119,9 @@ impl ErrorClass {
 
     /// The class named `name`, if any.
     pub fn from_name(name: &str) -> Option<ErrorClass> {
-        ErrorClass::ALL.into_iter().find(|class| class.as_str() == name)
+        ErrorClass::ALL
+            .into_iter()
+            .find(|class| class.as_str() == name)
     }
 
     /// The HTTP status a receiver answers with.

@@ -155,10 +155,21 @@ mod tests {
 
     #[test]
     fn directions() {
-        for d in ["incoming", "inbound", "INBOUND", "telephony_inbound", "telephonyInbound"] {
+        for d in [
+            "incoming",
+            "inbound",
+            "INBOUND",
+            "telephony_inbound",
+            "telephonyInbound",
+        ] {
             assert_eq!(normalize_direction(d), "inbound", "{d}");
         }
-        for d in ["outgoing", "Outbound", "telephony_outbound", "telephonyOutbound"] {
+        for d in [
+            "outgoing",
+            "Outbound",
+            "telephony_outbound",
+            "telephonyOutbound",
+        ] {
             assert_eq!(normalize_direction(d), "outbound", "{d}");
         }
         assert_eq!(normalize_direction("sideways"), "sideways");
@@ -185,7 +196,9 @@ mod tests {
 
     #[test]
     fn times() {
-        let o = obj(json!({"a": "2026-03-25T18:30:00+01:00", "b": 1711411200, "c": "soon", "d": "1711411200"}));
+        let o = obj(
+            json!({"a": "2026-03-25T18:30:00+01:00", "b": 1711411200, "c": "soon", "d": "1711411200"}),
+        );
         assert_eq!(time(&o, "a").as_deref(), Some("2026-03-25T17:30:00Z"));
         assert_eq!(time(&o, "b").as_deref(), Some("2024-03-26T00:00:00Z"));
         assert_eq!(time(&o, "c").as_deref(), Some("soon"));

@@ -37,7 +37,9 @@ enum JsonHeaders {
 pub fn process_json(request_json: &str, vendor: &str, config_json: &str, now: i64) -> String {
     match run(request_json, vendor, config_json, now) {
         Ok(event) => event,
-        Err(error) => json!({"error": error.class().as_str(), "message": error.to_string()}).to_string(),
+        Err(error) => {
+            json!({"error": error.class().as_str(), "message": error.to_string()}).to_string()
+        }
     }
 }
 
@@ -57,7 +59,10 @@ fn run(request_json: &str, vendor: &str, config_json: &str, now: i64) -> Result<
         }
     };
     let headers: Vec<(&str, &str)> = match &request.headers {
-        JsonHeaders::Pairs(pairs) => pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect(),
+        JsonHeaders::Pairs(pairs) => pairs
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect(),
         JsonHeaders::Object(map) => map.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect(),
     };
     let vendor = (!vendor.is_empty()).then_some(vendor);
@@ -78,11 +83,18 @@ mod tests {
     #[test]
     fn the_published_vector_through_json() {
         let body = r#"{"event":"call.ended","timestamp":"2026-03-25T18:35:00Z","data":{"id":42}}"#;
-        let sig = "t=1711411200,v1=85afa0623ef8797b3f36226284f6bf92856b4ea0ad2033defc1b2dae74999725";
-        let event = call(json!({"headers": [["X-Varda-Signature", sig]], "body": body}), CONFIG);
+        let sig =
+            "t=1711411200,v1=85afa0623ef8797b3f36226284f6bf92856b4ea0ad2033defc1b2dae74999725";
+        let event = call(
+            json!({"headers": [["X-Varda-Signature", sig]], "body": body}),
+            CONFIG,
+        );
         assert_eq!(event["type"], "call.ended");
         let encoded = BASE64.encode(body);
-        let event = call(json!({"headers": {"x-varda-signature": sig}, "body_base64": encoded}), CONFIG);
+        let event = call(
+            json!({"headers": {"x-varda-signature": sig}, "body_base64": encoded}),
+            CONFIG,
+        );
         assert_eq!(event["subject"], "42");
     }
 
@@ -92,8 +104,16 @@ mod tests {
         assert_eq!(err["error"], "unknown-vendor");
         let err = call(json!({"headers": []}), CONFIG);
         assert_eq!(err["error"], "malformed");
-        let err = call(json!({"headers": [["X-Varda-Event", "x"]], "body": "{}"}), "{\"nope\": 1}");
+        let err = call(
+            json!({"headers": [["X-Varda-Event", "x"]], "body": "{}"}),
+            "{\"nope\": 1}",
+        );
         assert_eq!(err["error"], "unauthenticated");
-        assert!(err["message"].as_str().unwrap().contains("unknown field `nope`"));
+        assert!(
+            err["message"]
+                .as_str()
+                .unwrap()
+                .contains("unknown field `nope`")
+        );
     }
 }

@@ -47,9 +47,17 @@ mod tests {
 
     #[test]
     fn header_names_are_case_insensitive() {
-        let request = Request::new([("X-Varda-Signature", "a"), ("x-varda-signature", "b")], b"");
+        let request = Request::new(
+            [("X-Varda-Signature", "a"), ("x-varda-signature", "b")],
+            b"",
+        );
         assert_eq!(request.header("x-VARDA-signature"), Some("a"));
-        assert_eq!(request.headers_named("X-VARDA-SIGNATURE").collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            request
+                .headers_named("X-VARDA-SIGNATURE")
+                .collect::<Vec<_>>(),
+            ["a", "b"]
+        );
         assert!(!request.has_header("webhook-id"));
     }
 }

@@ -97,7 +97,9 @@ fn digits(bytes: &[u8]) -> Option<u32> {
 
 fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
+            29
+        }
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -154,12 +156,30 @@ mod tests {
     #[test]
     fn utc_is_kept_and_offsets_are_applied() {
         let n = |t| normalize_rfc3339(t);
-        assert_eq!(n("2026-03-25T18:30:00Z").as_deref(), Some("2026-03-25T18:30:00Z"));
-        assert_eq!(n("2022-06-24T19:35:46.825Z").as_deref(), Some("2022-06-24T19:35:46.825Z"));
-        assert_eq!(n("2026-03-25 18:30:00+02:00").as_deref(), Some("2026-03-25T16:30:00Z"));
-        assert_eq!(n("2026-01-01T00:30:00.5-01:00").as_deref(), Some("2026-01-01T01:30:00.5Z"));
-        assert_eq!(n("2024-02-29T23:59:59z").as_deref(), Some("2024-02-29T23:59:59Z"));
-        assert_eq!(n("2026-03-01T00:00:00+00:30").as_deref(), Some("2026-02-28T23:30:00Z"));
+        assert_eq!(
+            n("2026-03-25T18:30:00Z").as_deref(),
+            Some("2026-03-25T18:30:00Z")
+        );
+        assert_eq!(
+            n("2022-06-24T19:35:46.825Z").as_deref(),
+            Some("2022-06-24T19:35:46.825Z")
+        );
+        assert_eq!(
+            n("2026-03-25 18:30:00+02:00").as_deref(),
+            Some("2026-03-25T16:30:00Z")
+        );
+        assert_eq!(
+            n("2026-01-01T00:30:00.5-01:00").as_deref(),
+            Some("2026-01-01T01:30:00.5Z")
+        );
+        assert_eq!(
+            n("2024-02-29T23:59:59z").as_deref(),
+            Some("2024-02-29T23:59:59Z")
+        );
+        assert_eq!(
+            n("2026-03-01T00:00:00+00:30").as_deref(),
+            Some("2026-02-28T23:30:00Z")
+        );
     }
 
     #[test]
@@ -183,10 +203,19 @@ mod tests {
 
     #[test]
     fn unix_seconds_and_milliseconds() {
-        assert_eq!(from_unix_number(1711411200).as_deref(), Some("2024-03-26T00:00:00Z"));
-        assert_eq!(from_unix_number(1639710054089).as_deref(), Some("2021-12-17T03:00:54.089Z"));
+        assert_eq!(
+            from_unix_number(1711411200).as_deref(),
+            Some("2024-03-26T00:00:00Z")
+        );
+        assert_eq!(
+            from_unix_number(1639710054089).as_deref(),
+            Some("2021-12-17T03:00:54.089Z")
+        );
         assert_eq!(from_unix_number(0).as_deref(), Some("1970-01-01T00:00:00Z"));
-        assert_eq!(from_unix_number(-1).as_deref(), Some("1969-12-31T23:59:59Z"));
+        assert_eq!(
+            from_unix_number(-1).as_deref(),
+            Some("1969-12-31T23:59:59Z")
+        );
         assert_eq!(from_unix_number(i64::MAX), None);
     }
 

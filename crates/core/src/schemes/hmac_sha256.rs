@@ -56,7 +56,11 @@ impl<'o> Verifier<'o> {
                 None => value,
             };
             let entries = digests.split(|c: char| c == ',' || c.is_ascii_whitespace());
-            signatures.extend(entries.filter(|e| !e.is_empty()).filter_map(|e| self.decode(e)));
+            signatures.extend(
+                entries
+                    .filter(|e| !e.is_empty())
+                    .filter_map(|e| self.decode(e)),
+            );
         }
         let mut signed_at = None;
         let mut timestamp_text = "";
@@ -65,17 +69,19 @@ impl<'o> Verifier<'o> {
                 .header(timestamp_header)
                 .ok_or_else(|| VerifyError::MissingConfiguredHeader(timestamp_header.clone()))?
                 .trim();
-            let timestamp = parse_unix(timestamp_text).ok_or_else(|| VerifyError::UnparseableHeader {
-                header: timestamp_header.clone(),
-                reason: "not a unix timestamp",
-            })?;
+            let timestamp =
+                parse_unix(timestamp_text).ok_or_else(|| VerifyError::UnparseableHeader {
+                    header: timestamp_header.clone(),
+                    reason: "not a unix timestamp",
+                })?;
             check_window(timestamp, now, tolerance)?;
             signed_at = Some(SignedTime::Seconds(timestamp));
         }
         let matched = match signed_at {
-            Some(_) => self
-                .keys
-                .any_matches(&[timestamp_text.as_bytes(), b".", request.body()], &signatures),
+            Some(_) => self.keys.any_matches(
+                &[timestamp_text.as_bytes(), b".", request.body()],
+                &signatures,
+            ),
             None => self.keys.any_matches(&[request.body()], &signatures),
         };
         if matched {
@@ -139,18 +145,26 @@ mod tests {
         };
         let headers = sign(options, &secret, input);
         let pairs = headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
-        Verifier::new(options, &[Secret::new("old"), secret]).verify_at(&Request::new(pairs, input.body), now, 300)
+        Verifier::new(options, &[Secret::new("old"), secret]).verify_at(
+            &Request::new(pairs, input.body),
+            now,
+            300,
+        )
     }
 
     #[test]
     fn github_style_vector() {
         // GitHub's published example for X-Hub-Signature-256.
         let options = options(DigestEncoding::Hex, Some("sha256="), None);
-        let headers = sign(&options, &Secret::new("It's a Secret to Everybody"), SignInput {
-            body: b"Hello, World!",
-            timestamp: 0,
-            id: "",
-        });
+        let headers = sign(
+            &options,
+            &Secret::new("It's a Secret to Everybody"),
+            SignInput {
+                body: b"Hello, World!",
+                timestamp: 0,
+                id: "",
+            },
+        );
         assert_eq!(
             headers[0].1,
             "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
@@ -174,10 +188,19 @@ mod tests {
         let options = options(DigestEncoding::Hex, Some("sha256="), None);
         let verifier = Verifier::new(&options, &[Secret::new("s")]);
         let err = verifier
-            .verify_at(&Request::new([("X-Hub-Signature-256", "sha1=00")], b""), 0, 300)
+            .verify_at(
+                &Request::new([("X-Hub-Signature-256", "sha1=00")], b""),
+                0,
+                300,
+            )
             .unwrap_err();
         assert!(matches!(err, VerifyError::UnparseableHeader { .. }));
-        let err = verifier.verify_at(&Request::new([], b""), 0, 300).unwrap_err();
-        assert_eq!(err, VerifyError::MissingConfiguredHeader("X-Hub-Signature-256".into()));
+        let err = verifier
+            .verify_at(&Request::new([], b""), 0, 300)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            VerifyError::MissingConfiguredHeader("X-Hub-Signature-256".into())
+        );
     }
 }

@@ -111,7 +111,12 @@ pub(crate) struct Keys(Vec<Vec<u8>>);
 impl Keys {
     /// Each secret's UTF-8 bytes, used as they are.
     pub(crate) fn utf8(secrets: &[Secret]) -> Keys {
-        Keys(secrets.iter().map(|s| s.expose().as_bytes().to_vec()).collect())
+        Keys(
+            secrets
+                .iter()
+                .map(|s| s.expose().as_bytes().to_vec())
+                .collect(),
+        )
     }
 
     /// Each secret decoded by `decode`, which names what is wrong.
@@ -151,9 +156,8 @@ impl std::fmt::Debug for Keys {
 /// HMAC-SHA256 of the concatenation of `parts`.
 pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     // HMAC takes keys of any length; this cannot fail.
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap_or_else(|_| {
-        unreachable!("HMAC accepts keys of any length")
-    });
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
     for part in parts {
         mac.update(part);
     }
@@ -196,7 +200,7 @@ pub(crate) fn decode_hex(text: &str) -> Option<Vec<u8>> {
         }
     }
     let bytes = text.as_bytes();
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return None;
     }
     bytes
@@ -261,8 +265,9 @@ pub fn verify(
         Scheme::None => Ok(Verified::unverified()),
         _ if secrets.is_empty() => Err(VerifyError::NoSecret(vendor.to_owned())),
         Scheme::Varda => varda::Verifier::new(secrets).verify_at(request, now, tolerance),
-        Scheme::StandardWebhooks => standard_webhooks::Verifier::new(vendor, secrets)?
-            .verify_at(request, now, tolerance),
+        Scheme::StandardWebhooks => {
+            standard_webhooks::Verifier::new(vendor, secrets)?.verify_at(request, now, tolerance)
+        }
         Scheme::HmacSha256(options) => {
             hmac_sha256::Verifier::new(options, secrets).verify_at(request, now, tolerance)
         }

@@ -51,7 +51,11 @@ mod tests {
     fn any_secret_matches_and_others_fail() {
         let secrets = [Secret::new("one"), Secret::new("two")];
         let verifier = Verifier::new("X-Token", &secrets);
-        assert!(verifier.verify_at(&Request::new([("x-token", "two")], b"")).is_ok());
+        assert!(
+            verifier
+                .verify_at(&Request::new([("x-token", "two")], b""))
+                .is_ok()
+        );
         assert_eq!(
             verifier.verify_at(&Request::new([("x-token", "tw")], b"")),
             Err(VerifyError::Mismatch("X-Token".into()))

@@ -82,7 +82,13 @@ impl Verifier {
             });
         }
         check_window(timestamp, now, tolerance)?;
-        let signed = [id.as_bytes(), b".", timestamp_text.as_bytes(), b".", request.body()];
+        let signed = [
+            id.as_bytes(),
+            b".",
+            timestamp_text.as_bytes(),
+            b".",
+            request.body(),
+        ];
         if self.keys.any_matches(&signed, &signatures) {
             Ok(Verified {
                 scheme: "standard-webhooks",
@@ -119,12 +125,21 @@ pub fn sign(
     let timestamp = input.timestamp.to_string();
     let digest = hmac_sha256(
         &key,
-        &[input.id.as_bytes(), b".", timestamp.as_bytes(), b".", input.body],
+        &[
+            input.id.as_bytes(),
+            b".",
+            timestamp.as_bytes(),
+            b".",
+            input.body,
+        ],
     );
     Ok(vec![
         (ID_HEADER.to_owned(), input.id.to_owned()),
         (TIMESTAMP_HEADER.to_owned(), timestamp),
-        (SIGNATURE_HEADER.to_owned(), format!("v1,{}", base64(&digest))),
+        (
+            SIGNATURE_HEADER.to_owned(),
+            format!("v1,{}", base64(&digest)),
+        ),
     ])
 }
 
@@ -143,7 +158,11 @@ mod tests {
             ("Webhook-Timestamp", "1614265330"),
             ("Webhook-Signature", signature),
         ];
-        Verifier::new("test", &[Secret::new(SECRET)])?.verify_at(&Request::new(headers, BODY), now, 300)
+        Verifier::new("test", &[Secret::new(SECRET)])?.verify_at(
+            &Request::new(headers, BODY),
+            now,
+            300,
+        )
     }
 
     #[test]
@@ -154,7 +173,10 @@ mod tests {
             id: ID,
         };
         let headers = sign("test", &Secret::new(SECRET), input).unwrap();
-        assert_eq!(headers[2], (SIGNATURE_HEADER.to_owned(), SIGNATURE.to_owned()));
+        assert_eq!(
+            headers[2],
+            (SIGNATURE_HEADER.to_owned(), SIGNATURE.to_owned())
+        );
         let verified = verify(SIGNATURE, 1614265330).unwrap();
         assert_eq!(verified.webhook_id.as_deref(), Some(ID));
         assert_eq!(verified.scheme, "standard-webhooks");
@@ -163,7 +185,10 @@ mod tests {
     #[test]
     fn other_versions_are_ignored_and_any_v1_passes() {
         assert!(verify(&format!("v2,abc v1,AAAA {SIGNATURE}"), 1614265330).is_ok());
-        assert!(matches!(verify("v2,abc", 1614265330), Err(VerifyError::UnparseableHeader { .. })));
+        assert!(matches!(
+            verify("v2,abc", 1614265330),
+            Err(VerifyError::UnparseableHeader { .. })
+        ));
         assert_eq!(
             verify("v1,AAAA v1,!!", 1614265330),
             Err(VerifyError::Mismatch(SIGNATURE_HEADER.into()))

@@ -57,10 +57,10 @@ impl Verifier {
     ) -> Result<Verified, VerifyError> {
         let parsed = parse_header(header)?;
         check_window(parsed.timestamp, now, tolerance)?;
-        if self
-            .keys
-            .any_matches(&[parsed.timestamp_text.as_bytes(), b".", body], &parsed.signatures)
-        {
+        if self.keys.any_matches(
+            &[parsed.timestamp_text.as_bytes(), b".", body],
+            &parsed.signatures,
+        ) {
             Ok(Verified {
                 scheme: "varda",
                 signed_at: Some(SignedTime::Seconds(parsed.timestamp)),
@@ -99,7 +99,8 @@ fn parse_header(header: &str) -> Result<Parsed<'_>, VerifyError> {
                     return Err(unparseable("more than one t="));
                 }
                 let text = value.trim();
-                let t = parse_unix(text).ok_or_else(|| unparseable("t= is not a unix timestamp"))?;
+                let t =
+                    parse_unix(text).ok_or_else(|| unparseable("t= is not a unix timestamp"))?;
                 timestamp = Some((t, text));
             }
             "v1" => {
@@ -131,12 +132,18 @@ pub fn sign(secret: &Secret, timestamp: i64, body: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    const BODY: &[u8] = br#"{"event":"call.ended","timestamp":"2026-03-25T18:35:00Z","data":{"id":42}}"#;
-    const VECTOR: &str = "t=1711411200,v1=85afa0623ef8797b3f36226284f6bf92856b4ea0ad2033defc1b2dae74999725";
+    const BODY: &[u8] =
+        br#"{"event":"call.ended","timestamp":"2026-03-25T18:35:00Z","data":{"id":42}}"#;
+    const VECTOR: &str =
+        "t=1711411200,v1=85afa0623ef8797b3f36226284f6bf92856b4ea0ad2033defc1b2dae74999725";
 
     fn verify(header: &str, secrets: &[&str], now: i64) -> Result<Verified, VerifyError> {
         let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::new(*s)).collect();
-        Verifier::new(&secrets).verify_at(&Request::new([(SIGNATURE_HEADER, header)], BODY), now, 300)
+        Verifier::new(&secrets).verify_at(
+            &Request::new([(SIGNATURE_HEADER, header)], BODY),
+            now,
+            300,
+        )
     }
 
     #[test]
@@ -161,9 +168,20 @@ mod tests {
 
     #[test]
     fn garbage_is_unparseable_never_a_panic() {
-        for header in ["", "t", "t=abc,v1=00", "v1=00", "t=1711411200", "t=1,t=2,v1=00", "t=1711411200;v1=00"] {
+        for header in [
+            "",
+            "t",
+            "t=abc,v1=00",
+            "v1=00",
+            "t=1711411200",
+            "t=1,t=2,v1=00",
+            "t=1711411200;v1=00",
+        ] {
             let err = verify(header, &["test_secret"], 1711411200).unwrap_err();
-            assert!(matches!(err, VerifyError::UnparseableHeader { .. }), "{header}: {err}");
+            assert!(
+                matches!(err, VerifyError::UnparseableHeader { .. }),
+                "{header}: {err}"
+            );
         }
         let err = verify("t=1711411200,v1=zz", &["test_secret"], 1711411200).unwrap_err();
         assert_eq!(err, VerifyError::Mismatch(SIGNATURE_HEADER.into()));

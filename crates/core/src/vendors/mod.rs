@@ -28,7 +28,10 @@ pub fn detect(request: &Request<'_>) -> Option<&'static dyn Family> {
         return Some(*family);
     }
     let payload: Object = serde_json::from_slice(request.body()).ok()?;
-    FAMILIES.iter().copied().find(|f| f.claims_body(request, &payload))
+    FAMILIES
+        .iter()
+        .copied()
+        .find(|f| f.claims_body(request, &payload))
 }
 
 /// One vendor family.

@@ -23,9 +23,21 @@ type Parse = fn(&Object, &mut Normalized) -> Result<(), &'static str>;
 /// Varda's event types: the normalized type and how `data` is read.
 /// `message.created` is `message.received` or `message.sent` by direction.
 const EVENTS: &[(&str, EventType, Parse)] = &[
-    ("conversation.created", EventType::ConversationStarted, conversation),
-    ("conversation.resolved", EventType::ConversationResolved, conversation),
-    ("conversation.closed", EventType::ConversationClosed, conversation),
+    (
+        "conversation.created",
+        EventType::ConversationStarted,
+        conversation,
+    ),
+    (
+        "conversation.resolved",
+        EventType::ConversationResolved,
+        conversation,
+    ),
+    (
+        "conversation.closed",
+        EventType::ConversationClosed,
+        conversation,
+    ),
     ("message.created", EventType::MessageReceived, message),
     ("call.started", EventType::CallStarted, call),
     ("call.ended", EventType::CallEnded, call),
@@ -63,9 +75,8 @@ impl Family for Varda {
     }
 
     fn normalize(&self, payload: &Object) -> Result<Normalized, Error> {
-        let vendor_event = fields::string(payload, "event").ok_or(Error::MissingEventType {
-            field: "event",
-        })?;
+        let vendor_event =
+            fields::string(payload, "event").ok_or(Error::MissingEventType { field: "event" })?;
         let known = EVENTS.iter().find(|(name, _, _)| *name == vendor_event);
         let event_type = known.map_or(EventType::Unrecognized, |(_, t, _)| *t);
         let mut event = Normalized::new(event_type, vendor_event);
@@ -105,7 +116,11 @@ fn conversation(data: &Object, event: &mut Normalized) -> Result<(), &'static st
 fn message(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
     let id = fields::id(data, "id");
     let conversation_id = fields::id(data, "conversation_id");
-    event.subject = Some(id.clone().or_else(|| conversation_id.clone()).ok_or("data.id")?);
+    event.subject = Some(
+        id.clone()
+            .or_else(|| conversation_id.clone())
+            .ok_or("data.id")?,
+    );
     let sender_type = fields::string(data, "sender_type");
     let direction = fields::direction(data, "direction")
         .filter(|d| d == "inbound" || d == "outbound")
@@ -237,10 +252,16 @@ mod tests {
 
     #[test]
     fn outbound_messages_are_sent() {
-        let event = normalize(json!({"event": "message.created", "data": {"id": 7, "sender_type": "agent"}})).unwrap();
+        let event = normalize(
+            json!({"event": "message.created", "data": {"id": 7, "sender_type": "agent"}}),
+        )
+        .unwrap();
         assert_eq!(event.event_type, EventType::MessageSent);
         let err = normalize(json!({"event": "message.created", "data": {"id": 7}})).unwrap_err();
-        assert_eq!(err.to_string(), "`message.created` event has no usable `data.direction`");
+        assert_eq!(
+            err.to_string(),
+            "`message.created` event has no usable `data.direction`"
+        );
     }
 
     #[test]
@@ -252,8 +273,12 @@ mod tests {
 
     #[test]
     fn known_events_need_their_ids() {
-        let err = normalize(json!({"event": "call.ended", "data": {"direction": "inbound"}})).unwrap_err();
-        assert_eq!(err.to_string(), "`call.ended` event has no usable `data.id`");
+        let err = normalize(json!({"event": "call.ended", "data": {"direction": "inbound"}}))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`call.ended` event has no usable `data.id`"
+        );
         let err = normalize(json!({"event": "call.ended", "data": [1]})).unwrap_err();
         assert_eq!(err.to_string(), "`call.ended` event has no usable `data`");
         let err = normalize(json!({"data": {}})).unwrap_err();
