@@ -175,13 +175,12 @@ fn secrets_come_from_the_environment() {
         String::from_utf8_lossy(&sign.stderr)
     );
     let headers = String::from_utf8(sign.stdout).expect("UTF-8");
+    let header_file = scratch("env.headers", headers.as_bytes());
     let mut process = Command::new(SWITCHBOARD);
     process
-        .args(["process", "--now", "1774463700"])
+        .args(["process", "--now", "1774463700", "-H"])
+        .arg(format!("@{}", header_file.display()))
         .env("SWITCHBOARD_SECRET_VARDA", "rotated-new, env-secret-one");
-    for line in headers.lines() {
-        process.arg("-H").arg(line);
-    }
     let output = process
         .arg("--data-binary")
         .arg(format!("@{}", path.display()))

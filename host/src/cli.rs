@@ -41,7 +41,9 @@ struct Process {
     /// clock when absent.
     #[arg(long, value_name = "UNIX_SECONDS")]
     now: Option<i64>,
-    /// A request header, `Name: value`; repeat for each header.
+    /// A request header, `Name: value`; repeat for each header. `@FILE`
+    /// reads one header per line from a file, as curl does (so `switchboard
+    /// sign` output can be passed straight back).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     headers: Vec<String>,
     /// The raw body: `@FILE`, `-` (or `@-`) for standard input, or the text
@@ -131,10 +133,16 @@ impl Cli {
 impl Process {
     fn run(self) -> anyhow::Result<()> {
         let config = self.settings.load()?;
+        let header_files = read_header_files(&self.headers)?;
         let headers = self
             .headers
             .iter()
-            .map(|h| parse_header(h))
+            .zip(&header_files)
+            .flat_map(|(flag, file)| match file {
+                Some(text) => text.lines().filter(|l| !l.trim().is_empty()).collect(),
+                None => vec![flag.as_str()],
+            })
+            .map(parse_header)
             .collect::<anyhow::Result<Vec<_>>>()?;
         let body = read_body(self.data_binary.as_deref())?;
         let now = self.now.map_or_else(unix_now, Ok)?;
@@ -286,6 +294,19 @@ fn split_pair<'a>(pair: &'a str, flag: &str, shape: &str) -> anyhow::Result<(&'a
         Some((vendor, value)) if !vendor.is_empty() => Ok((vendor, value)),
         _ => bail!("{flag} takes {shape}"),
     }
+}
+
+/// The contents of each `-H @FILE`, `None` for plain headers.
+fn read_header_files(flags: &[String]) -> anyhow::Result<Vec<Option<String>>> {
+    flags
+        .iter()
+        .map(|flag| match flag.strip_prefix('@') {
+            Some(path) => std::fs::read_to_string(path)
+                .map(Some)
+                .with_context(|| format!("reading headers from {path}")),
+            None => Ok(None),
+        })
+        .collect()
 }
 
 fn parse_header(header: &str) -> anyhow::Result<(&str, &str)> {
