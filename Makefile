@@ -6,7 +6,11 @@ GUEST_CORE := target/wasm32-unknown-unknown/guest/switchboard_component.wasm
 COMPONENT  := target/switchboard.wasm
 CLI        := target/release/switchboard
 
-.PHONY: all setup build component run test lint bench clean
+VENV       := .venv
+PYTHON     := $(VENV)/bin/python
+NODE_DIR   := host/node
+
+.PHONY: all setup build component run test test-rust test-python test-node python node lint bench clean
 
 all: build
 
@@ -32,9 +36,36 @@ component: setup
 run: build
 	$(CARGO) run --release --locked -q -p switchboard-host --example samples
 
-## test: every test: core units, fixtures through core, component and CLI.
-test: build
+## test: every test: the Rust suites (core units, fixtures through the core,
+## the component and the CLI), then the fixtures from Python and from Node.
+test: test-rust test-python test-node
+
+test-rust: build
 	$(CARGO) test --release --locked --workspace --exclude switchboard-component
+
+# Python: wasmtime-py and pytest, pinned, in a project-local virtualenv.
+$(VENV)/installed: host/python/requirements.txt
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r host/python/requirements.txt
+	touch $@
+
+python: $(VENV)/installed
+
+test-python: build python
+	$(PYTHON) -m pytest -q tests/python
+
+# Node: jco, pinned in host/node/package-lock.json, transpiles the component.
+$(NODE_DIR)/node_modules/installed: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	# npm ci rejects the lock over optional platform packages (an npm 11 bug);
+	# npm install honours the committed lock all the same.
+	cd $(NODE_DIR) && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+node: build $(NODE_DIR)/node_modules/installed
+	cd $(NODE_DIR) && npm run -s transpile
+
+test-node: node
+	node --test tests/node/
 
 ## lint: clippy with warnings as errors (host and guest targets), rustfmt.
 lint: setup
@@ -42,9 +73,12 @@ lint: setup
 	$(CARGO) clippy --locked -p switchboard-component --target wasm32-unknown-unknown --profile guest -- -D warnings
 	$(CARGO) fmt --all --check
 
-## bench: median time per event, natively and through the component.
-bench: build
+## bench: median time per event, natively and through the component, then
+## the time per call for a 1 KB webhook from Python and from Node.
+bench: build python node
 	$(CARGO) bench --locked -p switchboard-host --bench throughput
+	cd host/python && ../../$(PYTHON) bench.py
+	cd $(NODE_DIR) && node bench.mjs
 
 clean:
 	$(CARGO) clean

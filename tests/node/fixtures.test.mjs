@@ -1,0 +1,61 @@
+// Every fixture in fixtures/ through the component from Node (jco transpile),
+// checked against the fixture's expectation exactly as the Rust suites do.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Processor, SwitchboardError } from '../../host/node/switchboard.mjs';
+
+const FIXTURES = fileURLToPath(new URL('../../fixtures/', import.meta.url));
+
+function files(dir) {
+  return readdirSync(dir).flatMap((entry) => {
+    const path = join(dir, entry);
+    return statSync(path).isDirectory() ? files(path) : [path];
+  });
+}
+
+const cases = files(FIXTURES).sort().map((path) => {
+  const name = relative(FIXTURES, path);
+  assert.ok(name.endsWith('.json'), `fixtures/${name} is not a case`);
+  const fixture = JSON.parse(readFileSync(path, 'utf8'));
+  const request = fixture.request;
+  const body = 'body' in request ? Buffer.from(request.body, 'utf8') : Buffer.from(request.body_base64, 'base64');
+  return { name, fixture, body };
+});
+
+const processor = await Processor.load();
+
+test('there are fixtures', () => assert.ok(cases.length > 0));
+
+for (const { name, fixture, body } of cases) {
+  test(name, () => {
+    const { expect, config } = fixture;
+    let outcome;
+    let shown;
+    try {
+      const event = processor.process(fixture.request.headers, body, config, fixture.now, fixture.vendor);
+      outcome = { event };
+      shown = JSON.stringify(event);
+    } catch (error) {
+      if (!(error instanceof SwitchboardError)) throw error;
+      outcome = { error };
+      shown = error.message;
+    }
+    for (const vendor of Object.values(config.vendors ?? {})) {
+      for (const secret of vendor.secrets ?? []) {
+        assert.ok(!shown.includes(secret), 'a secret leaked into the output');
+      }
+    }
+    if ('event' in expect) {
+      assert.ok(outcome.event, `expected an event, got ${shown}`);
+      assert.deepStrictEqual(outcome.event, expect.event);
+    } else {
+      assert.ok(outcome.error, `expected ${expect.error}, got the event ${shown}`);
+      assert.equal(outcome.error.errorClass, expect.error);
+      assert.ok(outcome.error.detail.includes(expect.message), `${outcome.error.detail} lacks ${expect.message}`);
+    }
+  });
+}
