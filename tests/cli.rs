@@ -226,3 +226,71 @@ fn secrets_never_appear_in_errors() {
     assert!(!stderr.contains("super-secret-value-123"), "{stderr}");
     assert!(stderr.starts_with("error: unauthenticated: "), "{stderr}");
 }
+
+#[test]
+fn opencx_verifies_with_the_scheme_its_configuration_file_chooses() {
+    let config = scratch(
+        "opencx.toml",
+        br#"[vendors.opencx]
+secrets = ["opencx-cli-secret"]
+scheme = { type = "hmac-sha256", header = "X-Webhook-Signature", encoding = "hex", prefix = "sha256=" }
+"#,
+    );
+    let body = br#"{"event":"phone_call.ended","organization_id":"org_cli","data":{"conversation_id":"conv_cli","timestamp":"2026-04-14T14:06:52Z","call_ended_by":"user"}}"#;
+    let path = scratch("opencx.body", body);
+    let signed = Command::new(SWITCHBOARD)
+        .args(["sign", "--vendor", "opencx", "--config"])
+        .arg(&config)
+        .arg("--data-binary")
+        .arg(format!("@{}", path.display()))
+        .env_remove("SWITCHBOARD_SECRET_OPENCX")
+        .output()
+        .expect("sign runs");
+    assert!(
+        signed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&signed.stderr)
+    );
+    let headers = String::from_utf8(signed.stdout).expect("UTF-8");
+    assert!(
+        headers.contains("X-Webhook-Signature: sha256="),
+        "{headers}"
+    );
+    let run = |config: Option<&PathBuf>| {
+        let mut process = Command::new(SWITCHBOARD);
+        process.args(["process", "--now", "1776162000"]);
+        if let Some(config) = config {
+            process.arg("--config").arg(config);
+        }
+        for line in headers.lines() {
+            process.arg("-H").arg(line);
+        }
+        process
+            .arg("--data-binary")
+            .arg(format!("@{}", path.display()))
+            .env_remove("SWITCHBOARD_SECRET_OPENCX")
+            .output()
+            .expect("process runs")
+    };
+    let output = run(Some(&config));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let event: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(event["type"], "call.ended");
+    assert_eq!(event["source"], "/opencx/organizations/org_cli");
+    assert_eq!(event["subject"], "conv_cli");
+    assert_eq!(event["verification"], "hmac-sha256");
+    assert_eq!(event["data"]["call"]["ended_by"], "contact");
+    // Without the file, OpenCX is enabled with no scheme: refused, whatever
+    // the headers say.
+    let output = run(None);
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no signature scheme is configured for opencx"),
+        "{stderr}"
+    );
+}

@@ -31,7 +31,10 @@ fn wit_scheme(scheme: &core::Scheme) -> wit::Scheme {
     match scheme {
         // A vendor's own scheme is never configured by name (see
         // `Scheme::from_name`): it only ever stands for the vendor default.
-        core::Scheme::VendorDefault | core::Scheme::Varda => wit::Scheme::VendorDefault,
+        core::Scheme::VendorDefault
+        | core::Scheme::Varda
+        | core::Scheme::Atoms
+        | core::Scheme::OpenPhone => wit::Scheme::VendorDefault,
         core::Scheme::StandardWebhooks => wit::Scheme::StandardWebhooks,
         core::Scheme::HmacSha256(o) => wit::Scheme::HmacSha256(wit::HmacOptions {
             header: o.header.clone(),

@@ -127,6 +127,13 @@ pub enum Scheme {
     /// Varda's `X-Varda-Signature: t=…,v1=…`: the varda family's default.
     /// A vendor's own scheme is chosen with `VendorDefault`, not by name.
     Varda,
+    /// Smallest.ai Atoms' `X-Signature: <hex>` over the raw body: the atoms
+    /// family's default, chosen with `VendorDefault`, not by name.
+    Atoms,
+    /// OpenPhone's legacy `openphone-signature: hmac;1;<ms>;<base64>`: the
+    /// openphone family's default when the request carries no
+    /// `webhook-signature`, chosen with `VendorDefault`, not by name.
+    OpenPhone,
     /// Standard Webhooks (`webhook-id`, `webhook-timestamp`,
     /// `webhook-signature`).
     StandardWebhooks,
@@ -178,6 +185,8 @@ impl Scheme {
         match self {
             Scheme::VendorDefault => "vendor-default",
             Scheme::Varda => "varda",
+            Scheme::Atoms => "atoms",
+            Scheme::OpenPhone => "openphone",
             Scheme::StandardWebhooks => "standard-webhooks",
             Scheme::HmacSha256(_) => "hmac-sha256",
             Scheme::SharedSecret { .. } => "shared-secret",
@@ -193,6 +202,13 @@ impl Scheme {
             "varda" => {
                 Err("`varda` is the Varda family's own scheme: write `vendor-default`".to_owned())
             }
+            "atoms" => {
+                Err("`atoms` is the Atoms family's own scheme: write `vendor-default`".to_owned())
+            }
+            "openphone" => Err(
+                "`openphone` is the OpenPhone family's own scheme: write `vendor-default`"
+                    .to_owned(),
+            ),
             "standard-webhooks" => Ok(Scheme::StandardWebhooks),
             "none" => Ok(Scheme::None),
             "hmac-sha256" | "shared-secret" => Err(format!(

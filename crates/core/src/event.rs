@@ -180,6 +180,9 @@ section!(
         variables: Value,
         /// The vendor's custom data, as given.
         custom_data: Value,
+        /// The language or languages the vendor reports, as given (beyond
+        /// the spec: OpenCX's `language`, a code or a list of codes).
+        language: Value,
         /// The vendor payload as parsed JSON, unless turned off.
         raw: Value,
     }
@@ -196,7 +199,8 @@ section!(
         from: String,
         /// The called number.
         to: String,
-        /// The vendor's status, verbatim.
+        /// The vendor's status, verbatim but for spellings its module folds
+        /// into one (Atoms' `no-answer` is `no_answer`).
         status: String,
         /// When the call started, RFC 3339 UTC.
         started_at: String,
@@ -221,6 +225,10 @@ section!(
         transfer_target: String,
         /// The AI agent or user that handled it.
         agent_id: String,
+        /// Whether the call was answered, where the vendor says so of a call
+        /// that is over (beyond the spec: OpenPhone's `answeredAt`, a time or
+        /// `null`, and Quo's `call.missed`).
+        answered: bool,
     }
 );
 
@@ -271,6 +279,9 @@ section!(
         status: String,
         /// Attached media.
         media: Vec<Media>,
+        /// Why the message failed, as the vendor says (beyond the spec:
+        /// Quo's carrier `errorCode`, verbatim).
+        failure_reason: String,
     }
 );
 

@@ -16,7 +16,9 @@ use crate::config::{Scheme, Secret};
 use crate::request::Request;
 use crate::time::SignedTime;
 
+pub mod atoms;
 pub mod hmac_sha256;
+pub mod openphone;
 pub mod shared_secret;
 pub mod standard_webhooks;
 pub mod varda;
@@ -265,6 +267,10 @@ pub fn verify(
         Scheme::None => Ok(Verified::unverified()),
         _ if secrets.is_empty() => Err(VerifyError::NoSecret(vendor.to_owned())),
         Scheme::Varda => varda::Verifier::new(secrets).verify_at(request, now, tolerance),
+        Scheme::Atoms => atoms::Verifier::new(secrets).verify_at(request),
+        Scheme::OpenPhone => {
+            openphone::Verifier::new(vendor, secrets)?.verify_at(request, now, tolerance)
+        }
         Scheme::StandardWebhooks => {
             standard_webhooks::Verifier::new(vendor, secrets)?.verify_at(request, now, tolerance)
         }
@@ -301,6 +307,19 @@ pub fn sign(
         Scheme::Varda => vec![(
             varda::SIGNATURE_HEADER.to_owned(),
             varda::sign(secret, input.timestamp, input.body),
+        )],
+        Scheme::Atoms => vec![(
+            atoms::SIGNATURE_HEADER.to_owned(),
+            atoms::sign(secret, input.body),
+        )],
+        Scheme::OpenPhone => vec![(
+            openphone::SIGNATURE_HEADER.to_owned(),
+            openphone::sign(
+                vendor,
+                secret,
+                openphone::millis(input.timestamp),
+                input.body,
+            )?,
         )],
         Scheme::StandardWebhooks => standard_webhooks::sign(vendor, secret, input)?,
         Scheme::HmacSha256(options) => hmac_sha256::sign(options, secret, input),

@@ -11,10 +11,18 @@ use crate::event::{Data, EventType};
 use crate::fields::Object;
 use crate::request::Request;
 
+pub mod atoms;
+pub mod opencx;
+pub mod openphone;
 pub mod varda;
 
 /// Every vendor family, in detection order.
-pub static FAMILIES: &[&dyn Family] = &[&varda::Varda];
+pub static FAMILIES: &[&dyn Family] = &[
+    &opencx::OpenCx,
+    &varda::Varda,
+    &atoms::Atoms,
+    &openphone::OpenPhone,
+];
 
 /// The family called `name`.
 pub fn family(name: &str) -> Option<&'static dyn Family> {

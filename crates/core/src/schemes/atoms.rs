@@ -1,0 +1,121 @@
+//! Smallest.ai Atoms' scheme: `X-Signature: <hex>`, the HMAC-SHA256 of the
+//! raw body keyed with the secret's UTF-8 bytes. Atoms writes the digest in
+//! lowercase; either case is accepted. Every configured secret is tried.
+//!
+//! This is the generic `hmac-sha256` scheme ([`super::hmac_sha256`]) with
+//! fixed options (header `X-Signature`, hex, no prefix, no timestamp),
+//! reported as `atoms`. Like it, a header holding several digests separated
+//! by commas or spaces passes when any one matches.
+//!
+//! **No replay window.** Nothing time-based is signed, so a captured delivery
+//! verifies forever and the tolerance does not apply. Redeliveries are made
+//! recognisable instead by the event id (see the `atoms` vendor module):
+//! deduplicate on it. Atoms itself never retries a delivery.
+
+use std::sync::LazyLock;
+
+use super::{Verified, VerifyError, hex, hmac_sha256};
+use crate::config::{DigestEncoding, HmacOptions, Secret};
+use crate::request::Request;
+
+/// The header carrying the hex digest.
+pub const SIGNATURE_HEADER: &str = "X-Signature";
+
+/// The generic scheme's options that describe Atoms' signature.
+static OPTIONS: LazyLock<HmacOptions> = LazyLock::new(|| HmacOptions {
+    header: SIGNATURE_HEADER.to_owned(),
+    encoding: DigestEncoding::Hex,
+    prefix: None,
+    timestamp_header: None,
+});
+
+/// Verifies Atoms deliveries against a set of secrets.
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    inner: super::hmac_sha256::Verifier<'static>,
+}
+
+impl Verifier {
+    /// A verifier trying each of `secrets` (any UTF-8 string is a key).
+    pub fn new(secrets: &[Secret]) -> Verifier {
+        Verifier {
+            inner: super::hmac_sha256::Verifier::new(&OPTIONS, secrets),
+        }
+    }
+
+    /// Verifies `request`. There is no timestamp, so no `now` is needed.
+    pub fn verify_at(&self, request: &Request<'_>) -> Result<Verified, VerifyError> {
+        // Without a timestamp header the generic verifier ignores the time.
+        let verified = self.inner.verify_at(request, 0, 0)?;
+        Ok(Verified {
+            scheme: "atoms",
+            ..verified
+        })
+    }
+}
+
+/// The `X-Signature` value Atoms would send for `body`.
+pub fn sign(secret: &Secret, body: &[u8]) -> String {
+    hex(&hmac_sha256(secret.expose().as_bytes(), &[body]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The published test vector (vendors.md, section 4).
+    const BODY: &[u8] = br#"{"url":"https://example.com/webhook","description":"d","event":"a1.pre-conversation","metadata":{"agentId":"a1","eventType":"pre-conversation","conversationType":"telephonyInbound","toPhone":"+15550000002","fromPhone":"+15550000001","callId":"CALL-1-abc"},"id":"d1"}"#;
+    const VECTOR: &str = "15755829a7f1898db43865a7286b34c959643f47e36b0f6cbf90b7b6d3fbee86";
+
+    fn verify(header: Option<&str>, secrets: &[&str]) -> Result<Verified, VerifyError> {
+        let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::new(*s)).collect();
+        let headers = header.map(|h| ("x-signature", h));
+        Verifier::new(&secrets).verify_at(&Request::new(headers, BODY))
+    }
+
+    #[test]
+    fn published_vector_signs_and_verifies() {
+        assert_eq!(sign(&Secret::new("test_secret"), BODY), VECTOR);
+        let verified = verify(Some(VECTOR), &["test_secret"]).unwrap();
+        assert_eq!(
+            verified,
+            Verified {
+                scheme: "atoms",
+                signed_at: None,
+                webhook_id: None,
+            }
+        );
+    }
+
+    #[test]
+    fn either_case_and_any_secret() {
+        let upper = VECTOR.to_ascii_uppercase();
+        assert!(verify(Some(&upper), &["test_secret"]).is_ok());
+        assert!(verify(Some(VECTOR), &["previous", "test_secret"]).is_ok());
+    }
+
+    #[test]
+    fn wrong_garbage_and_missing_are_refused() {
+        let mismatch = Err(VerifyError::Mismatch(SIGNATURE_HEADER.into()));
+        assert_eq!(verify(Some(VECTOR), &["other"]), mismatch);
+        assert_eq!(verify(Some(&VECTOR[1..]), &["test_secret"]), mismatch);
+        assert_eq!(verify(Some("zz"), &["test_secret"]), mismatch);
+        assert_eq!(verify(Some(""), &["test_secret"]), mismatch);
+        let prefixed = format!("sha256={VECTOR}");
+        assert_eq!(verify(Some(&prefixed), &["test_secret"]), mismatch);
+        assert_eq!(
+            verify(None, &["test_secret"]),
+            Err(VerifyError::MissingConfiguredHeader(
+                SIGNATURE_HEADER.into()
+            ))
+        );
+    }
+
+    #[test]
+    fn not_configurable_by_name() {
+        use crate::config::Scheme;
+        let err = Scheme::from_name("atoms").unwrap_err();
+        assert!(err.contains("vendor-default"), "{err}");
+        assert_eq!(Scheme::Atoms.name(), "atoms");
+    }
+}
