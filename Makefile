@@ -10,7 +10,8 @@ VENV       := .venv
 PYTHON     := $(VENV)/bin/python
 NODE_DIR   := host/node
 
-.PHONY: all setup build component run test test-rust test-python test-node python node lint bench clean
+
+.PHONY: all setup build component run demo samples load test test-rust test-python test-node python node lint bench clean
 
 all: build
 
@@ -32,9 +33,22 @@ component: setup
 	$(CARGO) build --locked -p switchboard-component --target wasm32-unknown-unknown --profile guest
 	$(CARGO) run --release --locked -q -p switchboard-componentize -- $(GUEST_CORE) $(COMPONENT)
 
-## run: every sample request in fixtures/ through the component, printing the events.
+## run: the receiver on 127.0.0.1:8787 with the demo configuration (demo
+## secrets, public; see host/demo/switchboard.toml), journal events.ndjson.
 run: build
+	$(CLI) serve --config host/demo/switchboard.toml --out events.ndjson
+
+## demo: send every sample request in fixtures/ to the running receiver.
+demo:
+	$(CARGO) run --release --locked -q -p switchboard-host --example demo
+
+## samples: every sample request in fixtures/ through the component, printing the events.
+samples: build
 	$(CARGO) run --release --locked -q -p switchboard-host --example samples
+
+## load: a bounded loopback load run with a SIGKILL crash check.
+load: build
+	$(CARGO) run --release --locked -q -p switchboard-host --example load
 
 ## test: every test: the Rust suites (core units, fixtures through the core,
 ## the component and the CLI), then the fixtures from Python and from Node.

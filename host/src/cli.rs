@@ -22,6 +22,40 @@ pub struct Cli {
 enum Command {
     Process(Process),
     Sign(Sign),
+    Serve(Serve),
+}
+
+/// Receive webhooks over HTTP: `POST /webhooks/{vendor}` (or `/webhooks` to
+/// detect the vendor), `GET /healthz`, `GET /metrics`. Each accepted event is
+/// appended to the journal (fsynced) before the `200`; a redelivery of an
+/// event already written answers `200` with `"duplicate": true`. SIGTERM or
+/// Ctrl-C stops accepting, finishes in-flight requests and flushes.
+#[derive(Debug, clap::Args)]
+struct Serve {
+    /// The address to listen on (`127.0.0.1:0` picks a free port; the log
+    /// says which).
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    listen: std::net::SocketAddr,
+    #[command(flatten)]
+    settings: Settings,
+    /// The journal: an NDJSON file events are appended to, or `-` for
+    /// standard output (not durable).
+    #[arg(long, value_name = "FILE|-", default_value = "events.ndjson")]
+    out: String,
+    /// Also POST every event to this `http://` URL (at least once, retried
+    /// with backoff; the journal is the spool).
+    #[arg(long, value_name = "URL")]
+    forward: Option<String>,
+    /// How many recent events are remembered to recognise redeliveries,
+    /// across restarts too.
+    #[arg(long, value_name = "EVENTS", default_value_t = 100_000)]
+    dedupe_window: usize,
+    /// Seconds a client may take to send its headers, and then its body.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    read_timeout: u64,
+    /// The component to run; the one `make build` produced when absent.
+    #[arg(long, value_name = "PATH")]
+    component: Option<PathBuf>,
 }
 
 /// Run one request through the component and print its CloudEvent as one
@@ -126,6 +160,7 @@ impl Cli {
         match self.command {
             Command::Process(process) => process.run(),
             Command::Sign(sign) => sign.run(),
+            Command::Serve(serve) => serve.run(),
         }
     }
 }
@@ -164,6 +199,43 @@ impl Process {
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "{}", event.json)?;
         Ok(())
+    }
+}
+
+impl Serve {
+    fn run(self) -> anyhow::Result<()> {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_target(false)
+            .init();
+        let config = self.settings.load()?;
+        let forward = self
+            .forward
+            .map(|url| {
+                let uri: hyper::Uri = url.parse().with_context(|| format!("--forward {url}"))?;
+                if uri.scheme_str() != Some("http") {
+                    bail!("--forward takes an http:// URL");
+                }
+                Ok(uri)
+            })
+            .transpose()?;
+        let options = crate::serve::Options {
+            listen: self.listen,
+            config,
+            component: self
+                .component
+                .unwrap_or_else(switchboard_host::default_component),
+            target: match self.out.as_str() {
+                "-" => crate::serve::Target::Stdout,
+                path => crate::serve::Target::File(PathBuf::from(path)),
+            },
+            forward,
+            dedupe_window: self.dedupe_window,
+            read_timeout: std::time::Duration::from_secs(self.read_timeout),
+            drain_timeout: std::time::Duration::from_secs(30),
+        };
+        tokio::runtime::Runtime::new()?.block_on(crate::serve::run(options))
     }
 }
 

@@ -1,0 +1,364 @@
+//! `make load`: a bounded load run against `switchboard serve` on loopback,
+//! and a crash check.
+//!
+//! 1. Starts the receiver (the release binary) on a free port with a fresh
+//!    journal, sends `--requests` signed deliveries (all four vendors, each
+//!    body unique) from `--concurrency` threads, and reports requests per
+//!    second and p50/p99 latency. Every acknowledged event must be in the
+//!    journal exactly once.
+//! 2. Runs again on the same journal and kills the receiver with SIGKILL
+//!    half-way; restarts it and checks that every event acknowledged in
+//!    either run is in the journal exactly once, and that redelivering
+//!    acknowledged events now answers `"duplicate": true`.
+//!
+//! Loopback only; every request and the whole run are bounded in time.
+
+#[path = "../../tests/support/http.rs"]
+mod http;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail, ensure};
+use switchboard_core::{Config, SignInput};
+
+const SWITCHBOARD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/switchboard");
+const CONFIG: &str = r#"
+[vendors.varda]
+secrets = ["load-varda"]
+[vendors.openphone]
+secrets = ["bG9hZC1vcGVucGhvbmUta2V5"]
+[vendors.atoms]
+secrets = ["load-atoms"]
+[vendors.opencx]
+secrets = ["whsec_bG9hZC1vcGVuY3gta2V5"]
+scheme = "standard-webhooks"
+"#;
+
+struct Delivery {
+    vendor: &'static str,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+fn delivery(config: &Config, n: usize, now: i64) -> anyhow::Result<Delivery> {
+    let (vendor, body) = match n % 4 {
+        0 => (
+            "varda",
+            format!(
+                r#"{{"event":"call.ended","timestamp":"2026-03-25T18:35:00Z","data":{{"id":{n},"direction":"inbound","duration_seconds":{}}}}}"#,
+                n % 600
+            ),
+        ),
+        1 => (
+            "openphone",
+            format!(
+                r#"{{"id":"EVload{n}","object":"event","apiVersion":"v3","createdAt":"2026-03-25T18:35:00.000Z","type":"message.received","data":{{"object":{{"id":"ACload{n}","object":"message","from":"+15550001111","to":"+15550002222","direction":"incoming","body":"load {n}","phoneNumberId":"PNload"}}}}}}"#
+            ),
+        ),
+        2 => (
+            "atoms",
+            format!(
+                r#"{{"url":"http://127.0.0.1/","description":"load","event":"agent_load.post-conversation","metadata":{{"agentId":"agent_load","eventType":"post-conversation","callId":"CALL-{n}","callData":{{"fromNumber":"+15550003333","toNumber":"+15550004444","callDuration":12.5,"callStatus":"completed","callDirection":"telephony_inbound"}}}},"id":"dlv-{n}"}}"#
+            ),
+        ),
+        _ => (
+            "opencx",
+            format!(
+                r#"{{"event":"conversation.contact_response","organization_id":"org_load","data":{{"conversation_id":"conv_{n}","contact_id":"ct_1","message":"hello {n}","timestamp":"2026-04-14T14:00:00Z"}}}}"#
+            ),
+        ),
+    };
+    let settings = &config.vendors[vendor];
+    let id = format!("msg_load_{n}");
+    let input = SignInput {
+        body: body.as_bytes(),
+        timestamp: now,
+        id: &id,
+    };
+    let headers = switchboard_core::sign(vendor, &settings.scheme, &settings.secrets[0], input)?;
+    Ok(Delivery {
+        vendor,
+        headers,
+        body: body.into_bytes(),
+    })
+}
+
+struct Server {
+    child: Child,
+    address: SocketAddr,
+}
+
+fn start(dir: &Path) -> anyhow::Result<Server> {
+    let mut child = Command::new(SWITCHBOARD)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(dir.join("load.toml"))
+        .arg("--out")
+        .arg(dir.join("events.ndjson"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {SWITCHBOARD} (run `make build` first)"))?;
+    let mut lines = BufReader::new(child.stderr.take().context("stderr")?).lines();
+    let address = loop {
+        let line = lines
+            .next()
+            .context("the receiver exited before listening")??;
+        if let Some((_, rest)) = line.split_once("listening on ") {
+            break rest
+                .split_whitespace()
+                .next()
+                .context("an address")?
+                .parse()?;
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    Ok(Server { child, address })
+}
+
+/// What one run acknowledged: event id → the delivery's index.
+struct Run {
+    acknowledged: HashMap<String, usize>,
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+    failed: usize,
+}
+
+fn run(
+    address: SocketAddr,
+    deliveries: &Arc<Vec<Delivery>>,
+    concurrency: usize,
+    stop: &Arc<AtomicBool>,
+) -> Run {
+    let next = Arc::new(AtomicUsize::new(0));
+    let results = Arc::new(Mutex::new((HashMap::new(), Vec::new(), 0usize)));
+    let started = Instant::now();
+    let threads: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (next, results, deliveries, stop) = (
+                Arc::clone(&next),
+                Arc::clone(&results),
+                Arc::clone(deliveries),
+                Arc::clone(stop),
+            );
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(120)
+                {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(d) = deliveries.get(n) else { break };
+                    let sent = Instant::now();
+                    let response = http::request(
+                        address,
+                        "POST",
+                        &format!("/webhooks/{}", d.vendor),
+                        &d.headers,
+                        &d.body,
+                    );
+                    let took = sent.elapsed();
+                    let mut results = results.lock().unwrap_or_else(|e| e.into_inner());
+                    match response {
+                        Ok(r) if r.status == 200 => {
+                            let answer: serde_json::Value =
+                                serde_json::from_str(&r.body).unwrap_or_default();
+                            if let Some(id) = answer["id"].as_str() {
+                                results.0.insert(id.to_owned(), n);
+                            }
+                            results.1.push(took);
+                        }
+                        _ => results.2 += 1,
+                    }
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        let _ = thread.join();
+    }
+    let elapsed = started.elapsed();
+    let (acknowledged, mut latencies, failed) =
+        std::mem::take(&mut *results.lock().unwrap_or_else(|e| e.into_inner()));
+    latencies.sort();
+    Run {
+        acknowledged,
+        latencies,
+        elapsed,
+        failed,
+    }
+}
+
+/// How many times each event id appears in the journal.
+fn journal_counts(dir: &Path) -> anyhow::Result<HashMap<String, usize>> {
+    let mut counts = HashMap::new();
+    for line in std::fs::read_to_string(dir.join("events.ndjson"))?.lines() {
+        let event: serde_json::Value =
+            serde_json::from_str(line).context("a journal line is not JSON")?;
+        let id = event["id"]
+            .as_str()
+            .context("an event without id")?
+            .to_owned();
+        *counts.entry(id).or_default() += 1;
+    }
+    Ok(counts)
+}
+
+fn check_exactly_once(dir: &Path, acknowledged: &HashMap<String, usize>) -> anyhow::Result<usize> {
+    let counts = journal_counts(dir)?;
+    for (id, count) in &counts {
+        ensure!(*count == 1, "event {id} is in the journal {count} times");
+    }
+    for id in acknowledged.keys() {
+        ensure!(
+            counts.contains_key(id),
+            "acknowledged event {id} is missing from the journal"
+        );
+    }
+    Ok(counts.len())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let flag = |name: &str, default: usize| -> anyhow::Result<usize> {
+        match args.iter().position(|a| a == name) {
+            Some(i) => Ok(args.get(i + 1).context("a number")?.parse()?),
+            None => Ok(default),
+        }
+    };
+    let requests = flag("--requests", 4000)?.min(100_000);
+    let concurrency = flag("--concurrency", 16)?.clamp(1, 64);
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("switchboard-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("load.toml"), CONFIG)?;
+    let config: Config = toml::from_str(CONFIG)?;
+    let now = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs())?;
+    let all: Vec<Delivery> = (0..2 * requests)
+        .map(|n| delivery(&config, n, now))
+        .collect::<anyhow::Result<_>>()?;
+    let (first, second): (Vec<_>, Vec<_>) = all
+        .into_iter()
+        .enumerate()
+        .partition(|(n, _)| *n < requests);
+    let first = Arc::new(first.into_iter().map(|(_, d)| d).collect::<Vec<_>>());
+    let second = Arc::new(second.into_iter().map(|(_, d)| d).collect::<Vec<_>>());
+
+    println!(
+        "load: {requests} signed deliveries (4 vendors), {concurrency} connections, journal {}",
+        dir.display()
+    );
+    let mut server = start(&dir)?;
+    let never = Arc::new(AtomicBool::new(false));
+    let one = run(server.address, &first, concurrency, &never);
+    let rps = one.latencies.len() as f64 / one.elapsed.as_secs_f64();
+    println!(
+        "run 1: {} acknowledged, {} failed in {:.2} s: {rps:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms",
+        one.acknowledged.len(),
+        one.failed,
+        one.elapsed.as_secs_f64(),
+        percentile(&one.latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&one.latencies, 0.99).as_secs_f64() * 1e3,
+    );
+    ensure!(one.failed == 0, "requests failed without a crash");
+    let events = check_exactly_once(&dir, &one.acknowledged)?;
+    println!("run 1: the journal holds {events} events, each acknowledged one exactly once");
+    let metrics = http::request(server.address, "GET", "/metrics", &[], b"")?.body;
+    let metric = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let commits = metric("switchboard_sink_write_seconds_count");
+    println!(
+        "run 1: group commit: {commits:.0} fsyncs for {:.0} events ({:.1} events per fsync, mean {:.2} ms per write+fsync)",
+        metric("switchboard_sink_events_total"),
+        metric("switchboard_sink_events_total") / commits.max(1.0),
+        metric("switchboard_sink_write_seconds_sum") / commits.max(1.0) * 1e3,
+    );
+
+    // Run 2: SIGKILL half-way through.
+    let stop = Arc::new(AtomicBool::new(false));
+    let killer = {
+        let (stop, pid) = (Arc::clone(&stop), server.child.id());
+        let half = one.elapsed / 2;
+        std::thread::spawn(move || {
+            std::thread::sleep(half);
+            let killed = Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .status();
+            std::thread::sleep(Duration::from_millis(200));
+            stop.store(true, Ordering::Relaxed);
+            killed
+        })
+    };
+    let two = run(server.address, &second, concurrency, &stop);
+    match killer.join() {
+        Ok(Ok(status)) if status.success() => {}
+        _ => bail!("could not SIGKILL the receiver"),
+    }
+    let _ = server.child.wait();
+    println!(
+        "run 2: SIGKILL after {:.2} s: {} acknowledged before the kill, {} refused or cut off",
+        one.elapsed.as_secs_f64() / 2.0,
+        two.acknowledged.len(),
+        two.failed
+    );
+
+    server = start(&dir)?;
+    let mut acknowledged = one.acknowledged;
+    acknowledged.extend(
+        two.acknowledged
+            .iter()
+            .map(|(id, n)| (id.clone(), *n + requests)),
+    );
+    let events = check_exactly_once(&dir, &acknowledged)?;
+    println!(
+        "after restart: the journal holds {events} events; all {} acknowledged are there exactly once",
+        acknowledged.len()
+    );
+    let mut duplicates = 0;
+    for n in two.acknowledged.values().take(50) {
+        let d = &second[*n];
+        let r = http::request(
+            server.address,
+            "POST",
+            &format!("/webhooks/{}", d.vendor),
+            &d.headers,
+            &d.body,
+        )?;
+        ensure!(
+            r.status == 200 && r.body.contains("\"duplicate\":true"),
+            "redelivery answered {} {}",
+            r.status,
+            r.body
+        );
+        duplicates += 1;
+    }
+    ensure!(
+        check_exactly_once(&dir, &acknowledged)? == events,
+        "redeliveries were written again"
+    );
+    println!(
+        "after restart: {duplicates} redeliveries of acknowledged events answered duplicate, nothing written"
+    );
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.child.id().to_string())
+        .status();
+    let _ = server.child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

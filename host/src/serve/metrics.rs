@@ -1,0 +1,199 @@
+//! Counters and histograms for `GET /metrics`, in Prometheus' text format.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Everything the receiver counts.
+#[derive(Debug)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, String, String), u64>>,
+    latency: Histogram,
+    sink_write: Histogram,
+    sink_events: AtomicU64,
+    forwarded: AtomicU64,
+    forward_failures: AtomicU64,
+}
+
+/// Request latency buckets, in seconds.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+impl Metrics {
+    /// All zero.
+    pub fn new() -> Metrics {
+        Metrics {
+            requests: Mutex::new(BTreeMap::new()),
+            latency: Histogram::new(LATENCY_BUCKETS),
+            sink_write: Histogram::new(LATENCY_BUCKETS),
+            sink_events: AtomicU64::new(0),
+            forwarded: AtomicU64::new(0),
+            forward_failures: AtomicU64::new(0),
+        }
+    }
+
+    /// One request: its vendor, normalized type and outcome (`ok`,
+    /// `duplicate`, an error class, ...), and how long it took.
+    pub fn request(&self, vendor: &str, event_type: &str, outcome: &str, took: Duration) {
+        let key = (vendor.to_owned(), event_type.to_owned(), outcome.to_owned());
+        if let Ok(mut requests) = self.requests.lock() {
+            *requests.entry(key).or_default() += 1;
+        }
+        self.latency.observe(took);
+    }
+
+    /// One group commit of `events` events that took `took`.
+    pub fn sink_written(&self, took: Duration, events: usize) {
+        self.sink_write.observe(took);
+        self.sink_events.fetch_add(events as u64, Ordering::Relaxed);
+    }
+
+    /// One event forwarded downstream, or one failed attempt.
+    pub fn forward(&self, ok: bool) {
+        let counter = if ok {
+            &self.forwarded
+        } else {
+            &self.forward_failures
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP switchboard_requests_total Webhook requests by vendor, normalized type and outcome.\n");
+        out.push_str("# TYPE switchboard_requests_total counter\n");
+        if let Ok(requests) = self.requests.lock() {
+            for ((vendor, event_type, outcome), count) in requests.iter() {
+                let _ = writeln!(
+                    out,
+                    "switchboard_requests_total{{vendor=\"{}\",type=\"{}\",outcome=\"{}\"}} {count}",
+                    escape(vendor),
+                    escape(event_type),
+                    escape(outcome)
+                );
+            }
+        }
+        self.latency.render(
+            &mut out,
+            "switchboard_request_duration_seconds",
+            "Time from request to response.",
+        );
+        self.sink_write.render(
+            &mut out,
+            "switchboard_sink_write_seconds",
+            "Time of one journal group commit (write and fsync).",
+        );
+        let counters = [
+            (
+                "switchboard_sink_events_total",
+                "Events written to the journal.",
+                &self.sink_events,
+            ),
+            (
+                "switchboard_forwarded_total",
+                "Events the downstream accepted.",
+                &self.forwarded,
+            ),
+            (
+                "switchboard_forward_failures_total",
+                "Failed forwarding attempts.",
+                &self.forward_failures,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                value.load(Ordering::Relaxed)
+            );
+        }
+        out
+    }
+}
+
+/// Label values: backslash, quote and newline escaped.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[derive(Debug)]
+struct Histogram {
+    bounds: &'static [f64],
+    buckets: Vec<AtomicU64>,
+    count: AtomicU64,
+    sum_nanos: AtomicU64,
+}
+
+impl Histogram {
+    fn new(bounds: &'static [f64]) -> Histogram {
+        Histogram {
+            bounds,
+            buckets: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            count: AtomicU64::new(0),
+            sum_nanos: AtomicU64::new(0),
+        }
+    }
+
+    fn observe(&self, took: Duration) {
+        let seconds = took.as_secs_f64();
+        if let Some(i) = self.bounds.iter().position(|&b| seconds <= b) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (bound, bucket) in self.bounds.iter().zip(&self.buckets) {
+            cumulative += bucket.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let sum = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{le=\"+Inf\"}} {count}\n{name}_sum {sum}\n{name}_count {count}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_cumulative_buckets() {
+        let metrics = Metrics::new();
+        metrics.request("varda", "call.ended", "ok", Duration::from_micros(200));
+        metrics.request("varda", "call.ended", "ok", Duration::from_millis(3));
+        let text = metrics.render();
+        assert!(
+            text.contains(
+                "switchboard_requests_total{vendor=\"varda\",type=\"call.ended\",outcome=\"ok\"} 2"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("switchboard_request_duration_seconds_bucket{le=\"0.00025\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("switchboard_request_duration_seconds_bucket{le=\"0.005\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("switchboard_request_duration_seconds_count 2"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,389 @@
+//! `switchboard serve` on an ephemeral port: one signed request per vendor,
+//! every refusal class, a redelivery, a restart, and the server still serving
+//! after each.
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
+#[path = "support/http.rs"]
+mod http;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use switchboard_core::{Config, SignInput};
+
+const SWITCHBOARD: &str = env!("CARGO_BIN_EXE_switchboard");
+
+const CONFIG: &str = r#"
+body_limit = 4096
+
+[vendors.varda]
+secrets = ["serve-varda"]
+
+[vendors.openphone]
+secrets = ["c2VydmUtb3BlbnBob25lLWtleQ=="]
+
+[vendors.atoms]
+secrets = ["serve-atoms"]
+
+[vendors.opencx]
+secrets = ["serve-opencx-token"]
+scheme = { type = "shared-secret", header = "X-OpenCX-Token" }
+"#;
+
+struct Server {
+    child: Child,
+    address: SocketAddr,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Server {
+        Server::start_with(dir, &dir.join("events.ndjson"))
+    }
+
+    fn start_with(dir: &Path, journal: &Path) -> Server {
+        let mut child = Command::new(SWITCHBOARD)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--read-timeout",
+                "2",
+                "--config",
+            ])
+            .arg(dir.join("switchboard.toml"))
+            .arg("--out")
+            .arg(journal)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let address = loop {
+            let line = lines.next().expect("the server logs its address").unwrap();
+            if let Some((_, rest)) = line.split_once("listening on ") {
+                break rest.split_whitespace().next().unwrap().parse().unwrap();
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Server { child, address }
+    }
+
+    fn post(&self, path: &str, headers: &[(String, String)], body: &[u8]) -> (u16, Value) {
+        let response = http::request(self.address, "POST", path, headers, body).unwrap();
+        let body = serde_json::from_str(&response.body).unwrap_or(Value::Null);
+        (response.status, body)
+    }
+
+    fn healthy(&self) -> bool {
+        http::request(self.address, "GET", "/healthz", &[], b"").is_ok_and(|r| r.status == 200)
+    }
+
+    fn terminate(mut self) {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(
+            self.child.wait().unwrap().success(),
+            "a clean exit after SIGTERM"
+        );
+    }
+}
+
+impl Drop for Server {
+    /// A failing test must not leave its server running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn now() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+}
+
+fn signed(config: &Config, vendor: &str, body: &[u8]) -> Vec<(String, String)> {
+    let settings = &config.vendors[vendor];
+    let input = SignInput {
+        body,
+        timestamp: now(),
+        id: "msg_serve_test",
+    };
+    switchboard_core::sign(vendor, &settings.scheme, &settings.secrets[0], input).unwrap()
+}
+
+fn journal_lines(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("events.ndjson"))
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+fn scratch() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("switchboard-serve-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("switchboard.toml"), CONFIG).unwrap();
+    dir
+}
+
+#[test]
+fn the_receiver_acknowledges_only_what_it_wrote() {
+    let dir = scratch();
+    let config: Config = toml::from_str(CONFIG).unwrap();
+    let server = Server::start(&dir);
+
+    let samples: [(&str, &[u8]); 4] = [
+        ("varda", br#"{"event":"call.ended","timestamp":"2026-03-25T18:35:00Z","data":{"id":42}}"#),
+        ("openphone", br#"{"id":"EVserve1","object":"event","apiVersion":"v3","createdAt":"2022-01-24T19:22:25.427Z","type":"call.completed","data":{"object":{"id":"ACserve","object":"call","status":"completed","direction":"incoming","phoneNumberId":"PNserve"}}}"#),
+        ("atoms", br#"{"event":"call.start","timestamp":"2024-07-15T14:30:00Z","agent_id":"agent_1","call_id":"call_1","call_direction":"inbound","caller_phone":"+15551234567","agent_phone":"+15559876543"}"#),
+        ("opencx", br#"{"event":"conversation.started","organization_id":"org_1","data":{"conversation_id":"conv_1","channel":"web","timestamp":"2026-04-14T14:00:00Z"}}"#),
+    ];
+    for (vendor, body) in samples {
+        let (status, answer) = server.post("/webhooks", &signed(&config, vendor, body), body);
+        assert_eq!(status, 200, "{vendor}: {answer}");
+        assert_eq!(answer["duplicate"], false, "{vendor}");
+        assert!(
+            answer["id"].is_string() && answer["type"].is_string(),
+            "{answer}"
+        );
+    }
+    let journal = journal_lines(&dir);
+    assert_eq!(journal.len(), 4, "one line per accepted event");
+    let vendors: Vec<&str> = journal
+        .iter()
+        .map(|e| e["vendor"].as_str().unwrap())
+        .collect();
+    assert_eq!(vendors, ["varda", "openphone", "atoms", "opencx"]);
+
+    let (vendor, body) = samples[0];
+    let headers = signed(&config, vendor, body);
+    let mut tampered = body.to_vec();
+    tampered[30] ^= 1;
+    type Refusal<'a> = (&'a str, Vec<(String, String)>, Vec<u8>, u16, &'a str);
+    let refusals: Vec<Refusal<'_>> = vec![
+        (
+            "/webhooks/varda",
+            headers.clone(),
+            tampered,
+            401,
+            "unauthenticated",
+        ),
+        (
+            "/webhooks/varda",
+            signed(&config, "varda", b"not json"),
+            b"not json".to_vec(),
+            400,
+            "malformed",
+        ),
+        (
+            "/webhooks/nosuchvendor",
+            headers.clone(),
+            body.to_vec(),
+            404,
+            "unknown-vendor",
+        ),
+        (
+            "/webhooks/varda",
+            signed(&config, "varda", &[b' '; 10_000]),
+            vec![b' '; 10_000],
+            413,
+            "too-large",
+        ),
+    ];
+    for (path, headers, body, status, class) in refusals {
+        let (got, answer) = server.post(path, &headers, &body);
+        assert_eq!(got, status, "{path} {class}: {answer}");
+        assert_eq!(answer["error"], class, "{answer}");
+        assert!(answer["message"].is_string(), "{answer}");
+        assert!(server.healthy(), "still serving after {class}");
+    }
+
+    // A client that stops sending half-way through its body is cut off.
+    {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(server.address).unwrap();
+        stream
+            .write_all(b"POST /webhooks/varda HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"event\"")
+            .unwrap();
+        let started = std::time::Instant::now();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert!(server.healthy(), "still serving after a stalled client");
+    }
+
+    let (status, answer) = server.post("/webhooks/varda", &headers, body);
+    assert_eq!(
+        (status, &answer["duplicate"]),
+        (200, &Value::Bool(true)),
+        "{answer}"
+    );
+    assert_eq!(
+        journal_lines(&dir).len(),
+        4,
+        "a redelivery is not written again"
+    );
+
+    let metrics = http::request(server.address, "GET", "/metrics", &[], b"").unwrap();
+    assert!(
+        metrics.body.contains(
+            r#"switchboard_requests_total{vendor="varda",type="call.ended",outcome="duplicate"} 1"#
+        ),
+        "{}",
+        metrics.body
+    );
+    assert!(
+        metrics.body.contains("switchboard_sink_events_total 4"),
+        "{}",
+        metrics.body
+    );
+    server.terminate();
+
+    // After a restart the journal still knows what it holds.
+    let server = Server::start(&dir);
+    let (status, answer) = server.post("/webhooks/varda", &headers, body);
+    assert_eq!(
+        (status, &answer["duplicate"]),
+        (200, &Value::Bool(true)),
+        "{answer}"
+    );
+    assert_eq!(journal_lines(&dir).len(), 4);
+    server.terminate();
+}
+
+/// A journal that cannot be written (`/dev/full`): the vendor hears 503, so
+/// it retries, never a 200.
+#[test]
+fn a_failed_journal_write_is_a_503() {
+    let dir = std::env::temp_dir().join(format!("switchboard-full-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("switchboard.toml"), CONFIG).unwrap();
+    let server = Server::start_with(&dir, Path::new("/dev/full"));
+    let config: Config = toml::from_str(CONFIG).unwrap();
+    let body = br#"{"event":"contact.created","data":{"id":1}}"#;
+    let (status, answer) = server.post("/webhooks/varda", &signed(&config, "varda", body), body);
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(answer["error"], "unavailable");
+    assert!(server.healthy());
+    server.terminate();
+}
+
+/// A downstream on loopback that refuses its first delivery (503) and then
+/// accepts, recording what it accepted.
+fn downstream() -> (SocketAddr, std::sync::mpsc::Receiver<(String, String)>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let (accepted, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for (attempt, stream) in listener.incoming().enumerate().take(20) {
+            let Ok(mut stream) = stream else { continue };
+            let mut raw = Vec::new();
+            let mut buf = [0u8; 4096];
+            let (head, body) = loop {
+                let Ok(n) = stream.read(&mut buf) else {
+                    break (String::new(), String::new());
+                };
+                if n == 0 {
+                    break (String::new(), String::new());
+                }
+                raw.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&raw).into_owned();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        break (head.to_owned(), body.to_owned());
+                    }
+                }
+            };
+            let status = if attempt == 0 {
+                "503 Service Unavailable"
+            } else {
+                "202 Accepted"
+            };
+            let _ = stream.write_all(
+                format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
+            if attempt > 0 {
+                let _ = accepted.send((head, body));
+            }
+        }
+    });
+    (address, received)
+}
+
+#[test]
+fn events_are_forwarded_after_a_refusal() {
+    let dir = std::env::temp_dir().join(format!("switchboard-forward-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("switchboard.toml"), CONFIG).unwrap();
+    let (downstream, received) = downstream();
+    let mut child = Command::new(SWITCHBOARD)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(dir.join("switchboard.toml"))
+        .arg("--out")
+        .arg(dir.join("events.ndjson"))
+        .arg("--forward")
+        .arg(format!("http://{downstream}/ingest"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let address: SocketAddr = loop {
+        let line = lines.next().expect("the server logs its address").unwrap();
+        if let Some((_, rest)) = line.split_once("listening on ") {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    let server = Server { child, address };
+
+    let config: Config = toml::from_str(CONFIG).unwrap();
+    let body = br#"{"event":"contact.created","timestamp":"2026-03-25T18:29:58Z","data":{"id":456,"name":"Jane Doe"}}"#;
+    let (status, answer) = server.post("/webhooks/varda", &signed(&config, "varda", body), body);
+    assert_eq!(
+        status, 200,
+        "acknowledged once spooled, whatever the downstream does: {answer}"
+    );
+    let (head, forwarded) = received
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("forwarded after a retry");
+    assert!(head.starts_with("POST /ingest HTTP/1.1"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/cloudevents+json"),
+        "{head}"
+    );
+    let event: Value = serde_json::from_str(&forwarded).unwrap();
+    assert_eq!(event["id"], answer["id"]);
+    assert_eq!(event["type"], "contact.created");
+    server.terminate();
+}
