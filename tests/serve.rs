@@ -42,10 +42,10 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path) -> Server {
-        Server::start_with(dir, &dir.join("events.ndjson"))
+        Server::start_with(dir, &dir.join("events.ndjson"), &[])
     }
 
-    fn start_with(dir: &Path, journal: &Path) -> Server {
+    fn start_with(dir: &Path, journal: &Path, extra: &[String]) -> Server {
         let mut child = Command::new(SWITCHBOARD)
             .args([
                 "serve",
@@ -58,6 +58,7 @@ impl Server {
             .arg(dir.join("switchboard.toml"))
             .arg("--out")
             .arg(journal)
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -276,7 +277,7 @@ fn a_failed_journal_write_is_a_503() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("switchboard.toml"), CONFIG).unwrap();
-    let server = Server::start_with(&dir, Path::new("/dev/full"));
+    let server = Server::start_with(&dir, Path::new("/dev/full"), &[]);
     let config: Config = toml::from_str(CONFIG).unwrap();
     let body = br#"{"event":"contact.created","data":{"id":1}}"#;
     let (status, answer) = server.post("/webhooks/varda", &signed(&config, "varda", body), body);
@@ -345,26 +346,11 @@ fn events_are_forwarded_after_a_refusal() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("switchboard.toml"), CONFIG).unwrap();
     let (downstream, received) = downstream();
-    let mut child = Command::new(SWITCHBOARD)
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(dir.join("switchboard.toml"))
-        .arg("--out")
-        .arg(dir.join("events.ndjson"))
-        .arg("--forward")
-        .arg(format!("http://{downstream}/ingest"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let address: SocketAddr = loop {
-        let line = lines.next().expect("the server logs its address").unwrap();
-        if let Some((_, rest)) = line.split_once("listening on ") {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    let server = Server { child, address };
+    let forward = [
+        "--forward".to_owned(),
+        format!("http://{downstream}/ingest"),
+    ];
+    let server = Server::start_with(&dir, &dir.join("events.ndjson"), &forward);
 
     let config: Config = toml::from_str(CONFIG).unwrap();
     let body = br#"{"event":"contact.created","timestamp":"2026-03-25T18:29:58Z","data":{"id":456,"name":"Jane Doe"}}"#;
