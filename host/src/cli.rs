@@ -119,8 +119,10 @@ struct Sign {
     data_binary: Option<String>,
 }
 
-/// Where the configuration comes from: a file, overridden by
-/// `SWITCHBOARD_SECRET_<VENDOR>` (comma-separated), overridden by flags.
+/// Where the configuration comes from: a file, overridden by the
+/// `SWITCHBOARD_*` environment variables (`SWITCHBOARD_SECRET_<VENDOR>`,
+/// comma-separated, and the others of `Config::apply_env`), overridden by
+/// flags.
 #[derive(Debug, clap::Args)]
 struct Settings {
     /// The configuration file (TOML, or JSON when it ends in `.json`).
@@ -281,29 +283,14 @@ impl Settings {
     fn load(&self) -> anyhow::Result<Config> {
         let mut config = match &self.config {
             Some(path) => read_config(path)?,
-            None => {
-                let mut config = Config::default();
-                for family in core::FAMILIES {
-                    config.vendor_mut(family.name());
-                }
-                config
-            }
+            None => Config::all_vendors(),
         };
-        let vendors: Vec<String> = core::FAMILIES
-            .iter()
-            .map(|f| f.name().to_owned())
-            .chain(config.vendors.keys().cloned())
-            .collect();
-        for vendor in vendors {
-            if let Ok(value) = std::env::var(secret_env(&vendor)) {
-                config.vendor_mut(&vendor).secrets = value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(Secret::new)
-                    .collect();
-            }
-        }
+        config
+            .apply_env(
+                std::env::vars_os()
+                    .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+            )
+            .map_err(|e| anyhow!("environment: {e}"))?;
         for pair in &self.schemes {
             let (vendor, scheme) = split_pair(pair, "--scheme", "VENDOR=SCHEME")?;
             let scheme =

@@ -75,6 +75,95 @@ impl Config {
         serde_json::from_str(text)
     }
 
+    /// Every vendor family enabled with its default scheme and no secret:
+    /// where the CLI and the gateway start when no file says otherwise.
+    pub fn all_vendors() -> Config {
+        let mut config = Config::default();
+        for family in crate::FAMILIES {
+            config.vendor_mut(family.name());
+        }
+        config
+    }
+
+    /// Applies the `SWITCHBOARD_*` environment variables among `vars` on top
+    /// of this configuration (the CLI, the receiver and the gateway read the
+    /// same ones):
+    ///
+    /// - `SWITCHBOARD_VENDORS`: the enabled vendors, comma-separated (others
+    ///   are disabled);
+    /// - `SWITCHBOARD_SECRET_<VENDOR>`: its secrets, comma-separated,
+    ///   replacing any configured;
+    /// - `SWITCHBOARD_SCHEME_<VENDOR>`: its scheme, a name or a JSON table
+    ///   (`{"type": "hmac-sha256", "header": "X-Signature"}`);
+    /// - `SWITCHBOARD_TOLERANCE_SECONDS`, `SWITCHBOARD_BODY_LIMIT`,
+    ///   `SWITCHBOARD_INCLUDE_RAW` (`true`/`false`).
+    ///
+    /// `<VENDOR>` is the family name in capitals. An error names the
+    /// variable at fault, never its value.
+    pub fn apply_env<K: AsRef<str>, V: AsRef<str>>(
+        &mut self,
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<(), String> {
+        let vars: Vec<(K, V)> = vars.into_iter().collect();
+        let get = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| k.as_ref() == name)
+                .map(|(_, v)| v.as_ref())
+        };
+        if let Some(list) = get("SWITCHBOARD_VENDORS") {
+            let enabled: Vec<&str> = list
+                .split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .collect();
+            self.vendors
+                .retain(|name, _| enabled.contains(&name.as_str()));
+            for vendor in enabled {
+                self.vendor_mut(vendor);
+            }
+        }
+        for family in crate::FAMILIES {
+            let upper = family.name().to_ascii_uppercase();
+            if let Some(secrets) = get(&format!("SWITCHBOARD_SECRET_{upper}")) {
+                let secrets = secrets.split(',').map(str::trim).filter(|s| !s.is_empty());
+                self.vendor_mut(family.name()).secrets = secrets.map(Secret::new).collect();
+            }
+            let variable = format!("SWITCHBOARD_SCHEME_{upper}");
+            if let Some(scheme) = get(&variable) {
+                let value = match scheme.trim_start().starts_with('{') {
+                    true => serde_json::from_str(scheme).map_err(|e| format!("{variable}: {e}"))?,
+                    false => Value::String(scheme.trim().to_owned()),
+                };
+                self.vendor_mut(family.name()).scheme =
+                    Scheme::try_from(value).map_err(|e| format!("{variable}: {e}"))?;
+            }
+        }
+        let number = |name: &str| -> Result<Option<u64>, String> {
+            get(name)
+                .map(|v| {
+                    v.trim()
+                        .parse()
+                        .map_err(|_| format!("{name} is not a whole number"))
+                })
+                .transpose()
+        };
+        if let Some(tolerance) = number("SWITCHBOARD_TOLERANCE_SECONDS")? {
+            self.tolerance_seconds = tolerance;
+        }
+        if let Some(limit) = number("SWITCHBOARD_BODY_LIMIT")? {
+            self.body_limit = usize::try_from(limit)
+                .map_err(|_| "SWITCHBOARD_BODY_LIMIT is too large".to_owned())?;
+        }
+        if let Some(raw) = get("SWITCHBOARD_INCLUDE_RAW") {
+            self.include_raw = match raw.trim() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => return Err("SWITCHBOARD_INCLUDE_RAW is not true or false".to_owned()),
+            };
+        }
+        Ok(())
+    }
+
     /// Enables `vendor` (if it is not already) and returns its settings.
     pub fn vendor_mut(&mut self, vendor: &str) -> &mut VendorConfig {
         self.vendors.entry(vendor.to_owned()).or_default()
@@ -315,6 +404,49 @@ mod tests {
         let err = Config::from_json(r#"{"vendors": {"a": {"scheme": {"type": "hmac-sha256"}}}}"#)
             .unwrap_err();
         assert!(err.to_string().contains("missing field `header`"), "{err}");
+    }
+
+    #[test]
+    fn the_environment_configures_everything() {
+        let mut config = Config::all_vendors();
+        let vars = [
+            ("SWITCHBOARD_VENDORS", "varda, opencx"),
+            ("SWITCHBOARD_SECRET_VARDA", "new, old"),
+            (
+                "SWITCHBOARD_SCHEME_OPENCX",
+                r#"{"type": "shared-secret", "header": "X-Token"}"#,
+            ),
+            ("SWITCHBOARD_TOLERANCE_SECONDS", "60"),
+            ("SWITCHBOARD_INCLUDE_RAW", "false"),
+            ("UNRELATED", "x"),
+        ];
+        config.apply_env(vars).unwrap();
+        assert_eq!(
+            config.vendors.keys().collect::<Vec<_>>(),
+            ["opencx", "varda"]
+        );
+        assert_eq!(
+            config.vendors["varda"].secrets,
+            [Secret::new("new"), Secret::new("old")]
+        );
+        assert_eq!(
+            config.vendors["opencx"].scheme,
+            Scheme::SharedSecret {
+                header: "X-Token".into()
+            }
+        );
+        assert_eq!((config.tolerance_seconds, config.include_raw), (60, false));
+        let err = config
+            .apply_env([("SWITCHBOARD_BODY_LIMIT", "lots")])
+            .unwrap_err();
+        assert_eq!(err, "SWITCHBOARD_BODY_LIMIT is not a whole number");
+        let err = config
+            .apply_env([("SWITCHBOARD_SCHEME_VARDA", "md5")])
+            .unwrap_err();
+        assert!(
+            err.starts_with("SWITCHBOARD_SCHEME_VARDA: unknown scheme `md5`"),
+            "{err}"
+        );
     }
 
     #[test]
