@@ -4,6 +4,8 @@
 CARGO      ?= cargo
 GUEST_CORE := target/wasm32-unknown-unknown/guest/switchboard_component.wasm
 COMPONENT  := target/switchboard.wasm
+GATEWAY_CORE := target/wasm32-unknown-unknown/guest/switchboard_gateway.wasm
+GATEWAY    := target/gateway.wasm
 CLI        := target/release/switchboard
 
 VENV       := .venv
@@ -25,13 +27,15 @@ setup:
 	  rustup component list --installed | grep -q "^$$component" || rustup component add $$component; \
 	done
 
-## build: the component (target/switchboard.wasm) and the host, in release.
+## build: the components (target/switchboard.wasm, the processor, and
+## target/gateway.wasm, the wasi:http gateway) and the host, in release.
 build: component
 	$(CARGO) build --release --locked -p switchboard-host
 
 component: setup
-	$(CARGO) build --locked -p switchboard-component --target wasm32-unknown-unknown --profile guest
+	$(CARGO) build --locked -p switchboard-component -p switchboard-gateway --target wasm32-unknown-unknown --profile guest
 	$(CARGO) run --release --locked -q -p switchboard-componentize -- $(GUEST_CORE) $(COMPONENT)
+	$(CARGO) run --release --locked -q -p switchboard-componentize -- $(GATEWAY_CORE) $(GATEWAY)
 
 ## run: the receiver on 127.0.0.1:8787 with the demo configuration (demo
 ## secrets, public; see host/demo/switchboard.toml), journal events.ndjson.
@@ -55,7 +59,7 @@ load: build
 test: test-rust test-python test-node
 
 test-rust: build
-	$(CARGO) test --release --locked --workspace --exclude switchboard-component
+	$(CARGO) test --release --locked --workspace --exclude switchboard-component --exclude switchboard-gateway
 
 # Python: wasmtime-py and pytest, pinned, in a project-local virtualenv.
 $(VENV)/installed: host/python/requirements.txt
@@ -83,8 +87,8 @@ test-node: node
 
 ## lint: clippy with warnings as errors (host and guest targets), rustfmt.
 lint: setup
-	$(CARGO) clippy --release --locked --workspace --exclude switchboard-component --all-targets -- -D warnings
-	$(CARGO) clippy --locked -p switchboard-component --target wasm32-unknown-unknown --profile guest -- -D warnings
+	$(CARGO) clippy --release --locked --workspace --exclude switchboard-component --exclude switchboard-gateway --all-targets -- -D warnings
+	$(CARGO) clippy --locked -p switchboard-component -p switchboard-gateway --target wasm32-unknown-unknown --profile guest -- -D warnings
 	$(CARGO) fmt --all --check
 
 ## bench: median time per event, natively and through the component, then

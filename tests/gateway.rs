@@ -1,0 +1,365 @@
+//! The gateway component (`target/gateway.wasm`), run in-process as
+//! `wasmtime serve` runs it (wasmtime-wasi-http 48.0.8), over every fixture:
+//! an accepted case answers 200 with the CloudEvent the processor component
+//! produces for it (the fixture's expected event), a refused one its class's
+//! status and error body. The fixture's configuration travels as the
+//! `SWITCHBOARD_*` environment and its `now` as the WASI wall clock.
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use serde_json::Value;
+use switchboard_core::ErrorClass;
+use switchboard_fixtures::{Expect, Fixture};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+struct State {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for State {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: Default::default(),
+        }
+    }
+}
+
+/// The fixture's `now`, as the wall clock.
+struct FixedClock(i64);
+
+impl HostWallClock for FixedClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::from_secs(u64::try_from(self.0).unwrap())
+    }
+}
+
+fn component_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/gateway.wasm")
+}
+
+fn proxy() -> &'static ProxyPre<State> {
+    static PRE: OnceLock<ProxyPre<State>> = OnceLock::new();
+    PRE.get_or_init(|| {
+        let engine = Engine::default();
+        let path = component_path();
+        let component = Component::from_file(&engine, &path)
+            .unwrap_or_else(|e| panic!("{}: {e} (run `make build` first)", path.display()));
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).unwrap();
+        ProxyPre::new(linker.instantiate_pre(&component).unwrap()).unwrap()
+    })
+}
+
+/// The fixture's configuration as the gateway's environment.
+fn environment(config: &Value) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    let vendors = config["vendors"].as_object().cloned().unwrap_or_default();
+    env.push((
+        "SWITCHBOARD_VENDORS".to_owned(),
+        vendors.keys().cloned().collect::<Vec<_>>().join(","),
+    ));
+    for (vendor, settings) in &vendors {
+        let upper = vendor.to_ascii_uppercase();
+        if let Some(secrets) = settings["secrets"].as_array() {
+            let secrets: Vec<&str> = secrets.iter().map(|s| s.as_str().unwrap()).collect();
+            assert!(
+                secrets.iter().all(|s| !s.contains(',')),
+                "a secret with a comma cannot travel in the environment"
+            );
+            env.push((format!("SWITCHBOARD_SECRET_{upper}"), secrets.join(",")));
+        }
+        if let Some(scheme) = settings.get("scheme") {
+            let value = match scheme {
+                Value::String(name) => name.clone(),
+                table => table.to_string(),
+            };
+            env.push((format!("SWITCHBOARD_SCHEME_{upper}"), value));
+        }
+    }
+    for (key, variable) in [
+        ("tolerance_seconds", "SWITCHBOARD_TOLERANCE_SECONDS"),
+        ("body_limit", "SWITCHBOARD_BODY_LIMIT"),
+        ("include_raw", "SWITCHBOARD_INCLUDE_RAW"),
+    ] {
+        if let Some(value) = config.get(key) {
+            env.push((variable.to_owned(), value.to_string()));
+        }
+    }
+    env
+}
+
+/// Sends one request to a fresh instance; returns the status and body.
+async fn send(
+    env: &[(String, String)],
+    now: i64,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: Vec<u8>,
+) -> (u16, Vec<u8>) {
+    let pre = proxy();
+    let wasi = WasiCtx::builder()
+        .envs(env)
+        .wall_clock(FixedClock(now))
+        .build();
+    let mut store = Store::new(
+        pre.engine(),
+        State {
+            wasi,
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+        },
+    );
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(format!("http://localhost{path}"));
+    for (name, value) in headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    let request = request.body(Full::new(Bytes::from(body))).unwrap();
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let request = store
+        .data_mut()
+        .http()
+        .new_incoming_request(Scheme::Http, request)
+        .unwrap();
+    let out = store
+        .data_mut()
+        .http()
+        .new_response_outparam(sender)
+        .unwrap();
+    let task = tokio::spawn(async move {
+        let proxy = pre.instantiate_async(&mut store).await?;
+        proxy
+            .wasi_http_incoming_handler()
+            .call_handle(&mut store, request, out)
+            .await
+    });
+    let response = receiver.await.unwrap().unwrap();
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    task.await.unwrap().unwrap();
+    (status, body)
+}
+
+fn outcome(fixture: &Fixture, status: u16, body: &[u8]) -> Result<Value, (String, String)> {
+    let answer: Value = serde_json::from_slice(body).unwrap_or_else(|e| {
+        panic!(
+            "{}: the gateway answered {status} with non-JSON ({e})",
+            fixture.name
+        )
+    });
+    if status == 200 {
+        return Ok(answer);
+    }
+    let class = answer["error"].as_str().unwrap_or_default().to_owned();
+    let expected = ErrorClass::from_name(&class).map(|c| c.http_status());
+    assert_eq!(
+        expected,
+        Some(status),
+        "{}: status {status} for class {class:?}",
+        fixture.name
+    );
+    Err((
+        class,
+        answer["message"].as_str().unwrap_or_default().to_owned(),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_fixture_through_the_gateway() {
+    let fixtures = switchboard_fixtures::all();
+    let mut failures = Vec::new();
+    for fixture in &fixtures {
+        let path = match &fixture.vendor {
+            Some(vendor) => format!("/webhooks/{vendor}"),
+            None => "/webhooks".to_owned(),
+        };
+        let env = environment(&fixture.config);
+        let (status, body) = send(
+            &env,
+            fixture.now,
+            "POST",
+            &path,
+            &fixture.headers,
+            fixture.body.clone(),
+        )
+        .await;
+        if let Err(failure) = fixture.check(outcome(fixture, status, &body)) {
+            failures.push(failure);
+        }
+        if matches!(fixture.expect, Expect::Event(_)) {
+            assert_eq!(status, 200, "{}", fixture.name);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} fixtures failed:\n\n{}",
+        failures.len(),
+        fixtures.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_and_unknown_routes() {
+    let (status, body) = send(&[], 0, "GET", "/healthz", &[], Vec::new()).await;
+    assert_eq!((status, body.as_slice()), (200, b"ok\n".as_slice()));
+    let (status, body) = send(&[], 0, "GET", "/nowhere", &[], Vec::new()).await;
+    assert_eq!(status, 404, "{}", String::from_utf8_lossy(&body));
+    let (status, _) = send(&[], 0, "GET", "/webhooks/varda", &[], Vec::new()).await;
+    assert_eq!(status, 405);
+}
+
+/// The gateway's imports, listed: those of the `wasi:http/proxy` world, and
+/// `wasi:cli/environment` for its configuration (the one import outside it).
+#[test]
+fn the_gateway_imports_only_the_proxy_world_and_its_environment() {
+    let proxy_world = [
+        "wasi:clocks/monotonic-clock@0.2.4",
+        "wasi:clocks/wall-clock@0.2.4",
+        "wasi:random/random@0.2.4",
+        "wasi:cli/stdout@0.2.4",
+        "wasi:cli/stderr@0.2.4",
+        "wasi:cli/stdin@0.2.4",
+        "wasi:http/outgoing-handler@0.2.4",
+        "wasi:http/types@0.2.4",
+        "wasi:io/poll@0.2.4",
+        "wasi:io/error@0.2.4",
+        "wasi:io/streams@0.2.4",
+    ];
+    let engine = Engine::default();
+    let component = Component::from_file(&engine, component_path()).unwrap();
+    let imports: Vec<String> = component
+        .component_type()
+        .imports(&engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    println!("gateway imports: {imports:?}");
+    for import in &imports {
+        assert!(
+            proxy_world.contains(&import.as_str()) || import == "wasi:cli/environment@0.2.4",
+            "{import} is outside the wasi:http/proxy world"
+        );
+    }
+    assert!(imports.iter().any(|i| i == "wasi:http/types@0.2.4"));
+}
+
+/// A loopback downstream answering `status` to every request; returns its
+/// address and what it received.
+fn downstream(status: &'static str) -> (std::net::SocketAddr, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let (received, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { continue };
+            let mut raw = Vec::new();
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                raw.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&raw);
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        break;
+                    }
+                }
+            }
+            let _ = stream.write_all(
+                format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
+            let _ = received.send(String::from_utf8_lossy(&raw).into_owned());
+        }
+    });
+    (address, receiver)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forwarding_answers_200_only_when_the_downstream_accepts() {
+    let fixture = switchboard_fixtures::all()
+        .into_iter()
+        .find(|f| f.name == "varda/seed-call-ended.json")
+        .unwrap();
+    let Expect::Event(expected) = &fixture.expect else {
+        panic!("an accepted fixture")
+    };
+    for (status, answer) in [("202 Accepted", 200), ("503 Service Unavailable", 502)] {
+        let (address, received) = downstream(status);
+        let mut env = environment(&fixture.config);
+        env.push((
+            "SWITCHBOARD_FORWARD_URL".to_owned(),
+            format!("http://{address}/ingest"),
+        ));
+        let (got, body) = send(
+            &env,
+            fixture.now,
+            "POST",
+            "/webhooks/varda",
+            &fixture.headers,
+            fixture.body.clone(),
+        )
+        .await;
+        assert_eq!(
+            got,
+            answer,
+            "downstream {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        let request = received.recv_timeout(Duration::from_secs(10)).unwrap();
+        let (head, event) = request.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("POST /ingest HTTP/1.1"), "{head}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: application/cloudevents+json"),
+            "{head}"
+        );
+        let event: Value = serde_json::from_str(event).unwrap();
+        assert_eq!(&event, expected, "the forwarded event is the processor's");
+    }
+}
