@@ -7,10 +7,9 @@
 #[path = "support/http.rs"]
 mod http;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -46,32 +45,17 @@ impl Server {
     }
 
     fn start_with(dir: &Path, journal: &Path, extra: &[String]) -> Server {
-        let mut child = Command::new(SWITCHBOARD)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--read-timeout",
-                "2",
-                "--config",
-            ])
-            .arg(dir.join("switchboard.toml"))
-            .arg("--out")
-            .arg(journal)
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let address = loop {
-            let line = lines.next().expect("the server logs its address").unwrap();
-            if let Some((_, rest)) = line.split_once("listening on ") {
-                break rest.split_whitespace().next().unwrap().parse().unwrap();
-            }
-        };
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
+        let mut args: Vec<std::ffi::OsString> =
+            ["--listen", "127.0.0.1:0", "--read-timeout", "2", "--config"]
+                .map(Into::into)
+                .to_vec();
+        args.extend([
+            dir.join("switchboard.toml").into(),
+            "--out".into(),
+            journal.into(),
+        ]);
+        args.extend(extra.iter().map(Into::into));
+        let (child, address) = http::start_receiver(SWITCHBOARD, &args).unwrap();
         Server { child, address }
     }
 

@@ -4,6 +4,7 @@
 //! Samples whose body repeats an earlier one come back `"duplicate": true`.
 
 #[path = "../../tests/support/http.rs"]
+#[allow(dead_code)] // the demo sends; it starts no receiver
 mod http;
 
 use std::net::SocketAddr;

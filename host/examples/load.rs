@@ -17,10 +17,9 @@
 mod http;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -96,29 +95,18 @@ struct Server {
 }
 
 fn start(dir: &Path) -> anyhow::Result<Server> {
-    let mut child = Command::new(SWITCHBOARD)
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(dir.join("load.toml"))
-        .arg("--out")
-        .arg(dir.join("events.ndjson"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
+    let args = ["--listen", "127.0.0.1:0", "--config"].map(Into::into);
+    let args = [
+        &args[..],
+        &[
+            dir.join("load.toml").into(),
+            "--out".into(),
+            dir.join("events.ndjson").into(),
+        ],
+    ]
+    .concat();
+    let (child, address) = http::start_receiver(SWITCHBOARD, &args)
         .with_context(|| format!("starting {SWITCHBOARD} (run `make build` first)"))?;
-    let mut lines = BufReader::new(child.stderr.take().context("stderr")?).lines();
-    let address = loop {
-        let line = lines
-            .next()
-            .context("the receiver exited before listening")??;
-        if let Some((_, rest)) = line.split_once("listening on ") {
-            break rest
-                .split_whitespace()
-                .next()
-                .context("an address")?
-                .parse()?;
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
     Ok(Server { child, address })
 }
 

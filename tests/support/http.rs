@@ -50,3 +50,36 @@ pub fn request(
         body: body.to_owned(),
     })
 }
+
+/// Starts `switchboard serve` with `args` (which should include
+/// `--listen 127.0.0.1:0`) and returns it with the address it logged. Its log
+/// is drained in the background so it never blocks on a full pipe.
+pub fn start_receiver(
+    binary: &str,
+    args: &[std::ffi::OsString],
+) -> std::io::Result<(std::process::Child, SocketAddr)> {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(binary)
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let stderr = child
+        .stderr
+        .take()
+        .ok_or_else(|| std::io::Error::other("no stderr"))?;
+    let mut lines = BufReader::new(stderr).lines();
+    let address = loop {
+        let line = lines
+            .next()
+            .ok_or_else(|| std::io::Error::other("the receiver exited before listening"))??;
+        if let Some((_, rest)) = line.split_once("listening on ") {
+            let address = rest.split_whitespace().next().unwrap_or_default();
+            break address.parse().map_err(std::io::Error::other)?;
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    Ok((child, address))
+}
