@@ -121,18 +121,39 @@ impl Keys {
         )
     }
 
-    /// Each secret decoded by `decode`, which names what is wrong.
+    /// Each secret decoded by `decode`, which names what is wrong; a secret
+    /// it refuses is `UnusableSecret`, naming `vendor`, `scheme` and its
+    /// position, never its value.
     pub(crate) fn decoded(
+        vendor: &str,
+        scheme: &'static str,
         secrets: &[Secret],
         decode: impl Fn(&str) -> Result<Vec<u8>, &'static str>,
-        fail: impl Fn(usize, &'static str) -> VerifyError,
     ) -> Result<Keys, VerifyError> {
         secrets
             .iter()
             .enumerate()
-            .map(|(i, s)| decode(s.expose()).map_err(|reason| fail(i + 1, reason)))
+            .map(|(i, s)| {
+                decode(s.expose()).map_err(|reason| VerifyError::UnusableSecret {
+                    vendor: vendor.to_owned(),
+                    scheme,
+                    index: i + 1,
+                    reason,
+                })
+            })
             .collect::<Result<_, _>>()
             .map(Keys)
+    }
+
+    /// [`Keys::decoded`] for the one secret `sign` signs with.
+    pub(crate) fn decoded_one(
+        vendor: &str,
+        scheme: &'static str,
+        secret: &Secret,
+        decode: impl Fn(&str) -> Result<Vec<u8>, &'static str>,
+    ) -> Result<Vec<u8>, VerifyError> {
+        let Keys(mut keys) = Keys::decoded(vendor, scheme, std::slice::from_ref(secret), decode)?;
+        Ok(keys.remove(0))
     }
 
     /// Whether `candidate` is the HMAC-SHA256 of `parts` under any key.

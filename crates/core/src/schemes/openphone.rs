@@ -47,14 +47,7 @@ impl Verifier {
     /// not base64 (after an optional `whsec_` prefix) is refused, naming
     /// `vendor` and its position.
     pub fn new(vendor: &str, secrets: &[Secret]) -> Result<Verifier, VerifyError> {
-        let keys = Keys::decoded(secrets, decode_key, |index, reason| {
-            VerifyError::UnusableSecret {
-                vendor: vendor.to_owned(),
-                scheme: "openphone",
-                index,
-                reason,
-            }
-        })?;
+        let keys = Keys::decoded(vendor, "openphone", secrets, decode_key)?;
         Ok(Verifier { keys })
     }
 
@@ -223,12 +216,7 @@ pub fn sign(
     timestamp_ms: i64,
     body: &[u8],
 ) -> Result<String, VerifyError> {
-    let key = decode_key(secret.expose()).map_err(|reason| VerifyError::UnusableSecret {
-        vendor: vendor.to_owned(),
-        scheme: "openphone",
-        index: 1,
-        reason,
-    })?;
+    let key = Keys::decoded_one(vendor, "openphone", secret, decode_key)?;
     let t = timestamp_ms.to_string();
     let digest = hmac_sha256(&key, &[t.as_bytes(), b".", body]);
     Ok(format!("{SCHEME};{VERSION};{t};{}", base64(&digest)))

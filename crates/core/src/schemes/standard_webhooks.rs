@@ -30,14 +30,7 @@ impl Verifier {
     /// A verifier trying each of `secrets`; a secret that is not base64 after
     /// its `whsec_` prefix is refused, naming `vendor` and its position.
     pub fn new(vendor: &str, secrets: &[Secret]) -> Result<Verifier, VerifyError> {
-        let keys = Keys::decoded(secrets, decode_secret, |index, reason| {
-            VerifyError::UnusableSecret {
-                vendor: vendor.to_owned(),
-                scheme: "standard-webhooks",
-                index,
-                reason,
-            }
-        })?;
+        let keys = Keys::decoded(vendor, "standard-webhooks", secrets, decode_secret)?;
         Ok(Verifier { keys })
     }
 
@@ -116,12 +109,7 @@ pub fn sign(
     secret: &Secret,
     input: SignInput<'_>,
 ) -> Result<Vec<(String, String)>, VerifyError> {
-    let key = decode_secret(secret.expose()).map_err(|reason| VerifyError::UnusableSecret {
-        vendor: vendor.to_owned(),
-        scheme: "standard-webhooks",
-        index: 1,
-        reason,
-    })?;
+    let key = Keys::decoded_one(vendor, "standard-webhooks", secret, decode_secret)?;
     let timestamp = input.timestamp.to_string();
     let digest = hmac_sha256(
         &key,
