@@ -7,6 +7,10 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
+#[path = "support/http.rs"]
+#[allow(dead_code)] // this suite uses only the loopback downstream
+mod http;
+
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -278,48 +282,6 @@ fn the_gateway_imports_only_the_proxy_world_and_its_environment() {
     assert!(imports.iter().any(|i| i == "wasi:http/types@0.2.4"));
 }
 
-/// A loopback downstream answering `status` to every request; returns its
-/// address and what it received.
-fn downstream(status: &'static str) -> (std::net::SocketAddr, std::sync::mpsc::Receiver<String>) {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    let (received, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(4) {
-            let Ok(mut stream) = stream else { continue };
-            let mut raw = Vec::new();
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = stream.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                raw.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&raw);
-                if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                    let length = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse().unwrap_or(0))
-                        })
-                        .unwrap_or(0);
-                    if body.len() >= length {
-                        break;
-                    }
-                }
-            }
-            let _ = stream.write_all(
-                format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                    .as_bytes(),
-            );
-            let _ = received.send(String::from_utf8_lossy(&raw).into_owned());
-        }
-    });
-    (address, receiver)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn forwarding_answers_200_only_when_the_downstream_accepts() {
     let fixture = switchboard_fixtures::all()
@@ -330,7 +292,7 @@ async fn forwarding_answers_200_only_when_the_downstream_accepts() {
         panic!("an accepted fixture")
     };
     for (status, answer) in [("202 Accepted", 200), ("503 Service Unavailable", 502)] {
-        let (address, received) = downstream(status);
+        let (address, received) = http::downstream(move |_| status);
         let mut env = environment(&fixture.config);
         env.push((
             "SWITCHBOARD_FORWARD_URL".to_owned(),
@@ -351,15 +313,16 @@ async fn forwarding_answers_200_only_when_the_downstream_accepts() {
             "downstream {status}: {}",
             String::from_utf8_lossy(&body)
         );
-        let request = received.recv_timeout(Duration::from_secs(10)).unwrap();
-        let (head, event) = request.split_once("\r\n\r\n").unwrap();
+        let http::Received {
+            head, body: event, ..
+        } = received.recv_timeout(Duration::from_secs(10)).unwrap();
         assert!(head.starts_with("POST /ingest HTTP/1.1"), "{head}");
         assert!(
             head.to_ascii_lowercase()
                 .contains("content-type: application/cloudevents+json"),
             "{head}"
         );
-        let event: Value = serde_json::from_str(event).unwrap();
+        let event: Value = serde_json::from_str(&event).unwrap();
         assert_eq!(&event, expected, "the forwarded event is the processor's");
     }
 }

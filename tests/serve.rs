@@ -271,65 +271,17 @@ fn a_failed_journal_write_is_a_503() {
     server.terminate();
 }
 
-/// A downstream on loopback that refuses its first delivery (503) and then
-/// accepts, recording what it accepted.
-fn downstream() -> (SocketAddr, std::sync::mpsc::Receiver<(String, String)>) {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    let (accepted, received) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for (attempt, stream) in listener.incoming().enumerate().take(20) {
-            let Ok(mut stream) = stream else { continue };
-            let mut raw = Vec::new();
-            let mut buf = [0u8; 4096];
-            let (head, body) = loop {
-                let Ok(n) = stream.read(&mut buf) else {
-                    break (String::new(), String::new());
-                };
-                if n == 0 {
-                    break (String::new(), String::new());
-                }
-                raw.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&raw).into_owned();
-                if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                    let length: usize = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse().unwrap_or(0))
-                        })
-                        .unwrap_or(0);
-                    if body.len() >= length {
-                        break (head.to_owned(), body.to_owned());
-                    }
-                }
-            };
-            let status = if attempt == 0 {
-                "503 Service Unavailable"
-            } else {
-                "202 Accepted"
-            };
-            let _ = stream.write_all(
-                format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                    .as_bytes(),
-            );
-            if attempt > 0 {
-                let _ = accepted.send((head, body));
-            }
-        }
-    });
-    (address, received)
-}
-
 #[test]
 fn events_are_forwarded_after_a_refusal() {
     let dir = std::env::temp_dir().join(format!("switchboard-forward-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("switchboard.toml"), CONFIG).unwrap();
-    let (downstream, received) = downstream();
+    // The downstream refuses the first delivery (503), then accepts.
+    let (downstream, received) = http::downstream(|attempt| match attempt {
+        0 => "503 Service Unavailable",
+        _ => "202 Accepted",
+    });
     let forward = [
         "--forward".to_owned(),
         format!("http://{downstream}/ingest"),
@@ -343,7 +295,15 @@ fn events_are_forwarded_after_a_refusal() {
         status, 200,
         "acknowledged once spooled, whatever the downstream does: {answer}"
     );
-    let (head, forwarded) = received
+    let refused = received
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("a first delivery");
+    assert_eq!(refused.attempt, 0);
+    let http::Received {
+        head,
+        body: forwarded,
+        ..
+    } = received
         .recv_timeout(std::time::Duration::from_secs(20))
         .expect("forwarded after a retry");
     assert!(head.starts_with("POST /ingest HTTP/1.1"), "{head}");

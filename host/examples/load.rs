@@ -14,6 +14,7 @@
 //! Loopback only; every request and the whole run are bounded in time.
 
 #[path = "../../tests/support/http.rs"]
+#[allow(dead_code)] // the load run needs no downstream
 mod http;
 
 use std::collections::HashMap;

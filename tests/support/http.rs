@@ -1,6 +1,7 @@
-//! A minimal blocking HTTP/1.1 client over a plain TCP connection, for the
-//! receiver's tests, the demo sender and the load script: one request per
-//! connection (`Connection: close`), loopback only.
+//! Loopback HTTP/1.1 for the receiver's and the gateway's tests, the demo
+//! sender and the load script: a minimal blocking client (one request per
+//! connection, `Connection: close`), a launcher for `switchboard serve`, and
+//! a downstream that records what is forwarded to it.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -82,4 +83,72 @@ pub fn start_receiver(
     };
     std::thread::spawn(move || lines.for_each(drop));
     Ok((child, address))
+}
+
+/// One request a [`downstream`] received.
+#[derive(Debug)]
+pub struct Received {
+    /// Which request it was, counting from 0.
+    pub attempt: usize,
+    /// The request line and headers.
+    pub head: String,
+    /// The body (by `Content-Length`).
+    pub body: String,
+}
+
+/// A downstream on loopback: answers its `n`-th request (from 0) with the
+/// status line `status(n)` (`"202 Accepted"`) and reports every request it
+/// received. It serves at most 20 requests, each read within 10 s.
+pub fn downstream(
+    status: impl Fn(usize) -> &'static str + Send + 'static,
+) -> (SocketAddr, std::sync::mpsc::Receiver<Received>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let address = listener.local_addr().expect("its address");
+    let (report, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for (attempt, stream) in listener.incoming().enumerate().take(20) {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let (head, body) = read_request(&mut stream);
+            let answer = format!(
+                "HTTP/1.1 {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                status(attempt)
+            );
+            let _ = stream.write_all(answer.as_bytes());
+            let _ = report.send(Received {
+                attempt,
+                head,
+                body,
+            });
+        }
+    });
+    (address, received)
+}
+
+/// Reads one request's head and its `Content-Length` body (empty strings if
+/// the connection ends first).
+fn read_request(stream: &mut TcpStream) -> (String, String) {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&raw);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    let l = l.to_ascii_lowercase();
+                    l.strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            if body.len() >= length {
+                return (head.to_owned(), body.to_owned());
+            }
+        }
+    }
+    (String::new(), String::new())
 }
