@@ -46,7 +46,7 @@ for (const { name, fixture, body } of cases) {
     }
     for (const vendor of Object.values(config.vendors ?? {})) {
       for (const secret of vendor.secrets ?? []) {
-        assert.ok(!shown.includes(secret), 'a secret leaked into the output');
+        assert.ok(!secret.trim() || !shown.includes(secret), 'a secret leaked into the output');
       }
     }
     if ('event' in expect) {

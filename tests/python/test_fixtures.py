@@ -40,7 +40,7 @@ def processor():
 
 
 def secrets(config):
-    return [s for v in config.get("vendors", {}).values() for s in v.get("secrets", [])]
+    return [s for v in config.get("vendors", {}).values() for s in v.get("secrets", []) if s.strip()]
 
 
 @pytest.mark.parametrize("case,body", load_all())

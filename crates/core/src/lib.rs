@@ -37,7 +37,7 @@ pub mod vendors;
 
 use serde_json::Value;
 
-pub use config::{Config, Scheme, Secret, VendorConfig};
+pub use config::{Config, ConfigError, Scheme, Secret, VendorConfig};
 pub use error::{Error, ErrorClass};
 pub use event::{Event, EventType};
 pub use json_api::process_json;

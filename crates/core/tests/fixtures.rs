@@ -9,7 +9,7 @@ use switchboard_core::{Config, Error, Request, process};
 fn every_fixture_through_the_core() {
     switchboard_fixtures::run_all("core", |fixture| {
         let config = Config::from_json(&fixture.config_json())
-            .map_err(|e| Error::Config(e.to_string()))
+            .map_err(Error::Config)
             .map_err(|e| (e.class().to_string(), e.to_string()))?;
         let headers = fixture
             .headers

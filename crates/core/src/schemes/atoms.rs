@@ -14,8 +14,8 @@
 
 use std::sync::LazyLock;
 
-use super::{Verified, VerifyError, hex, hmac_sha256};
-use crate::config::{DigestEncoding, HmacOptions, Secret};
+use super::{KeyForm, Keys, Verified, VerifyError, hex, hmac_sha256};
+use crate::config::{ConfigError, DigestEncoding, HmacOptions, Secret};
 use crate::request::Request;
 
 /// The header carrying the hex digest.
@@ -36,11 +36,13 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    /// A verifier trying each of `secrets` (any UTF-8 string is a key).
-    pub fn new(secrets: &[Secret]) -> Verifier {
-        Verifier {
-            inner: super::hmac_sha256::Verifier::new(&OPTIONS, secrets),
-        }
+    /// A verifier trying each of `secrets` (their UTF-8 bytes are the keys);
+    /// an empty secret is refused, naming `vendor` and its position.
+    pub fn new(vendor: &str, secrets: &[Secret]) -> Result<Verifier, ConfigError> {
+        let keys = Keys::new(vendor, "atoms", secrets, KeyForm::Utf8)?;
+        Ok(Verifier {
+            inner: super::hmac_sha256::Verifier::with_keys(&OPTIONS, keys),
+        })
     }
 
     /// Verifies `request`. There is no timestamp, so no `now` is needed.
@@ -55,8 +57,9 @@ impl Verifier {
 }
 
 /// The `X-Signature` value Atoms would send for `body`.
-pub fn sign(secret: &Secret, body: &[u8]) -> String {
-    hex(&hmac_sha256(secret.expose().as_bytes(), &[body]))
+pub fn sign(vendor: &str, secret: &Secret, body: &[u8]) -> Result<String, ConfigError> {
+    let key = Keys::one(vendor, "atoms", secret, KeyForm::Utf8)?;
+    Ok(hex(&hmac_sha256(&key, &[body])))
 }
 
 #[cfg(test)]
@@ -70,12 +73,17 @@ mod tests {
     fn verify(header: Option<&str>, secrets: &[&str]) -> Result<Verified, VerifyError> {
         let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::new(*s)).collect();
         let headers = header.map(|h| ("x-signature", h));
-        Verifier::new(&secrets).verify_at(&Request::new(headers, BODY))
+        Verifier::new("atoms", &secrets)
+            .unwrap()
+            .verify_at(&Request::new(headers, BODY))
     }
 
     #[test]
     fn published_vector_signs_and_verifies() {
-        assert_eq!(sign(&Secret::new("test_secret"), BODY), VECTOR);
+        assert_eq!(
+            sign("atoms", &Secret::new("test_secret"), BODY).unwrap(),
+            VECTOR
+        );
         let verified = verify(Some(VECTOR), &["test_secret"]).unwrap();
         assert_eq!(
             verified,

@@ -7,10 +7,10 @@
 //! spaces; any one matching passes.
 
 use super::{
-    Keys, SignInput, Verified, VerifyError, base64, check_window, decode_base64, decode_hex, hex,
-    hmac_sha256, parse_unix,
+    EntryCount, KeyForm, Keys, SignInput, Verified, VerifyError, base64, check_window,
+    decode_base64, decode_hex, hex, hmac_sha256, parse_unix,
 };
-use crate::config::{DigestEncoding, HmacOptions, Secret};
+use crate::config::{ConfigError, DigestEncoding, HmacOptions, Secret};
 use crate::request::Request;
 use crate::time::SignedTime;
 
@@ -23,11 +23,18 @@ pub struct Verifier<'o> {
 
 impl<'o> Verifier<'o> {
     /// A verifier trying each of `secrets`.
-    pub fn new(options: &'o HmacOptions, secrets: &[Secret]) -> Verifier<'o> {
-        Verifier {
-            options,
-            keys: Keys::utf8(secrets),
-        }
+    pub fn new(
+        vendor: &str,
+        options: &'o HmacOptions,
+        secrets: &[Secret],
+    ) -> Result<Verifier<'o>, ConfigError> {
+        let keys = Keys::new(vendor, "hmac-sha256", secrets, KeyForm::Utf8)?;
+        Ok(Verifier::with_keys(options, keys))
+    }
+
+    /// A verifier with keys already checked (by a scheme built on this one).
+    pub(crate) fn with_keys(options: &'o HmacOptions, keys: Keys) -> Verifier<'o> {
+        Verifier { options, keys }
     }
 
     /// Verifies `request` at `now` (unix seconds); with a timestamp header,
@@ -43,6 +50,7 @@ impl<'o> Verifier<'o> {
         if values.peek().is_none() {
             return Err(VerifyError::MissingConfiguredHeader(header.clone()));
         }
+        let mut count = EntryCount::new(header);
         let mut signatures = Vec::new();
         for value in values {
             let value = value.trim();
@@ -56,11 +64,10 @@ impl<'o> Verifier<'o> {
                 None => value,
             };
             let entries = digests.split(|c: char| c == ',' || c.is_ascii_whitespace());
-            signatures.extend(
-                entries
-                    .filter(|e| !e.is_empty())
-                    .filter_map(|e| self.decode(e)),
-            );
+            for entry in entries.filter(|e| !e.is_empty()) {
+                count.add()?;
+                signatures.extend(self.decode(entry));
+            }
         }
         let mut signed_at = None;
         let mut timestamp_text = "";
@@ -104,8 +111,13 @@ impl<'o> Verifier<'o> {
 }
 
 /// The headers a sender configured as `options` would send for `input`.
-pub fn sign(options: &HmacOptions, secret: &Secret, input: SignInput<'_>) -> Vec<(String, String)> {
-    let key = secret.expose().as_bytes();
+pub fn sign(
+    vendor: &str,
+    options: &HmacOptions,
+    secret: &Secret,
+    input: SignInput<'_>,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let key = &Keys::one(vendor, "hmac-sha256", secret, KeyForm::Utf8)?;
     let timestamp = input.timestamp.to_string();
     let digest = match options.timestamp_header {
         Some(_) => hmac_sha256(key, &[timestamp.as_bytes(), b".", input.body]),
@@ -120,12 +132,13 @@ pub fn sign(options: &HmacOptions, secret: &Secret, input: SignInput<'_>) -> Vec
     if let Some(timestamp_header) = &options.timestamp_header {
         headers.push((timestamp_header.clone(), timestamp));
     }
-    headers
+    Ok(headers)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schemes::MAX_SIGNATURES;
 
     fn options(encoding: DigestEncoding, prefix: Option<&str>, ts: Option<&str>) -> HmacOptions {
         HmacOptions {
@@ -143,13 +156,11 @@ mod tests {
             timestamp: 1_700_000_000,
             id: "",
         };
-        let headers = sign(options, &secret, input);
+        let headers = sign("v", options, &secret, input).unwrap();
         let pairs = headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
-        Verifier::new(options, &[Secret::new("old"), secret]).verify_at(
-            &Request::new(pairs, input.body),
-            now,
-            300,
-        )
+        Verifier::new("v", options, &[Secret::new("old"), secret])
+            .unwrap()
+            .verify_at(&Request::new(pairs, input.body), now, 300)
     }
 
     #[test]
@@ -157,6 +168,7 @@ mod tests {
         // GitHub's published example for X-Hub-Signature-256.
         let options = options(DigestEncoding::Hex, Some("sha256="), None);
         let headers = sign(
+            "v",
             &options,
             &Secret::new("It's a Secret to Everybody"),
             SignInput {
@@ -164,7 +176,8 @@ mod tests {
                 timestamp: 0,
                 id: "",
             },
-        );
+        )
+        .unwrap();
         assert_eq!(
             headers[0].1,
             "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
@@ -186,7 +199,7 @@ mod tests {
     #[test]
     fn wrong_prefix_and_missing_header() {
         let options = options(DigestEncoding::Hex, Some("sha256="), None);
-        let verifier = Verifier::new(&options, &[Secret::new("s")]);
+        let verifier = Verifier::new("v", &options, &[Secret::new("s")]).unwrap();
         let err = verifier
             .verify_at(
                 &Request::new([("X-Hub-Signature-256", "sha1=00")], b""),
@@ -201,6 +214,27 @@ mod tests {
         assert_eq!(
             err,
             VerifyError::MissingConfiguredHeader("X-Hub-Signature-256".into())
+        );
+    }
+
+    #[test]
+    fn signature_floods_are_refused_before_hashing() {
+        let options = options(DigestEncoding::Hex, None, None);
+        let verifier = Verifier::new("v", &options, &[Secret::new("s")]).unwrap();
+        let flood = vec!["00"; 14_000].join(",");
+        let err = verifier
+            .verify_at(
+                &Request::new([("X-Hub-Signature-256", flood.as_str())], b""),
+                0,
+                300,
+            )
+            .unwrap_err();
+        assert_eq!(
+            err,
+            VerifyError::TooManySignatures {
+                header: "X-Hub-Signature-256".into(),
+                limit: MAX_SIGNATURES
+            }
         );
     }
 }

@@ -12,7 +12,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::config::{Scheme, Secret};
+use crate::config::{ConfigError, Scheme, Secret};
+use crate::error::Error;
 use crate::request::Request;
 use crate::time::SignedTime;
 
@@ -92,18 +93,58 @@ pub enum VerifyError {
     /// The vendor publishes no scheme and none is configured.
     #[error("no signature scheme is configured for {0}")]
     NoScheme(String),
-    /// A configured secret cannot be used by the scheme.
-    #[error("secret {index} of {vendor} cannot be used with {scheme}: {reason}")]
-    UnusableSecret {
-        /// The vendor.
-        vendor: String,
-        /// The scheme.
-        scheme: &'static str,
-        /// Which secret, counting from 1.
-        index: usize,
-        /// What is wrong with it (never the secret itself).
-        reason: &'static str,
+    /// The request carries more signature entries than are ever tried.
+    #[error("too many signatures in {header}: at most {limit} are tried")]
+    TooManySignatures {
+        /// The signature header's name.
+        header: String,
+        /// [`MAX_SIGNATURES`].
+        limit: usize,
     },
+}
+
+/// The most signature entries one request may carry, counted over every
+/// signature header of its scheme before anything is decoded or hashed.
+/// Senders put one, or two or three while they rotate keys; past this the
+/// request is refused as `unauthenticated` without hashing anything, so the
+/// work one request can cost is bounded by the body limit, this cap and the
+/// number of configured keys (each distinct signed content is hashed once
+/// per key).
+pub const MAX_SIGNATURES: usize = 8;
+
+/// How a scheme turns a configured secret into key bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyForm {
+    /// The secret's UTF-8 bytes as they are. It must not be empty, nor
+    /// begin or end with whitespace (a stray newline from a file or a
+    /// variable would otherwise become part of the key).
+    Utf8,
+    /// Standard base64, after an optional `whsec_` prefix; surrounding
+    /// whitespace is ignored and the padding is optional.
+    Base64,
+}
+
+impl KeyForm {
+    /// The key bytes of `secret`, or what is wrong with it (never the
+    /// secret itself).
+    pub(crate) fn key(self, secret: &str) -> Result<Vec<u8>, &'static str> {
+        match self {
+            KeyForm::Utf8 if secret.trim().is_empty() => Err("it is empty"),
+            KeyForm::Utf8 if secret.trim() != secret => {
+                Err("it begins or ends with whitespace (a stray newline?)")
+            }
+            KeyForm::Utf8 => Ok(secret.as_bytes().to_vec()),
+            KeyForm::Base64 => {
+                let trimmed = secret.trim();
+                let encoded = trimmed.strip_prefix("whsec_").unwrap_or(trimmed);
+                match decode_base64_key(encoded) {
+                    Some(key) if !key.is_empty() => Ok(key),
+                    Some(_) => Err("it is empty"),
+                    None => Err("it is not base64 (after any whsec_ prefix)"),
+                }
+            }
+        }
+    }
 }
 
 /// The signing keys of one verifier, as bytes. `Debug` never shows them.
@@ -111,53 +152,40 @@ pub enum VerifyError {
 pub(crate) struct Keys(Vec<Vec<u8>>);
 
 impl Keys {
-    /// Each secret's UTF-8 bytes, used as they are.
-    pub(crate) fn utf8(secrets: &[Secret]) -> Keys {
-        Keys(
-            secrets
-                .iter()
-                .map(|s| s.expose().as_bytes().to_vec())
-                .collect(),
-        )
-    }
-
-    /// Each secret decoded by `decode`, which names what is wrong; a secret
-    /// it refuses is `UnusableSecret`, naming `vendor`, `scheme` and its
-    /// position, never its value.
-    pub(crate) fn decoded(
+    /// Each of `secrets` in `form`; a secret that cannot be used is a
+    /// configuration error naming `vendor`, `scheme` and its position, never
+    /// its value.
+    pub(crate) fn new(
         vendor: &str,
         scheme: &'static str,
         secrets: &[Secret],
-        decode: impl Fn(&str) -> Result<Vec<u8>, &'static str>,
-    ) -> Result<Keys, VerifyError> {
+        form: KeyForm,
+    ) -> Result<Keys, ConfigError> {
         secrets
             .iter()
             .enumerate()
             .map(|(i, s)| {
-                decode(s.expose()).map_err(|reason| VerifyError::UnusableSecret {
-                    vendor: vendor.to_owned(),
-                    scheme,
-                    index: i + 1,
-                    reason,
-                })
+                form.key(s.expose())
+                    .map_err(|reason| unusable(vendor, scheme, i, reason))
             })
             .collect::<Result<_, _>>()
             .map(Keys)
     }
 
-    /// [`Keys::decoded`] for the one secret `sign` signs with.
-    pub(crate) fn decoded_one(
+    /// The key of the one secret `sign` signs with.
+    pub(crate) fn one(
         vendor: &str,
         scheme: &'static str,
         secret: &Secret,
-        decode: impl Fn(&str) -> Result<Vec<u8>, &'static str>,
-    ) -> Result<Vec<u8>, VerifyError> {
-        let Keys(mut keys) = Keys::decoded(vendor, scheme, std::slice::from_ref(secret), decode)?;
-        Ok(keys.remove(0))
+        form: KeyForm,
+    ) -> Result<Vec<u8>, ConfigError> {
+        form.key(secret.expose())
+            .map_err(|reason| unusable(vendor, scheme, 0, reason))
     }
 
-    /// Whether `candidate` is the HMAC-SHA256 of `parts` under any key.
-    /// Every key is tried, whether or not an earlier one matched.
+    /// Whether any of `candidates` is the HMAC-SHA256 of `parts` under any
+    /// key. Each key hashes `parts` once, and every key and candidate is
+    /// tried, whether or not an earlier one matched.
     pub(crate) fn any_matches(&self, parts: &[&[u8]], candidates: &[Vec<u8>]) -> bool {
         let mut matched = false;
         for key in &self.0 {
@@ -167,6 +195,44 @@ impl Keys {
             }
         }
         matched
+    }
+}
+
+/// The configuration error for secret `index` (from 0) of `vendor`.
+fn unusable(vendor: &str, scheme: &'static str, index: usize, reason: &str) -> ConfigError {
+    ConfigError::new(
+        format!("vendors.{vendor}.secrets"),
+        format!(
+            "secret {} of {vendor} cannot be used with {scheme}: {reason}",
+            index + 1
+        ),
+    )
+}
+
+/// Counts signature entries against [`MAX_SIGNATURES`].
+#[derive(Debug)]
+pub(crate) struct EntryCount<'h> {
+    header: &'h str,
+    seen: usize,
+}
+
+impl<'h> EntryCount<'h> {
+    /// A count for the entries of `header`.
+    pub(crate) fn new(header: &'h str) -> EntryCount<'h> {
+        EntryCount { header, seen: 0 }
+    }
+
+    /// Counts one more entry; past the cap, the refusal.
+    pub(crate) fn add(&mut self) -> Result<(), VerifyError> {
+        self.seen += 1;
+        if self.seen > MAX_SIGNATURES {
+            Err(VerifyError::TooManySignatures {
+                header: self.header.to_owned(),
+                limit: MAX_SIGNATURES,
+            })
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -242,6 +308,16 @@ pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
     BASE64.decode(text).ok()
 }
 
+/// Standard base64 with or without its padding, as secrets are written.
+fn decode_base64_key(text: &str) -> Option<Vec<u8>> {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    LENIENT.decode(text).ok()
+}
+
 /// A unix timestamp written as plain ASCII digits (at most 18).
 pub(crate) fn parse_unix(text: &str) -> Option<i64> {
     let text = text.trim();
@@ -272,9 +348,75 @@ pub(crate) fn check_window(timestamp: i64, now: i64, tolerance: u64) -> Result<(
     }
 }
 
+/// A scheme ready to verify, built from the configured secrets, which its
+/// construction checks.
+#[derive(Debug)]
+enum Verifier<'c> {
+    Varda(varda::Verifier),
+    Atoms(atoms::Verifier),
+    OpenPhone(openphone::Verifier),
+    StandardWebhooks(standard_webhooks::Verifier),
+    HmacSha256(hmac_sha256::Verifier<'c>),
+    SharedSecret(shared_secret::Verifier<'c>),
+}
+
+impl<'c> Verifier<'c> {
+    /// The verifier of `scheme`; `None` for the two that verify nothing
+    /// (`vendor-default` left unresolved, and `none`).
+    fn new(
+        vendor: &str,
+        scheme: &'c Scheme,
+        secrets: &[Secret],
+    ) -> Result<Option<Verifier<'c>>, ConfigError> {
+        Ok(Some(match scheme {
+            Scheme::VendorDefault | Scheme::None => return Ok(None),
+            Scheme::Varda => Verifier::Varda(varda::Verifier::new(vendor, secrets)?),
+            Scheme::Atoms => Verifier::Atoms(atoms::Verifier::new(vendor, secrets)?),
+            Scheme::OpenPhone => Verifier::OpenPhone(openphone::Verifier::new(vendor, secrets)?),
+            Scheme::StandardWebhooks => {
+                Verifier::StandardWebhooks(standard_webhooks::Verifier::new(vendor, secrets)?)
+            }
+            Scheme::HmacSha256(options) => {
+                Verifier::HmacSha256(hmac_sha256::Verifier::new(vendor, options, secrets)?)
+            }
+            Scheme::SharedSecret { header } => {
+                Verifier::SharedSecret(shared_secret::Verifier::new(vendor, header, secrets)?)
+            }
+        }))
+    }
+
+    fn verify_at(
+        &self,
+        request: &Request<'_>,
+        now: i64,
+        tolerance: u64,
+    ) -> Result<Verified, VerifyError> {
+        match self {
+            Verifier::Varda(v) => v.verify_at(request, now, tolerance),
+            Verifier::Atoms(v) => v.verify_at(request),
+            Verifier::OpenPhone(v) => v.verify_at(request, now, tolerance),
+            Verifier::StandardWebhooks(v) => v.verify_at(request, now, tolerance),
+            Verifier::HmacSha256(v) => v.verify_at(request, now, tolerance),
+            Verifier::SharedSecret(v) => v.verify_at(request),
+        }
+    }
+}
+
+/// Checks that every one of `secrets` can be used by `scheme` for `vendor`,
+/// as [`verify`] would use it: what configuration loading runs, so that a
+/// bad secret is refused at start, not at each delivery. Under a scheme
+/// that verifies nothing, secrets must still not be empty.
+pub fn check_secrets(vendor: &str, scheme: &Scheme, secrets: &[Secret]) -> Result<(), ConfigError> {
+    match Verifier::new(vendor, scheme, secrets)? {
+        Some(_) => Ok(()),
+        None => Keys::new(vendor, scheme.name(), secrets, KeyForm::Utf8).map(drop),
+    }
+}
+
 /// Verifies `request` as `vendor`'s delivery under `scheme`, which the
 /// caller has resolved from the vendor's default: `VendorDefault` here
-/// means the vendor publishes no scheme and none is configured.
+/// means the vendor publishes no scheme and none is configured. A secret the
+/// scheme cannot use is a configuration error, not a refusal.
 pub fn verify(
     vendor: &str,
     scheme: &Scheme,
@@ -282,25 +424,12 @@ pub fn verify(
     request: &Request<'_>,
     now: i64,
     tolerance: u64,
-) -> Result<Verified, VerifyError> {
-    match scheme {
-        Scheme::VendorDefault => Err(VerifyError::NoScheme(vendor.to_owned())),
-        Scheme::None => Ok(Verified::unverified()),
-        _ if secrets.is_empty() => Err(VerifyError::NoSecret(vendor.to_owned())),
-        Scheme::Varda => varda::Verifier::new(secrets).verify_at(request, now, tolerance),
-        Scheme::Atoms => atoms::Verifier::new(secrets).verify_at(request),
-        Scheme::OpenPhone => {
-            openphone::Verifier::new(vendor, secrets)?.verify_at(request, now, tolerance)
-        }
-        Scheme::StandardWebhooks => {
-            standard_webhooks::Verifier::new(vendor, secrets)?.verify_at(request, now, tolerance)
-        }
-        Scheme::HmacSha256(options) => {
-            hmac_sha256::Verifier::new(options, secrets).verify_at(request, now, tolerance)
-        }
-        Scheme::SharedSecret { header } => {
-            shared_secret::Verifier::new(header, secrets).verify_at(request)
-        }
+) -> Result<Verified, Error> {
+    match Verifier::new(vendor, scheme, secrets)? {
+        None if *scheme == Scheme::None => Ok(Verified::unverified()),
+        None => Err(VerifyError::NoScheme(vendor.to_owned()).into()),
+        Some(_) if secrets.is_empty() => Err(VerifyError::NoSecret(vendor.to_owned()).into()),
+        Some(verifier) => Ok(verifier.verify_at(request, now, tolerance)?),
     }
 }
 
@@ -321,17 +450,17 @@ pub fn sign(
     scheme: &Scheme,
     secret: &Secret,
     input: SignInput<'_>,
-) -> Result<Vec<(String, String)>, VerifyError> {
+) -> Result<Vec<(String, String)>, Error> {
     Ok(match scheme {
-        Scheme::VendorDefault => return Err(VerifyError::NoScheme(vendor.to_owned())),
+        Scheme::VendorDefault => return Err(VerifyError::NoScheme(vendor.to_owned()).into()),
         Scheme::None => Vec::new(),
         Scheme::Varda => vec![(
             varda::SIGNATURE_HEADER.to_owned(),
-            varda::sign(secret, input.timestamp, input.body),
+            varda::sign(vendor, secret, input.timestamp, input.body)?,
         )],
         Scheme::Atoms => vec![(
             atoms::SIGNATURE_HEADER.to_owned(),
-            atoms::sign(secret, input.body),
+            atoms::sign(vendor, secret, input.body)?,
         )],
         Scheme::OpenPhone => vec![(
             openphone::SIGNATURE_HEADER.to_owned(),
@@ -343,8 +472,11 @@ pub fn sign(
             )?,
         )],
         Scheme::StandardWebhooks => standard_webhooks::sign(vendor, secret, input)?,
-        Scheme::HmacSha256(options) => hmac_sha256::sign(options, secret, input),
-        Scheme::SharedSecret { header } => vec![(header.clone(), secret.expose().to_owned())],
+        Scheme::HmacSha256(options) => hmac_sha256::sign(vendor, options, secret, input)?,
+        Scheme::SharedSecret { header } => {
+            Keys::one(vendor, "shared-secret", secret, KeyForm::Utf8)?;
+            vec![(header.clone(), secret.expose().to_owned())]
+        }
     })
 }
 
@@ -387,8 +519,46 @@ mod tests {
     }
 
     #[test]
+    fn key_forms_refuse_unusable_secrets() {
+        assert_eq!(KeyForm::Utf8.key("s3cret"), Ok(b"s3cret".to_vec()));
+        for blank in ["", " ", "\n"] {
+            assert_eq!(KeyForm::Utf8.key(blank), Err("it is empty"));
+            assert_eq!(KeyForm::Base64.key(blank), Err("it is empty"));
+        }
+        assert!(KeyForm::Utf8.key("s3cret\n").is_err());
+        assert!(KeyForm::Utf8.key(" s3cret").is_err());
+        // whsec_ keys as people paste them: a trailing newline, no padding.
+        let key = b"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_vec();
+        for written in [
+            "whsec_TWZLUTlyOEdLWXFyVHdqVVBEOElMUFpJbzJMYUxhU3c=",
+            "whsec_TWZLUTlyOEdLWXFyVHdqVVBEOElMUFpJbzJMYUxhU3c=\n",
+            "whsec_TWZLUTlyOEdLWXFyVHdqVVBEOElMUFpJbzJMYUxhU3c",
+            "TWZLUTlyOEdLWXFyVHdqVVBEOElMUFpJbzJMYUxhU3c",
+        ] {
+            assert_eq!(KeyForm::Base64.key(written), Ok(key.clone()), "{written:?}");
+        }
+        assert!(KeyForm::Base64.key("whsec_not*base64!").is_err());
+        assert_eq!(KeyForm::Base64.key("whsec_"), Err("it is empty"));
+    }
+
+    #[test]
+    fn the_signature_cap_counts_every_entry() {
+        let mut count = EntryCount::new("X-Sig");
+        for _ in 0..MAX_SIGNATURES {
+            assert_eq!(count.add(), Ok(()));
+        }
+        assert_eq!(
+            count.add(),
+            Err(VerifyError::TooManySignatures {
+                header: "X-Sig".into(),
+                limit: MAX_SIGNATURES
+            })
+        );
+    }
+
+    #[test]
     fn keys_are_redacted_in_debug() {
-        let keys = Keys::utf8(&[Secret::new("hunter2")]);
+        let keys = Keys::new("v", "varda", &[Secret::new("hunter2")], KeyForm::Utf8).unwrap();
         assert_eq!(format!("{keys:?}"), "Keys(<1 redacted>)");
     }
 }

@@ -4,10 +4,10 @@
 //! key is the secret with any `whsec_` prefix stripped, base64-decoded.
 
 use super::{
-    Keys, SignInput, Verified, VerifyError, base64, check_window, decode_base64, hmac_sha256,
-    parse_unix,
+    EntryCount, KeyForm, Keys, SignInput, Verified, VerifyError, base64, check_window,
+    decode_base64, hmac_sha256, parse_unix,
 };
-use crate::config::Secret;
+use crate::config::{ConfigError, Secret};
 use crate::request::Request;
 use crate::time::SignedTime;
 
@@ -28,14 +28,17 @@ pub struct Verifier {
 
 impl Verifier {
     /// A verifier trying each of `secrets`; a secret that is not base64 after
-    /// its `whsec_` prefix is refused, naming `vendor` and its position.
-    pub fn new(vendor: &str, secrets: &[Secret]) -> Result<Verifier, VerifyError> {
-        let keys = Keys::decoded(vendor, "standard-webhooks", secrets, decode_secret)?;
+    /// its `whsec_` prefix is refused, naming `vendor` and its position
+    /// (surrounding whitespace and missing padding are forgiven).
+    pub fn new(vendor: &str, secrets: &[Secret]) -> Result<Verifier, ConfigError> {
+        let keys = Keys::new(vendor, "standard-webhooks", secrets, KeyForm::Base64)?;
         Ok(Verifier { keys })
     }
 
     /// Verifies `request` at `now` (unix seconds), refusing timestamps more
-    /// than `tolerance` seconds away.
+    /// than `tolerance` seconds away. At most [`MAX_SIGNATURES`](super::MAX_SIGNATURES) entries are
+    /// read, whatever their version; the signed content is hashed once per
+    /// key.
     pub fn verify_at(
         &self,
         request: &Request<'_>,
@@ -53,12 +56,14 @@ impl Verifier {
             header: TIMESTAMP_HEADER.to_owned(),
             reason: "not a unix timestamp",
         })?;
+        let mut count = EntryCount::new(SIGNATURE_HEADER);
         let mut signatures = Vec::new();
         let mut saw_v1 = false;
         let mut saw_header = false;
         for value in request.headers_named(SIGNATURE_HEADER) {
             saw_header = true;
             for entry in value.split_ascii_whitespace() {
+                count.add()?;
                 if let Some(("v1", signature)) = entry.split_once(',') {
                     saw_v1 = true;
                     signatures.extend(decode_base64(signature));
@@ -94,22 +99,13 @@ impl Verifier {
     }
 }
 
-fn decode_secret(secret: &str) -> Result<Vec<u8>, &'static str> {
-    let encoded = secret.strip_prefix(SECRET_PREFIX).unwrap_or(secret);
-    match decode_base64(encoded) {
-        Some(key) if !key.is_empty() => Ok(key),
-        Some(_) => Err("it is empty"),
-        None => Err("it is not base64 after the whsec_ prefix"),
-    }
-}
-
 /// The three headers a Standard Webhooks sender would send for `input`.
 pub fn sign(
     vendor: &str,
     secret: &Secret,
     input: SignInput<'_>,
-) -> Result<Vec<(String, String)>, VerifyError> {
-    let key = Keys::decoded_one(vendor, "standard-webhooks", secret, decode_secret)?;
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let key = Keys::one(vendor, "standard-webhooks", secret, KeyForm::Base64)?;
     let timestamp = input.timestamp.to_string();
     let digest = hmac_sha256(
         &key,
@@ -134,6 +130,7 @@ pub fn sign(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schemes::MAX_SIGNATURES;
 
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     const ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
@@ -146,11 +143,9 @@ mod tests {
             ("Webhook-Timestamp", "1614265330"),
             ("Webhook-Signature", signature),
         ];
-        Verifier::new("test", &[Secret::new(SECRET)])?.verify_at(
-            &Request::new(headers, BODY),
-            now,
-            300,
-        )
+        Verifier::new("test", &[Secret::new(SECRET)])
+            .unwrap()
+            .verify_at(&Request::new(headers, BODY), now, 300)
     }
 
     #[test]
@@ -200,6 +195,21 @@ mod tests {
         let err = Verifier::new("opencx", &[Secret::new("whsec_%%%")]).unwrap_err();
         let message = err.to_string();
         assert!(message.contains("secret 1 of opencx"), "{message}");
+        assert!(message.starts_with("vendors.opencx.secrets: "), "{message}");
         assert!(!message.contains("%%%"), "{message}");
+    }
+
+    #[test]
+    fn signature_floods_are_refused_before_hashing() {
+        let flood = vec!["v2,x"; 14_000].join(" ");
+        assert_eq!(
+            verify(&flood, 1614265330),
+            Err(VerifyError::TooManySignatures {
+                header: SIGNATURE_HEADER.into(),
+                limit: MAX_SIGNATURES
+            })
+        );
+        let rotation = format!("v1,AAAA v1a,BBBB {SIGNATURE}");
+        assert!(verify(&rotation, 1614265330).is_ok());
     }
 }

@@ -136,6 +136,11 @@ impl Family for Atoms {
         Some(Scheme::Atoms)
     }
 
+    fn default_schemes(&self) -> &'static [Scheme] {
+        const SCHEMES: &[Scheme] = &[Scheme::Atoms];
+        SCHEMES
+    }
+
     fn claims_headers(&self, _request: &Request<'_>) -> bool {
         false
     }

@@ -24,6 +24,15 @@ pub static FAMILIES: &[&dyn Family] = &[
     &openphone::OpenPhone,
 ];
 
+/// Every family's name, comma-separated, for messages.
+pub fn names() -> String {
+    FAMILIES
+        .iter()
+        .map(|f| f.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The family called `name`.
 pub fn family(name: &str) -> Option<&'static dyn Family> {
     FAMILIES.iter().copied().find(|f| f.name() == name)
@@ -52,6 +61,11 @@ pub trait Family: Sync {
     /// may depend on the request's headers; `None` when the vendor publishes
     /// none, so that deliveries are refused until one is configured.
     fn default_scheme(&self, request: &Request<'_>) -> Option<Scheme>;
+
+    /// Every scheme [`Family::default_scheme`] may choose (empty when the
+    /// vendor publishes none): configuration loading checks the secrets
+    /// against each.
+    fn default_schemes(&self) -> &'static [Scheme];
 
     /// Whether the headers alone mark the request as this family's.
     fn claims_headers(&self, request: &Request<'_>) -> bool;

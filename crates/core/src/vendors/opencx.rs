@@ -148,6 +148,10 @@ impl Family for OpenCx {
         None
     }
 
+    fn default_schemes(&self) -> &'static [Scheme] {
+        &[]
+    }
+
     /// OpenCX sends no header of its own.
     fn claims_headers(&self, _request: &Request<'_>) -> bool {
         false

@@ -165,6 +165,11 @@ impl Family for OpenPhone {
         })
     }
 
+    fn default_schemes(&self) -> &'static [Scheme] {
+        const SCHEMES: &[Scheme] = &[Scheme::OpenPhone, Scheme::StandardWebhooks];
+        SCHEMES
+    }
+
     fn claims_headers(&self, request: &Request<'_>) -> bool {
         request.has_header(openphone::SIGNATURE_HEADER)
     }

@@ -55,6 +55,11 @@ impl Family for Varda {
         Some(Scheme::Varda)
     }
 
+    fn default_schemes(&self) -> &'static [Scheme] {
+        const SCHEMES: &[Scheme] = &[Scheme::Varda];
+        SCHEMES
+    }
+
     fn claims_headers(&self, request: &Request<'_>) -> bool {
         request.has_header(SIGNATURE_HEADER)
             || request.has_header(EVENT_HEADER)
