@@ -29,7 +29,7 @@ from wasmtime import component
 
 __all__ = ["Processor", "SwitchboardError", "default_component"]
 
-PROCESSOR = "switchboard:webhooks/processor@0.1.0"
+PROCESSOR = "switchboard:webhooks/processor@0.2.0"
 
 Headers = Union[Mapping[str, str], Iterable[Tuple[str, str]]]
 

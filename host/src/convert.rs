@@ -77,6 +77,7 @@ pub(crate) fn rejected(error: wit::Error) -> crate::Error {
         wit::Error::UnknownVendor(m) => (ErrorClass::UnknownVendor, m),
         wit::Error::TooLarge(m) => (ErrorClass::TooLarge, m),
         wit::Error::Internal(m) => (ErrorClass::Internal, m),
+        wit::Error::InvalidConfig(m) => (ErrorClass::Config, m),
     };
     crate::Error::Rejected { class, message }
 }

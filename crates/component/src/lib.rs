@@ -30,6 +30,9 @@ impl Guest for Component {
         now: i64,
     ) -> Result<Event, Error> {
         let config = core_config(config);
+        config
+            .validate()
+            .map_err(|e| wit_error(core::Error::Config(e)))?;
         core::process(&core_request(&request), vendor.as_deref(), &config, now)
             .map(wit_event)
             .map_err(wit_error)
@@ -116,5 +119,6 @@ fn wit_error(error: core::Error) -> Error {
         core::ErrorClass::UnknownVendor => Error::UnknownVendor(message),
         core::ErrorClass::TooLarge => Error::TooLarge(message),
         core::ErrorClass::Internal => Error::Internal(message),
+        core::ErrorClass::Config => Error::InvalidConfig(message),
     }
 }

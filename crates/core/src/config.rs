@@ -195,28 +195,35 @@ impl Config {
     /// scheme that will verify with it (none empty, none undecodable). Every
     /// host runs this when it loads a configuration.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        for (name, settings) in &self.vendors {
-            let family = crate::vendors::family(name).ok_or_else(|| {
-                ConfigError::new(
-                    format!("vendors.{name}"),
-                    format!(
-                        "no vendor family is called `{name}` (expected one of {})",
-                        crate::vendors::names()
-                    ),
-                )
-            })?;
-            let schemes = match &settings.scheme {
-                Scheme::VendorDefault => family.default_schemes(),
-                configured => std::slice::from_ref(configured),
-            };
-            if schemes.is_empty() {
-                crate::schemes::check_secrets(name, &Scheme::VendorDefault, &settings.secrets)?;
-            }
-            for scheme in schemes {
-                crate::schemes::check_secrets(name, scheme, &settings.secrets)?;
-            }
+        self.vendors
+            .keys()
+            .try_for_each(|name| self.check_vendor(name))
+    }
+
+    /// [`Config::validate`] for one vendor.
+    fn check_vendor(&self, name: &str) -> Result<(), ConfigError> {
+        let family = crate::vendors::family(name).ok_or_else(|| {
+            ConfigError::new(
+                format!("vendors.{name}"),
+                format!(
+                    "no vendor family is called `{name}` (expected one of {})",
+                    crate::vendors::names()
+                ),
+            )
+        })?;
+        let Some(settings) = self.vendors.get(name) else {
+            return Ok(());
+        };
+        let schemes = match &settings.scheme {
+            Scheme::VendorDefault => family.default_schemes(),
+            configured => std::slice::from_ref(configured),
+        };
+        if schemes.is_empty() {
+            crate::schemes::check_secrets(name, &Scheme::VendorDefault, &settings.secrets)?;
         }
-        Ok(())
+        schemes
+            .iter()
+            .try_for_each(|scheme| crate::schemes::check_secrets(name, scheme, &settings.secrets))
     }
 
     /// Every vendor family enabled with its default scheme and no secret:
@@ -298,18 +305,6 @@ impl Config {
         }
         for family in crate::FAMILIES {
             let upper = family.name().to_ascii_uppercase();
-            let variable = format!("SWITCHBOARD_SECRET_{upper}");
-            if let Some(secrets) = get(&variable) {
-                let settings = self.enabled(family.name(), &variable)?;
-                settings.secrets = secrets.split(',').map(|s| Secret::new(s.trim())).collect();
-                if let Some(i) = settings.secrets.iter().position(|s| s.0.is_empty()) {
-                    let problem = match settings.secrets.len() {
-                        1 => "is set but empty".to_owned(),
-                        _ => format!("secret {} of the list is empty", i + 1),
-                    };
-                    return Err(ConfigError::new(variable, problem));
-                }
-            }
             let variable = format!("SWITCHBOARD_SCHEME_{upper}");
             if let Some(scheme) = get(&variable) {
                 let value = match scheme.trim_start().starts_with('{') {
@@ -319,6 +314,13 @@ impl Config {
                 };
                 let scheme = Scheme::try_from(value).map_err(|e| ConfigError::new(&variable, e))?;
                 self.enabled(family.name(), &variable)?.scheme = scheme;
+            }
+            let variable = format!("SWITCHBOARD_SECRET_{upper}");
+            if let Some(secrets) = get(&variable) {
+                self.enabled(family.name(), &variable)?.secrets =
+                    secrets.split(',').map(|s| Secret::new(s.trim())).collect();
+                self.check_vendor(family.name())
+                    .map_err(|e| ConfigError::new(&variable, e.problem))?;
             }
         }
         let number = |name: &str| -> Result<Option<u64>, ConfigError> {
@@ -738,11 +740,21 @@ mod tests {
         );
         assert_eq!(
             refused(&[("SWITCHBOARD_SECRET_VARDA", "")]),
-            "SWITCHBOARD_SECRET_VARDA: is set but empty"
+            "SWITCHBOARD_SECRET_VARDA: secret 1 of varda cannot be used with varda: it is empty"
         );
         assert_eq!(
             refused(&[("SWITCHBOARD_SECRET_VARDA", "a,,b")]),
-            "SWITCHBOARD_SECRET_VARDA: secret 2 of the list is empty"
+            "SWITCHBOARD_SECRET_VARDA: secret 2 of varda cannot be used with varda: it is empty"
+        );
+        let err = refused(&[
+            ("SWITCHBOARD_SCHEME_VARDA", "standard-webhooks"),
+            ("SWITCHBOARD_SECRET_VARDA", "whsec_%%%"),
+        ]);
+        assert!(
+            err.starts_with(
+                "SWITCHBOARD_SECRET_VARDA: secret 1 of varda cannot be used with standard-webhooks"
+            ),
+            "{err}"
         );
         let err = refused(&[("SWITCHBOARD_SECRET_ATOMS", "hunter2")]);
         assert!(
