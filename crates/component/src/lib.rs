@@ -42,6 +42,12 @@ impl Guest for Component {
         core::detect(&core_request(&request)).map(str::to_owned)
     }
 
+    fn check_config_json(config_json: String) -> Result<(), String> {
+        core::Config::from_json(&config_json)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
     fn process_json(request_json: String, vendor: String, config_json: String, now: i64) -> String {
         core::process_json(&request_json, &vendor, &config_json, now)
     }
