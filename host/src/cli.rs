@@ -65,9 +65,10 @@ struct Serve {
 /// configuration).
 #[derive(Debug, clap::Args)]
 struct Process {
-    /// The vendor family (opencx, varda, openphone, atoms); detected from the
-    /// headers and body when absent.
-    #[arg(long)]
+    /// The vendor family; detected from the headers and body when absent.
+    #[arg(long, value_name = "VENDOR", long_help = vendor_help(
+        "The vendor family; detected from the headers and body when absent."
+    ))]
     vendor: Option<String>,
     #[command(flatten)]
     settings: Settings,
@@ -94,7 +95,7 @@ struct Process {
 #[derive(Debug, clap::Args)]
 struct Sign {
     /// The vendor family.
-    #[arg(long)]
+    #[arg(long, value_name = "VENDOR", long_help = vendor_help("The vendor family."))]
     vendor: String,
     /// The signing secret; the vendor's first configured secret (from
     /// `--config` or `SWITCHBOARD_SECRET_<VENDOR>`) when absent.
@@ -323,6 +324,11 @@ impl Settings {
         config.validate()?;
         Ok(config)
     }
+}
+
+/// `what`, and the vendor families there are (from `FAMILIES`).
+fn vendor_help(what: &str) -> String {
+    format!("{what} One of: {}.", core::vendors::names())
 }
 
 /// The `SWITCHBOARD_*` variables the host reads besides the configuration's.

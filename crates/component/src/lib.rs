@@ -98,7 +98,9 @@ fn core_scheme(scheme: Scheme) -> core::Scheme {
             prefix: o.prefix,
             timestamp_header: o.timestamp_header,
         }),
-        Scheme::SharedSecret(header) => core::Scheme::SharedSecret { header },
+        Scheme::SharedSecret(header) => {
+            core::Scheme::SharedSecret(core::schemes::shared_secret::SharedSecret { header })
+        }
         Scheme::None => core::Scheme::None,
     }
 }

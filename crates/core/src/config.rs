@@ -22,6 +22,11 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::schemes::shared_secret::SharedSecret;
+use crate::schemes::standard_webhooks::StandardWebhooks;
+use crate::schemes::{SignatureScheme, Unverified};
+use crate::vendors::Family;
+
 /// The default replay window, in seconds.
 pub const DEFAULT_TOLERANCE_SECONDS: u64 = 300;
 /// The default body limit, in bytes (1 MiB).
@@ -195,35 +200,43 @@ impl Config {
     /// scheme that will verify with it (none empty, none undecodable). Every
     /// host runs this when it loads a configuration.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_with(crate::FAMILIES)
+    }
+
+    /// [`Config::validate`] with `families` in place of
+    /// [`FAMILIES`](crate::FAMILIES).
+    pub fn validate_with(&self, families: &[&dyn Family]) -> Result<(), ConfigError> {
         self.vendors
             .keys()
-            .try_for_each(|name| self.check_vendor(name))
+            .try_for_each(|name| self.check_vendor(families, name))
     }
 
     /// [`Config::validate`] for one vendor.
-    fn check_vendor(&self, name: &str) -> Result<(), ConfigError> {
-        let family = crate::vendors::family(name).ok_or_else(|| {
+    fn check_vendor(&self, families: &[&dyn Family], name: &str) -> Result<(), ConfigError> {
+        let family = crate::vendors::family_in(families, name).ok_or_else(|| {
             ConfigError::new(
                 format!("vendors.{name}"),
                 format!(
                     "no vendor family is called `{name}` (expected one of {})",
-                    crate::vendors::names()
+                    crate::vendors::names_of(families)
                 ),
             )
         })?;
         let Some(settings) = self.vendors.get(name) else {
             return Ok(());
         };
-        let schemes = match &settings.scheme {
-            Scheme::VendorDefault => family.default_schemes(),
-            configured => std::slice::from_ref(configured),
+        let configured = settings.scheme.configured();
+        let schemes: &[&dyn SignatureScheme] = match &configured {
+            None => family.default_schemes(),
+            Some(configured) => std::slice::from_ref(configured),
         };
         if schemes.is_empty() {
-            crate::schemes::check_secrets(name, &Scheme::VendorDefault, &settings.secrets)?;
+            // Nothing to verify with yet: secrets must still not be blank.
+            crate::schemes::check_secrets(name, &Unverified, &settings.secrets)?;
         }
         schemes
             .iter()
-            .try_for_each(|scheme| crate::schemes::check_secrets(name, scheme, &settings.secrets))
+            .try_for_each(|scheme| crate::schemes::check_secrets(name, *scheme, &settings.secrets))
     }
 
     /// Every vendor family enabled with its default scheme and no secret:
@@ -319,7 +332,7 @@ impl Config {
             if let Some(secrets) = get(&variable) {
                 self.enabled(family.name(), &variable)?.secrets =
                     secrets.split(',').map(|s| Secret::new(s.trim())).collect();
-                self.check_vendor(family.name())
+                self.check_vendor(crate::FAMILIES, family.name())
                     .map_err(|e| ConfigError::new(&variable, e.problem))?;
             }
         }
@@ -413,7 +426,8 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// How a vendor's deliveries are verified.
+/// How a vendor's deliveries are verified: its own scheme, or one of the
+/// generic ones the configuration can name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "Value")]
 pub enum Scheme {
@@ -421,26 +435,13 @@ pub enum Scheme {
     /// one is refused until a scheme is configured.
     #[default]
     VendorDefault,
-    /// Varda's `X-Varda-Signature: t=…,v1=…`: the varda family's default.
-    /// A vendor's own scheme is chosen with `VendorDefault`, not by name.
-    Varda,
-    /// Smallest.ai Atoms' `X-Signature: <hex>` over the raw body: the atoms
-    /// family's default, chosen with `VendorDefault`, not by name.
-    Atoms,
-    /// OpenPhone's legacy `openphone-signature: hmac;1;<ms>;<base64>`: the
-    /// openphone family's default when the request carries no
-    /// `webhook-signature`, chosen with `VendorDefault`, not by name.
-    OpenPhone,
     /// Standard Webhooks (`webhook-id`, `webhook-timestamp`,
     /// `webhook-signature`).
     StandardWebhooks,
     /// A configurable HMAC-SHA256 header.
     HmacSha256(HmacOptions),
     /// A header that must equal the secret.
-    SharedSecret {
-        /// The header's name.
-        header: String,
-    },
+    SharedSecret(SharedSecret),
     /// No verification, set explicitly by the operator.
     None,
 }
@@ -476,45 +477,53 @@ pub enum DigestEncoding {
 }
 
 impl Scheme {
-    /// The scheme's name, as written in configuration and in the events'
-    /// `verification` attribute.
-    pub fn name(&self) -> &'static str {
+    /// The scheme configured, or `None` for [`Scheme::VendorDefault`],
+    /// which the vendor resolves.
+    pub fn configured(&self) -> Option<&dyn SignatureScheme> {
         match self {
-            Scheme::VendorDefault => "vendor-default",
-            Scheme::Varda => "varda",
-            Scheme::Atoms => "atoms",
-            Scheme::OpenPhone => "openphone",
-            Scheme::StandardWebhooks => "standard-webhooks",
-            Scheme::HmacSha256(_) => "hmac-sha256",
-            Scheme::SharedSecret { .. } => "shared-secret",
-            Scheme::None => "none",
+            Scheme::VendorDefault => None,
+            Scheme::StandardWebhooks => Some(&StandardWebhooks),
+            Scheme::HmacSha256(options) => Some(options),
+            Scheme::SharedSecret(scheme) => Some(scheme),
+            Scheme::None => Some(&Unverified),
         }
     }
 
+    /// The scheme's name, as written in configuration.
+    pub fn name(&self) -> &'static str {
+        self.configured().map_or("vendor-default", |s| s.name())
+    }
+
     /// The scheme a bare name stands for. `hmac-sha256` and `shared-secret`
-    /// need options, so they cannot be named alone.
+    /// need options, so they cannot be named alone; a vendor's own scheme is
+    /// chosen with `vendor-default`, never by name.
     pub fn from_name(name: &str) -> Result<Scheme, String> {
         match name {
-            "vendor-default" | "default" => Ok(Scheme::VendorDefault),
-            "varda" => {
-                Err("`varda` is the Varda family's own scheme: write `vendor-default`".to_owned())
+            "vendor-default" | "default" => return Ok(Scheme::VendorDefault),
+            "standard-webhooks" => return Ok(Scheme::StandardWebhooks),
+            "none" => return Ok(Scheme::None),
+            "hmac-sha256" | "shared-secret" => {
+                return Err(format!(
+                    "scheme `{name}` needs options: write it as a table with `type = \"{name}\"` and `header`"
+                ));
             }
-            "atoms" => {
-                Err("`atoms` is the Atoms family's own scheme: write `vendor-default`".to_owned())
-            }
-            "openphone" => Err(
-                "`openphone` is the OpenPhone family's own scheme: write `vendor-default`"
-                    .to_owned(),
-            ),
-            "standard-webhooks" => Ok(Scheme::StandardWebhooks),
-            "none" => Ok(Scheme::None),
-            "hmac-sha256" | "shared-secret" => Err(format!(
-                "scheme `{name}` needs options: write it as a table with `type = \"{name}\"` and `header`"
-            )),
-            other => Err(format!(
-                "unknown scheme `{other}` (expected vendor-default, standard-webhooks, hmac-sha256, shared-secret or none)"
-            )),
+            _ => {}
         }
+        let owner = crate::FAMILIES.iter().find(|family| {
+            family
+                .default_schemes()
+                .iter()
+                .any(|scheme| scheme.name() == name)
+        });
+        Err(match owner {
+            Some(family) => format!(
+                "`{name}` is the {} family's own scheme: write `vendor-default`",
+                family.name()
+            ),
+            None => format!(
+                "unknown scheme `{name}` (expected vendor-default, standard-webhooks, hmac-sha256, shared-secret or none)"
+            ),
+        })
     }
 }
 
@@ -536,16 +545,9 @@ impl TryFrom<Value> for Scheme {
             "hmac-sha256" => serde_json::from_value(options)
                 .map(Scheme::HmacSha256)
                 .map_err(|e| format!("scheme `hmac-sha256`: {e}")),
-            "shared-secret" => {
-                #[derive(Deserialize)]
-                #[serde(deny_unknown_fields)]
-                struct SharedSecretOptions {
-                    header: String,
-                }
-                serde_json::from_value::<SharedSecretOptions>(options)
-                    .map(|o| Scheme::SharedSecret { header: o.header })
-                    .map_err(|e| format!("scheme `shared-secret`: {e}"))
-            }
+            "shared-secret" => serde_json::from_value(options)
+                .map(Scheme::SharedSecret)
+                .map_err(|e| format!("scheme `shared-secret`: {e}")),
             name => match options.as_object().map(|o| o.is_empty()) {
                 Some(true) => Scheme::from_name(name),
                 _ => Err(format!("scheme `{name}` takes no options")),
@@ -590,9 +592,9 @@ mod tests {
         );
         assert_eq!(
             config.vendors["atoms"].scheme,
-            Scheme::SharedSecret {
+            Scheme::SharedSecret(SharedSecret {
                 header: "X-Token".into()
-            }
+            })
         );
         assert_eq!(config.vendors["openphone"].scheme, Scheme::None);
     }
@@ -703,9 +705,9 @@ mod tests {
         );
         assert_eq!(
             config.vendors["opencx"].scheme,
-            Scheme::SharedSecret {
+            Scheme::SharedSecret(SharedSecret {
                 header: "X-Token".into()
-            }
+            })
         );
         assert_eq!((config.tolerance_seconds, config.include_raw), (60, false));
         let err = config

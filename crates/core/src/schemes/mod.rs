@@ -1,9 +1,16 @@
 //! Signature schemes: one module each, all verifying the raw body bytes in
 //! constant time against every configured secret.
 //!
-//! Each scheme follows one shape: a verifier built from the configured
-//! secrets (the constructor rejects unusable keys), `verify_at(request, now)`
-//! returning what was verified, and a `sign` for tests and tooling. The
+//! Every scheme is a type implementing [`SignatureScheme`]: its name, how it
+//! reads a configured secret as a key (checked once, when the configuration
+//! is loaded), `verify_at(keys, request, now)` and `sign`. [`verify`] and
+//! [`sign`] dispatch through the trait, in one place. The generic schemes
+//! (Standard Webhooks, HMAC-SHA256, shared secret, none) are what the
+//! configuration can name; a vendor's own scheme (Varda's, Atoms',
+//! OpenPhone's) is its family's business: the family returns it as its
+//! default. The helpers here (`Keys`, `EntryCount`, `hmac_sha256`, the
+//! decoders, `check_window`) are public so that a scheme can live outside
+//! this crate too (`crates/core/tests/fifth_family.rs` shows one). The
 //! current time is always an argument: the core has no clock.
 
 use base64::Engine as _;
@@ -12,7 +19,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::config::{ConfigError, Scheme, Secret};
+use crate::config::{ConfigError, Secret};
 use crate::error::Error;
 use crate::request::Request;
 use crate::time::SignedTime;
@@ -24,11 +31,42 @@ pub mod shared_secret;
 pub mod standard_webhooks;
 pub mod varda;
 
+/// One way of signing deliveries.
+pub trait SignatureScheme: Sync {
+    /// The scheme's name: how the configuration names it (for the generic
+    /// ones) and what the events' `verification` attribute says.
+    fn name(&self) -> &'static str;
+
+    /// How a configured secret becomes a key.
+    fn key_form(&self) -> KeyForm {
+        KeyForm::Utf8
+    }
+
+    /// Whether the scheme verifies anything, and so needs a secret; only
+    /// `none` does not.
+    fn verifies(&self) -> bool {
+        true
+    }
+
+    /// Verifies `request` with `keys` at `now` (unix seconds), refusing
+    /// signed timestamps more than `tolerance` seconds away. Reads at most
+    /// [`MAX_SIGNATURES`] signature entries and hashes each distinct signed
+    /// content once per key.
+    fn verify_at(
+        &self,
+        keys: &Keys,
+        request: &Request<'_>,
+        now: i64,
+        tolerance: u64,
+    ) -> Result<Verified, VerifyError>;
+
+    /// The headers a sender would send for `input`, signed with `key`.
+    fn sign(&self, key: &[u8], input: SignInput<'_>) -> Vec<(String, String)>;
+}
+
 /// What a successful verification established.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Verified {
-    /// The scheme's name, as the event's `verification` attribute says it.
-    pub scheme: &'static str,
     /// The signed timestamp, when the scheme signs one.
     pub signed_at: Option<SignedTime>,
     /// The Standard Webhooks `webhook-id`, when that scheme verified.
@@ -36,13 +74,40 @@ pub struct Verified {
 }
 
 impl Verified {
-    /// Nothing was verified: the operator configured `none`.
-    pub fn unverified() -> Verified {
+    /// A verification that established a signed time.
+    pub fn at(signed_at: SignedTime) -> Verified {
         Verified {
-            scheme: "none",
-            signed_at: None,
+            signed_at: Some(signed_at),
             webhook_id: None,
         }
+    }
+}
+
+/// The `none` scheme: nothing is verified, by the operator's explicit choice.
+#[derive(Debug, Clone, Copy)]
+pub struct Unverified;
+
+impl SignatureScheme for Unverified {
+    fn name(&self) -> &'static str {
+        "none"
+    }
+
+    fn verifies(&self) -> bool {
+        false
+    }
+
+    fn verify_at(
+        &self,
+        _: &Keys,
+        _: &Request<'_>,
+        _: i64,
+        _: u64,
+    ) -> Result<Verified, VerifyError> {
+        Ok(Verified::default())
+    }
+
+    fn sign(&self, _: &[u8], _: SignInput<'_>) -> Vec<(String, String)> {
+        Vec::new()
     }
 }
 
@@ -114,7 +179,7 @@ pub const MAX_SIGNATURES: usize = 8;
 
 /// How a scheme turns a configured secret into key bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum KeyForm {
+pub enum KeyForm {
     /// The secret's UTF-8 bytes as they are. It must not be empty, nor
     /// begin or end with whitespace (a stray newline from a file or a
     /// variable would otherwise become part of the key).
@@ -127,7 +192,7 @@ pub(crate) enum KeyForm {
 impl KeyForm {
     /// The key bytes of `secret`, or what is wrong with it (never the
     /// secret itself).
-    pub(crate) fn key(self, secret: &str) -> Result<Vec<u8>, &'static str> {
+    pub fn key(self, secret: &str) -> Result<Vec<u8>, &'static str> {
         match self {
             KeyForm::Utf8 if secret.trim().is_empty() => Err("it is empty"),
             KeyForm::Utf8 if secret.trim() != secret => {
@@ -147,15 +212,15 @@ impl KeyForm {
     }
 }
 
-/// The signing keys of one verifier, as bytes. `Debug` never shows them.
+/// The keys one scheme verifies with, as bytes. `Debug` never shows them.
 #[derive(Clone, Default)]
-pub(crate) struct Keys(Vec<Vec<u8>>);
+pub struct Keys(Vec<Vec<u8>>);
 
 impl Keys {
     /// Each of `secrets` in `form`; a secret that cannot be used is a
     /// configuration error naming `vendor`, `scheme` and its position, never
     /// its value.
-    pub(crate) fn new(
+    pub fn new(
         vendor: &str,
         scheme: &'static str,
         secrets: &[Secret],
@@ -173,7 +238,7 @@ impl Keys {
     }
 
     /// The key of the one secret `sign` signs with.
-    pub(crate) fn one(
+    pub fn one(
         vendor: &str,
         scheme: &'static str,
         secret: &Secret,
@@ -186,13 +251,27 @@ impl Keys {
     /// Whether any of `candidates` is the HMAC-SHA256 of `parts` under any
     /// key. Each key hashes `parts` once, and every key and candidate is
     /// tried, whether or not an earlier one matched.
-    pub(crate) fn any_matches(&self, parts: &[&[u8]], candidates: &[Vec<u8>]) -> bool {
+    pub fn any_matches(&self, parts: &[&[u8]], candidates: &[Vec<u8>]) -> bool {
         let mut matched = false;
         for key in &self.0 {
             let tag = hmac_sha256(key, parts);
             for candidate in candidates {
                 matched |= bool::from(tag.as_slice().ct_eq(candidate.as_slice()));
             }
+        }
+        matched
+    }
+}
+
+impl Keys {
+    /// Whether `presented` equals any key, compared as SHA-256 digests in
+    /// constant time: the time taken depends on neither the keys' lengths
+    /// nor how much of one `presented` got right. Every key is compared.
+    pub fn any_equals(&self, presented: &[u8]) -> bool {
+        let presented = sha256(&[presented]);
+        let mut matched = false;
+        for key in &self.0 {
+            matched |= bool::from(presented.ct_eq(&sha256(&[key])));
         }
         matched
     }
@@ -211,19 +290,19 @@ fn unusable(vendor: &str, scheme: &'static str, index: usize, reason: &str) -> C
 
 /// Counts signature entries against [`MAX_SIGNATURES`].
 #[derive(Debug)]
-pub(crate) struct EntryCount<'h> {
+pub struct EntryCount<'h> {
     header: &'h str,
     seen: usize,
 }
 
 impl<'h> EntryCount<'h> {
     /// A count for the entries of `header`.
-    pub(crate) fn new(header: &'h str) -> EntryCount<'h> {
+    pub fn new(header: &'h str) -> EntryCount<'h> {
         EntryCount { header, seen: 0 }
     }
 
     /// Counts one more entry; past the cap, the refusal.
-    pub(crate) fn add(&mut self) -> Result<(), VerifyError> {
+    pub fn add(&mut self) -> Result<(), VerifyError> {
         self.seen += 1;
         if self.seen > MAX_SIGNATURES {
             Err(VerifyError::TooManySignatures {
@@ -243,7 +322,7 @@ impl std::fmt::Debug for Keys {
 }
 
 /// HMAC-SHA256 of the concatenation of `parts`.
-pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     // HMAC takes keys of any length; this cannot fail.
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
         .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
@@ -279,7 +358,7 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// Hexadecimal of either case; `None` when it is not hex.
-pub(crate) fn decode_hex(text: &str) -> Option<Vec<u8>> {
+pub fn decode_hex(text: &str) -> Option<Vec<u8>> {
     fn nibble(c: u8) -> Option<u8> {
         match c {
             b'0'..=b'9' => Some(c - b'0'),
@@ -299,12 +378,12 @@ pub(crate) fn decode_hex(text: &str) -> Option<Vec<u8>> {
 }
 
 /// Standard base64 with padding.
-pub(crate) fn base64(bytes: &[u8]) -> String {
+pub fn base64(bytes: &[u8]) -> String {
     BASE64.encode(bytes)
 }
 
 /// Standard base64; `None` when it is not base64.
-pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
+pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
     BASE64.decode(text).ok()
 }
 
@@ -319,7 +398,7 @@ fn decode_base64_key(text: &str) -> Option<Vec<u8>> {
 }
 
 /// A unix timestamp written as plain ASCII digits (at most 18).
-pub(crate) fn parse_unix(text: &str) -> Option<i64> {
+pub fn parse_unix(text: &str) -> Option<i64> {
     let text = text.trim();
     if text.is_empty() || text.len() > 18 || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -328,7 +407,7 @@ pub(crate) fn parse_unix(text: &str) -> Option<i64> {
 }
 
 /// Refuses a signed timestamp (unix seconds) outside `tolerance` of `now`.
-pub(crate) fn check_window(timestamp: i64, now: i64, tolerance: u64) -> Result<(), VerifyError> {
+pub fn check_window(timestamp: i64, now: i64, tolerance: u64) -> Result<(), VerifyError> {
     let delta = i128::from(now) - i128::from(timestamp);
     let distance = u64::try_from(delta.unsigned_abs()).unwrap_or(u64::MAX);
     if distance <= tolerance {
@@ -348,89 +427,33 @@ pub(crate) fn check_window(timestamp: i64, now: i64, tolerance: u64) -> Result<(
     }
 }
 
-/// A scheme ready to verify, built from the configured secrets, which its
-/// construction checks.
-#[derive(Debug)]
-enum Verifier<'c> {
-    Varda(varda::Verifier),
-    Atoms(atoms::Verifier),
-    OpenPhone(openphone::Verifier),
-    StandardWebhooks(standard_webhooks::Verifier),
-    HmacSha256(hmac_sha256::Verifier<'c>),
-    SharedSecret(shared_secret::Verifier<'c>),
+/// Checks that every one of `secrets` can be used as a key by `scheme` for
+/// `vendor`: what configuration loading runs, so that a bad secret is
+/// refused at start, not at each delivery.
+pub fn check_secrets(
+    vendor: &str,
+    scheme: &dyn SignatureScheme,
+    secrets: &[Secret],
+) -> Result<(), ConfigError> {
+    Keys::new(vendor, scheme.name(), secrets, scheme.key_form()).map(drop)
 }
 
-impl<'c> Verifier<'c> {
-    /// The verifier of `scheme`; `None` for the two that verify nothing
-    /// (`vendor-default` left unresolved, and `none`).
-    fn new(
-        vendor: &str,
-        scheme: &'c Scheme,
-        secrets: &[Secret],
-    ) -> Result<Option<Verifier<'c>>, ConfigError> {
-        Ok(Some(match scheme {
-            Scheme::VendorDefault | Scheme::None => return Ok(None),
-            Scheme::Varda => Verifier::Varda(varda::Verifier::new(vendor, secrets)?),
-            Scheme::Atoms => Verifier::Atoms(atoms::Verifier::new(vendor, secrets)?),
-            Scheme::OpenPhone => Verifier::OpenPhone(openphone::Verifier::new(vendor, secrets)?),
-            Scheme::StandardWebhooks => {
-                Verifier::StandardWebhooks(standard_webhooks::Verifier::new(vendor, secrets)?)
-            }
-            Scheme::HmacSha256(options) => {
-                Verifier::HmacSha256(hmac_sha256::Verifier::new(vendor, options, secrets)?)
-            }
-            Scheme::SharedSecret { header } => {
-                Verifier::SharedSecret(shared_secret::Verifier::new(vendor, header, secrets)?)
-            }
-        }))
-    }
-
-    fn verify_at(
-        &self,
-        request: &Request<'_>,
-        now: i64,
-        tolerance: u64,
-    ) -> Result<Verified, VerifyError> {
-        match self {
-            Verifier::Varda(v) => v.verify_at(request, now, tolerance),
-            Verifier::Atoms(v) => v.verify_at(request),
-            Verifier::OpenPhone(v) => v.verify_at(request, now, tolerance),
-            Verifier::StandardWebhooks(v) => v.verify_at(request, now, tolerance),
-            Verifier::HmacSha256(v) => v.verify_at(request, now, tolerance),
-            Verifier::SharedSecret(v) => v.verify_at(request),
-        }
-    }
-}
-
-/// Checks that every one of `secrets` can be used by `scheme` for `vendor`,
-/// as [`verify`] would use it: what configuration loading runs, so that a
-/// bad secret is refused at start, not at each delivery. Under a scheme
-/// that verifies nothing, secrets must still not be empty.
-pub fn check_secrets(vendor: &str, scheme: &Scheme, secrets: &[Secret]) -> Result<(), ConfigError> {
-    match Verifier::new(vendor, scheme, secrets)? {
-        Some(_) => Ok(()),
-        None => Keys::new(vendor, scheme.name(), secrets, KeyForm::Utf8).map(drop),
-    }
-}
-
-/// Verifies `request` as `vendor`'s delivery under `scheme`, which the
-/// caller has resolved from the vendor's default: `VendorDefault` here
-/// means the vendor publishes no scheme and none is configured. A secret the
-/// scheme cannot use is a configuration error, not a refusal.
+/// Verifies `request` as `vendor`'s delivery under `scheme` (the configured
+/// one, or the vendor's own). A secret the scheme cannot use is a
+/// configuration error, not a refusal.
 pub fn verify(
     vendor: &str,
-    scheme: &Scheme,
+    scheme: &dyn SignatureScheme,
     secrets: &[Secret],
     request: &Request<'_>,
     now: i64,
     tolerance: u64,
 ) -> Result<Verified, Error> {
-    match Verifier::new(vendor, scheme, secrets)? {
-        None if *scheme == Scheme::None => Ok(Verified::unverified()),
-        None => Err(VerifyError::NoScheme(vendor.to_owned()).into()),
-        Some(_) if secrets.is_empty() => Err(VerifyError::NoSecret(vendor.to_owned()).into()),
-        Some(verifier) => Ok(verifier.verify_at(request, now, tolerance)?),
+    let keys = Keys::new(vendor, scheme.name(), secrets, scheme.key_form())?;
+    if scheme.verifies() && secrets.is_empty() {
+        return Err(VerifyError::NoSecret(vendor.to_owned()).into());
     }
+    Ok(scheme.verify_at(&keys, request, now, tolerance)?)
 }
 
 /// What `sign` signs.
@@ -447,37 +470,12 @@ pub struct SignInput<'a> {
 /// The headers `scheme` would send for `input`, signed with `secret`.
 pub fn sign(
     vendor: &str,
-    scheme: &Scheme,
+    scheme: &dyn SignatureScheme,
     secret: &Secret,
     input: SignInput<'_>,
 ) -> Result<Vec<(String, String)>, Error> {
-    Ok(match scheme {
-        Scheme::VendorDefault => return Err(VerifyError::NoScheme(vendor.to_owned()).into()),
-        Scheme::None => Vec::new(),
-        Scheme::Varda => vec![(
-            varda::SIGNATURE_HEADER.to_owned(),
-            varda::sign(vendor, secret, input.timestamp, input.body)?,
-        )],
-        Scheme::Atoms => vec![(
-            atoms::SIGNATURE_HEADER.to_owned(),
-            atoms::sign(vendor, secret, input.body)?,
-        )],
-        Scheme::OpenPhone => vec![(
-            openphone::SIGNATURE_HEADER.to_owned(),
-            openphone::sign(
-                vendor,
-                secret,
-                openphone::millis(input.timestamp),
-                input.body,
-            )?,
-        )],
-        Scheme::StandardWebhooks => standard_webhooks::sign(vendor, secret, input)?,
-        Scheme::HmacSha256(options) => hmac_sha256::sign(vendor, options, secret, input)?,
-        Scheme::SharedSecret { header } => {
-            Keys::one(vendor, "shared-secret", secret, KeyForm::Utf8)?;
-            vec![(header.clone(), secret.expose().to_owned())]
-        }
-    })
+    let key = Keys::one(vendor, scheme.name(), secret, scheme.key_form())?;
+    Ok(scheme.sign(&key, input))
 }
 
 #[cfg(test)]

@@ -18,10 +18,9 @@
 //! else an unparseable header.
 
 use super::{
-    EntryCount, KeyForm, Keys, Verified, VerifyError, base64, decode_base64, hmac_sha256,
-    parse_unix,
+    EntryCount, KeyForm, Keys, SignInput, SignatureScheme, Verified, VerifyError, base64,
+    decode_base64, hmac_sha256, parse_unix,
 };
-use crate::config::{ConfigError, Secret};
 use crate::request::Request;
 use crate::time::SignedTime;
 
@@ -36,28 +35,26 @@ pub const VERSION: &str = "1";
 /// by [`millis`] (as seconds they would lie past the year 5000).
 const MILLIS_FROM: i64 = 100_000_000_000;
 
-/// Verifies OpenPhone legacy deliveries against a set of signing keys.
-#[derive(Debug, Clone)]
-pub struct Verifier {
-    keys: Keys,
-}
+/// OpenPhone's legacy scheme, the openphone family's default for requests
+/// without a `webhook-signature`. Keys are base64-decoded.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenPhone;
 
-impl Verifier {
-    /// A verifier trying each of `secrets`, base64-decoded; a secret that is
-    /// not base64 (after an optional `whsec_` prefix) is refused, naming
-    /// `vendor` and its position.
-    pub fn new(vendor: &str, secrets: &[Secret]) -> Result<Verifier, ConfigError> {
-        let keys = Keys::new(vendor, "openphone", secrets, KeyForm::Base64)?;
-        Ok(Verifier { keys })
+impl SignatureScheme for OpenPhone {
+    fn name(&self) -> &'static str {
+        "openphone"
     }
 
-    /// Verifies `request` at `now` (unix seconds), refusing signatures whose
-    /// millisecond timestamp is more than `tolerance` seconds away. Every
-    /// entry of every `openphone-signature` header is read (at most
-    /// [`MAX_SIGNATURES`](super::MAX_SIGNATURES) in all); each distinct timestamp within the window
-    /// is hashed once per key.
-    pub fn verify_at(
+    fn key_form(&self) -> KeyForm {
+        KeyForm::Base64
+    }
+
+    /// Every entry of every `openphone-signature` header is read (at most
+    /// [`MAX_SIGNATURES`](super::MAX_SIGNATURES) in all); each distinct
+    /// timestamp within the window is hashed once per key.
+    fn verify_at(
         &self,
+        keys: &Keys,
         request: &Request<'_>,
         now: i64,
         tolerance: u64,
@@ -94,12 +91,8 @@ impl Verifier {
         }
         for (timestamp_text, timestamp, candidates) in &signed {
             let content = [timestamp_text.as_bytes(), b".", request.body()];
-            if self.keys.any_matches(&content, candidates) {
-                return Ok(Verified {
-                    scheme: "openphone",
-                    signed_at: Some(SignedTime::Millis(*timestamp)),
-                    webhook_id: None,
-                });
+            if keys.any_matches(&content, candidates) {
+                return Ok(Verified::at(SignedTime::Millis(*timestamp)));
             }
             failure = failure.worse(VerifyError::Mismatch(SIGNATURE_HEADER.to_owned()));
         }
@@ -110,6 +103,15 @@ impl Verifier {
                 error
             }
         })
+    }
+
+    /// Signs at `input.timestamp`, taken as milliseconds when it already is
+    /// one (see [`millis`]).
+    fn sign(&self, key: &[u8], input: SignInput<'_>) -> Vec<(String, String)> {
+        let t = millis(input.timestamp).to_string();
+        let digest = hmac_sha256(key, &[t.as_bytes(), b".", input.body]);
+        let value = format!("{SCHEME};{VERSION};{t};{}", base64(&digest));
+        vec![(SIGNATURE_HEADER.to_owned(), value)]
     }
 }
 
@@ -207,24 +209,26 @@ pub fn millis(timestamp: i64) -> i64 {
     }
 }
 
-/// The `openphone-signature` value OpenPhone would send for `body` at
-/// `timestamp_ms` (unix milliseconds), signed with `secret` (base64).
-pub fn sign(
-    vendor: &str,
-    secret: &Secret,
-    timestamp_ms: i64,
-    body: &[u8],
-) -> Result<String, ConfigError> {
-    let key = Keys::one(vendor, "openphone", secret, KeyForm::Base64)?;
-    let t = timestamp_ms.to_string();
-    let digest = hmac_sha256(&key, &[t.as_bytes(), b".", body]);
-    Ok(format!("{SCHEME};{VERSION};{t};{}", base64(&digest)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Secret;
     use crate::schemes::MAX_SIGNATURES;
+
+    fn keys(keys: &[&str]) -> Result<Keys, crate::ConfigError> {
+        let secrets: Vec<Secret> = keys.iter().map(|k| Secret::new(*k)).collect();
+        Keys::new("openphone", "openphone", &secrets, KeyForm::Base64)
+    }
+
+    fn sign(key: &str, timestamp: i64, body: &[u8]) -> String {
+        let key = KeyForm::Base64.key(key).unwrap();
+        let input = SignInput {
+            body,
+            timestamp,
+            id: "",
+        };
+        OpenPhone.sign(&key, input).remove(0).1
+    }
 
     const KEY: &str = "R2ZLM2o0bFhBNVpyUnU2NG9mYXQ1MHNyR3pvSUhIVVg=";
     const BODY: &[u8] = br#"{"id":"EVtest","object":"event","apiVersion":"v3","createdAt":"2022-01-24T19:22:25.427Z","type":"call.completed","data":{"object":{"id":"ACtest","object":"call","status":"completed"}}}"#;
@@ -232,8 +236,8 @@ mod tests {
     const NOW: i64 = 1639710054;
 
     fn verify_with(header: &str, keys: &[&str], now: i64) -> Result<Verified, VerifyError> {
-        let secrets: Vec<Secret> = keys.iter().map(|k| Secret::new(*k)).collect();
-        Verifier::new("openphone", &secrets).unwrap().verify_at(
+        OpenPhone.verify_at(
+            &self::keys(keys).unwrap(),
             &Request::new([("OpenPhone-Signature", header)], BODY),
             now,
             300,
@@ -246,10 +250,9 @@ mod tests {
 
     #[test]
     fn published_vector_signs_and_verifies() {
-        let signed = sign("openphone", &Secret::new(KEY), 1639710054089, BODY).unwrap();
+        let signed = sign(KEY, 1639710054089, BODY);
         assert_eq!(signed, VECTOR);
         let verified = verify(VECTOR, NOW).unwrap();
-        assert_eq!(verified.scheme, "openphone");
         assert_eq!(verified.signed_at, Some(SignedTime::Millis(1639710054089)));
         assert_eq!(verified.webhook_id, None);
     }
@@ -335,9 +338,8 @@ mod tests {
             verify("hmac;1;1639710054089;!!", NOW),
             Err(VerifyError::Mismatch(SIGNATURE_HEADER.into()))
         );
-        let err = Verifier::new("openphone", &[Secret::new(KEY)])
-            .unwrap()
-            .verify_at(&Request::new([], BODY), NOW, 300)
+        let err = OpenPhone
+            .verify_at(&keys(&[KEY]).unwrap(), &Request::new([], BODY), NOW, 300)
             .unwrap_err();
         assert_eq!(err, VerifyError::MissingHeader(SIGNATURE_HEADER));
     }
@@ -345,8 +347,7 @@ mod tests {
     #[test]
     fn unusable_keys_are_named_not_shown() {
         for key in ["not base64!", "whsec_%%%", ""] {
-            let err =
-                Verifier::new("openphone", &[Secret::new(KEY), Secret::new(key)]).unwrap_err();
+            let err = keys(&[KEY, key]).unwrap_err();
             let message = err.to_string();
             assert!(
                 message.starts_with(
@@ -356,7 +357,6 @@ mod tests {
             );
             assert!(key.is_empty() || !message.contains(key), "{message}");
         }
-        assert!(sign("openphone", &Secret::new("%%%"), 1, BODY).is_err());
     }
 
     #[test]

@@ -4,10 +4,9 @@
 //! (any one matching passes); unknown keys are ignored.
 
 use super::{
-    EntryCount, KeyForm, Keys, Verified, VerifyError, check_window, decode_hex, hex, hmac_sha256,
-    parse_unix,
+    EntryCount, Keys, SignInput, SignatureScheme, Verified, VerifyError, check_window, decode_hex,
+    hex, hmac_sha256, parse_unix,
 };
-use crate::config::{ConfigError, Secret};
 use crate::request::Request;
 use crate::time::SignedTime;
 
@@ -18,27 +17,23 @@ pub const EVENT_HEADER: &str = "X-Varda-Event";
 /// The header carrying the delivery id.
 pub const DELIVERY_HEADER: &str = "X-Varda-Delivery";
 
-/// Verifies Varda deliveries against a set of secrets.
-#[derive(Debug, Clone)]
-pub struct Verifier {
-    keys: Keys,
-}
+/// Varda's scheme, the varda family's default. Keys are the secrets' UTF-8
+/// bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Varda;
 
-impl Verifier {
-    /// A verifier trying each of `secrets` (their UTF-8 bytes are the keys);
-    /// an empty secret is refused, naming `vendor` and its position.
-    pub fn new(vendor: &str, secrets: &[Secret]) -> Result<Verifier, ConfigError> {
-        let keys = Keys::new(vendor, "varda", secrets, KeyForm::Utf8)?;
-        Ok(Verifier { keys })
+impl SignatureScheme for Varda {
+    fn name(&self) -> &'static str {
+        "varda"
     }
 
-    /// Verifies `request` at `now` (unix seconds), refusing timestamps more
-    /// than `tolerance` seconds away. Every `X-Varda-Signature` header is
-    /// read (at most [`MAX_SIGNATURES`](super::MAX_SIGNATURES) `v1` entries in all); each distinct
-    /// timestamp within the window is hashed once per key, and any `v1`
-    /// signed with it that matches passes.
-    pub fn verify_at(
+    /// Every `X-Varda-Signature` header is read (at most
+    /// [`MAX_SIGNATURES`](super::MAX_SIGNATURES) `v1` entries in all); each
+    /// distinct timestamp within the window is hashed once per key, and any
+    /// `v1` signed with it that matches passes.
+    fn verify_at(
         &self,
+        keys: &Keys,
         request: &Request<'_>,
         now: i64,
         tolerance: u64,
@@ -72,17 +67,22 @@ impl Verifier {
                 continue;
             }
             let content = [parsed.timestamp_text.as_bytes(), b".", request.body()];
-            if self.keys.any_matches(&content, &parsed.signatures) {
-                return Ok(Verified {
-                    scheme: "varda",
-                    signed_at: Some(SignedTime::Seconds(parsed.timestamp)),
-                    webhook_id: None,
-                });
+            if keys.any_matches(&content, &parsed.signatures) {
+                return Ok(Verified::at(SignedTime::Seconds(parsed.timestamp)));
             }
             // A timestamp in the window that matched nothing is the answer.
             window_error = Some(VerifyError::Mismatch(SIGNATURE_HEADER.to_owned()));
         }
         Err(window_error.unwrap_or_else(|| VerifyError::Mismatch(SIGNATURE_HEADER.to_owned())))
+    }
+
+    fn sign(&self, key: &[u8], input: SignInput<'_>) -> Vec<(String, String)> {
+        let t = input.timestamp.to_string();
+        let digest = hmac_sha256(key, &[t.as_bytes(), b".", input.body]);
+        vec![(
+            SIGNATURE_HEADER.to_owned(),
+            format!("t={t},v1={}", hex(&digest)),
+        )]
     }
 }
 
@@ -150,23 +150,25 @@ fn parse_header<'h>(
     }))
 }
 
-/// The `X-Varda-Signature` value Varda would send for `body` at `timestamp`.
-pub fn sign(
-    vendor: &str,
-    secret: &Secret,
-    timestamp: i64,
-    body: &[u8],
-) -> Result<String, ConfigError> {
-    let key = Keys::one(vendor, "varda", secret, KeyForm::Utf8)?;
-    let t = timestamp.to_string();
-    let digest = hmac_sha256(&key, &[t.as_bytes(), b".", body]);
-    Ok(format!("t={t},v1={}", hex(&digest)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schemes::MAX_SIGNATURES;
+    use crate::config::Secret;
+    use crate::schemes::{KeyForm, MAX_SIGNATURES};
+
+    fn keys(secrets: &[&str]) -> Keys {
+        let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::new(*s)).collect();
+        Keys::new("varda", "varda", &secrets, KeyForm::Utf8).unwrap()
+    }
+
+    fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
+        let input = SignInput {
+            body,
+            timestamp,
+            id: "",
+        };
+        Varda.sign(secret.as_bytes(), input).remove(0).1
+    }
 
     const BODY: &[u8] =
         br#"{"event":"call.ended","timestamp":"2026-03-25T18:35:00Z","data":{"id":42}}"#;
@@ -174,8 +176,8 @@ mod tests {
         "t=1711411200,v1=85afa0623ef8797b3f36226284f6bf92856b4ea0ad2033defc1b2dae74999725";
 
     fn verify(header: &str, secrets: &[&str], now: i64) -> Result<Verified, VerifyError> {
-        let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::new(*s)).collect();
-        Verifier::new("varda", &secrets).unwrap().verify_at(
+        Varda.verify_at(
+            &keys(secrets),
             &Request::new([(SIGNATURE_HEADER, header)], BODY),
             now,
             300,
@@ -184,12 +186,8 @@ mod tests {
 
     #[test]
     fn published_vector_signs_and_verifies() {
-        assert_eq!(
-            sign("varda", &Secret::new("test_secret"), 1711411200, BODY).unwrap(),
-            VECTOR
-        );
+        assert_eq!(sign("test_secret", 1711411200, BODY), VECTOR);
         let verified = verify(VECTOR, &["test_secret"], 1711411200).unwrap();
-        assert_eq!(verified.scheme, "varda");
         assert_eq!(verified.signed_at, Some(SignedTime::Seconds(1711411200)));
     }
 
@@ -240,12 +238,11 @@ mod tests {
             })
         );
         // Many headers count too, with or without v1.
-        let secrets = [Secret::new("test_secret")];
-        let verifier = Verifier::new("varda", &secrets).unwrap();
+        let keys = keys(&["test_secret"]);
         for line in [VECTOR, "t=1711411200"] {
             let headers = vec![(SIGNATURE_HEADER, line); MAX_SIGNATURES + 1];
-            let err = verifier
-                .verify_at(&Request::new(headers, BODY), 1711411200, 300)
+            let err = Varda
+                .verify_at(&keys, &Request::new(headers, BODY), 1711411200, 300)
                 .unwrap_err();
             assert!(
                 matches!(err, VerifyError::TooManySignatures { .. }),
@@ -256,16 +253,15 @@ mod tests {
 
     #[test]
     fn several_headers_any_one_verifying() {
-        let secrets = [Secret::new("test_secret")];
-        let verifier = Verifier::new("varda", &secrets).unwrap();
+        let keys = keys(&["test_secret"]);
         let headers = [
             (SIGNATURE_HEADER, "garbage"),
             (SIGNATURE_HEADER, "t=1711411200,v1=00"),
             (SIGNATURE_HEADER, VECTOR),
         ];
         assert!(
-            verifier
-                .verify_at(&Request::new(headers, BODY), 1711411200, 300)
+            Varda
+                .verify_at(&keys, &Request::new(headers, BODY), 1711411200, 300)
                 .is_ok()
         );
         let stale_and_wrong = [
@@ -273,14 +269,15 @@ mod tests {
             (SIGNATURE_HEADER, "t=1711411200,v1=00"),
         ];
         assert_eq!(
-            verifier.verify_at(&Request::new(stale_and_wrong, BODY), 1711411200, 300),
+            Varda.verify_at(&keys, &Request::new(stale_and_wrong, BODY), 1711411200, 300),
             Err(VerifyError::Mismatch(SIGNATURE_HEADER.into()))
         );
     }
 
     #[test]
     fn an_empty_secret_is_a_configuration_error() {
-        let err = Verifier::new("varda", &[Secret::new("ok"), Secret::new("")]).unwrap_err();
+        let secrets = [Secret::new("ok"), Secret::new("")];
+        let err = Keys::new("varda", Varda.name(), &secrets, Varda.key_form()).unwrap_err();
         assert_eq!(
             err.to_string(),
             "vendors.varda.secrets: secret 2 of varda cannot be used with varda: it is empty"
