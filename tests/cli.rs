@@ -327,7 +327,9 @@ fn configuration_mistakes_exit_2_naming_the_key_never_the_value() {
     let blank = scratch("blank.toml", b"[vendors.varda]\nsecrets = [\"\"]\n");
     let left_out = scratch("left-out.toml", b"[vendors.varda]\nsecrets = [\"s\"]\n");
     let body = ["--data-binary", "{}"];
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+    /// Flags, environment, and what stderr must name.
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         (vec!["--secret", "varda="], vec![], "--secret varda"),
         (
             vec!["--config", bad_type.to_str().unwrap()],
