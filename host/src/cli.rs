@@ -23,7 +23,16 @@ enum Command {
     Process(Process),
     Sign(Sign),
     Serve(Serve),
+    Keygen(Keygen),
 }
+
+/// Print a new Standard Webhooks ed25519 key pair for `v1a` signatures, as
+/// two shell assignments: `SIGNING_KEY=whsk_…` (for the sender, and for
+/// `switchboard sign --secret`; never configure it on a receiver) and
+/// `PUBLIC_KEY=whpk_…` (for the receiver's secrets list). The randomness
+/// comes from the operating system.
+#[derive(Debug, clap::Args)]
+struct Keygen {}
 
 /// Receive webhooks over HTTP: `POST /webhooks/{vendor}` (or `/webhooks` to
 /// detect the vendor), `GET /healthz`, `GET /metrics`. Each accepted event is
@@ -149,6 +158,9 @@ pub fn main() -> ExitCode {
             if let Some(refused) = error.downcast_ref::<switchboard_host::Error>() {
                 eprintln!("error: {}: {refused}", refused.class());
                 ExitCode::from(refused.class().exit_code())
+            } else if let Some(refused) = error.downcast_ref::<core::Error>() {
+                eprintln!("error: {}: {refused}", refused.class());
+                ExitCode::from(refused.class().exit_code())
             } else if let Some(config) = error.downcast_ref::<ConfigError>() {
                 let class = core::ErrorClass::Config;
                 eprintln!("error: {class}: invalid configuration: {config}");
@@ -167,7 +179,22 @@ impl Cli {
             Command::Process(process) => process.run(),
             Command::Sign(sign) => sign.run(),
             Command::Serve(serve) => serve.run(),
+            Command::Keygen(keygen) => keygen.run(),
         }
+    }
+}
+
+impl Keygen {
+    fn run(self) -> anyhow::Result<()> {
+        let mut seed = [0u8; 32];
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut random| random.read_exact(&mut seed))
+            .context("reading 32 random bytes from /dev/urandom")?;
+        let (signing, public) = core::schemes::standard_webhooks::key_pair(&seed);
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "SIGNING_KEY={signing}")?;
+        writeln!(stdout, "PUBLIC_KEY={public}")?;
+        Ok(())
     }
 }
 
