@@ -39,7 +39,8 @@ struct Serve {
     #[command(flatten)]
     settings: Settings,
     /// The journal: an NDJSON file events are appended to, or `-` for
-    /// standard output (not durable).
+    /// standard output (not durable). A receiver holds its journal with an
+    /// exclusive lock: a second one on the same file refuses to start.
     #[arg(long, value_name = "FILE|-", default_value = "events.ndjson")]
     out: String,
     /// Also POST every event to this `http://` URL (at least once, retried

@@ -2,12 +2,17 @@
 //! made durable before the delivery is acknowledged, at most once per
 //! `(source, id)`.
 //!
-//! One writer task owns the file. Requests hand it their line and wait for
-//! the answer; the writer takes everything that is waiting, appends it in
-//! one write and one `fsync` (group commit), then answers each. Duplicates
-//! (same `source` and `id`) are answered as such and not written: the writer
-//! remembers the keys of the last `window` events, rebuilt from the file at
-//! start, so redeliveries are recognised across restarts within that window.
+//! One writer task owns the file, and holds an exclusive lock on it for the
+//! life of the process: a second receiver on the same file refuses to start
+//! rather than journal the same events twice. Requests hand the writer their
+//! line and wait for the answer; the writer takes everything that is
+//! waiting, appends it in one write and one `fsync` (group commit), then
+//! answers each.
+//!
+//! Duplicates (same `source` and `id`) are answered as such and not
+//! written: the writer remembers the keys of the last `window` events,
+//! rebuilt from the file at start, so redeliveries are recognised across
+//! restarts within that window.
 //!
 //! A crash can leave a torn last line only for an event that was never
 //! acknowledged (the answer comes after the `fsync`); opening the journal
@@ -15,7 +20,7 @@
 //! as an error, so the vendor retries.
 
 use std::collections::{HashSet, VecDeque};
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -68,8 +73,9 @@ pub struct Journal {
 const MAX_BATCH: usize = 1024;
 
 impl Journal {
-    /// Opens (creating) the journal and starts its writer; the handle ends
-    /// when every `Journal` clone is dropped and the queue is drained.
+    /// Opens (creating) and locks the journal and starts its writer; the
+    /// handle ends when every `Journal` clone is dropped and the queue is
+    /// drained. Fails if another process holds the journal.
     pub fn open(
         target: Target,
         window: usize,
@@ -189,8 +195,8 @@ fn write(writer: &mut Writer, bytes: &[u8]) -> std::io::Result<()> {
     }
 }
 
-/// Opens the journal for appending, cutting off a torn last line and
-/// remembering the keys of its last events.
+/// Opens and locks the journal for appending, cutting off a torn last line
+/// and remembering the keys of its last events.
 fn open_file(path: &Path, seen: &mut Seen) -> std::io::Result<File> {
     let mut file = OpenOptions::new()
         .read(true)
@@ -199,10 +205,30 @@ fn open_file(path: &Path, seen: &mut Seen) -> std::io::Result<File> {
         .open(path)?;
     let metadata = file.metadata()?;
     if !metadata.is_file() {
-        // A device or pipe (`/dev/stdout`, `/dev/full`): nothing to rebuild.
+        // A device or pipe (`/dev/stdout`, `/dev/full`): nothing to lock
+        // (every process may share it) or rebuild.
         return Ok(file);
     }
-    let len = metadata.len();
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::WouldBlock,
+                format!(
+                    "{} is locked by another process (another `switchboard serve` writing to the same journal?); \
+                     stop it or give this one its own --out",
+                    path.display()
+                ),
+            ));
+        }
+        Err(TryLockError::Error(e)) => {
+            return Err(std::io::Error::new(
+                e.kind(),
+                format!("locking {}: {e}", path.display()),
+            ));
+        }
+    }
+    let len = file.metadata()?.len();
     let complete = complete_length(&mut file, len)?;
     if complete < len {
         tracing::warn!(
@@ -319,5 +345,22 @@ mod tests {
         assert!(seen.contains(&key("/varda", "1")) && seen.contains(&key("/varda", "2")));
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.ends_with("\"2\"}\n"), "{text:?}");
+    }
+
+    /// Finding 7: one journal, one writer.
+    #[test]
+    fn a_locked_journal_is_refused_with_its_name() {
+        let dir = std::env::temp_dir().join(format!("switchboard-lock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("events.ndjson");
+        let first = open_file(&path, &mut Seen::new(10)).unwrap();
+        let error = open_file(&path, &mut Seen::new(10)).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains(&path.display().to_string()) && message.contains("another process"),
+            "{message}"
+        );
+        drop(first);
+        assert!(open_file(&path, &mut Seen::new(10)).is_ok(), "unlocked");
     }
 }
