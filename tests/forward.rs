@@ -1,5 +1,6 @@
 //! The receiver's journal through the `switchboard` binary: one writer per
-//! journal.
+//! journal, and dedupe that costs the same whatever a sender puts in an
+//! event.
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
@@ -25,6 +26,9 @@ body_limit = 300000
 
 [vendors.varda]
 secrets = ["forward-varda"]
+
+[vendors.opencx]
+scheme = { type = "none" }
 "#;
 
 struct Server {
@@ -73,6 +77,16 @@ impl Server {
             "a clean exit after SIGTERM"
         );
         self.log.iter().collect()
+    }
+
+    fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap();
+        kib * 1024
     }
 }
 
@@ -171,4 +185,46 @@ fn a_second_receiver_on_the_same_journal_refuses_to_start() {
     let text = std::fs::read_to_string(journal(&dir)).unwrap();
     assert!(text.contains(&id), "{text}");
     first.terminate();
+}
+
+/// Finding 9: the dedupe keys were the events' `source` and `id`, so an
+/// OpenCX sender under `none` could make each remembered event cost as much
+/// as its `organization_id`. Now the receiver's memory does not grow with
+/// them, and their redeliveries are still recognised after a restart.
+#[test]
+fn dedupe_memory_does_not_grow_with_event_size_and_survives_a_restart() {
+    let dir = scratch("dedupe");
+    let server = Server::start(&dir, &[]);
+    let body = |n: usize| {
+        let organization = format!("{n:06}{}", "o".repeat(200_000));
+        format!(
+            r#"{{"event":"conversation.started","organization_id":"{organization}","data":{{"conversation_id":"c{n}","channel":"web","timestamp":"2026-04-14T14:00:00Z"}}}}"#
+        )
+        .into_bytes()
+    };
+    let send = |server: &Server, n: usize| server.post("/webhooks/opencx", &[], &body(n));
+    // Warm up the instance, the allocator and the journal's buffers.
+    for n in 0..30 {
+        assert_eq!(send(&server, n)["duplicate"], false);
+    }
+    let before = server.rss_bytes();
+    for n in 30..180 {
+        assert_eq!(send(&server, n)["duplicate"], false);
+    }
+    let grown = server.rss_bytes().saturating_sub(before);
+    // Keys holding the source would take 150 × 2 × 200 kB = 60 MB more.
+    assert!(
+        grown < 24 << 20,
+        "{grown} bytes more for 150 events with 200 kB sources"
+    );
+    assert_eq!(send(&server, 179)["duplicate"], true);
+    server.terminate();
+
+    let server = Server::start(&dir, &[]);
+    for n in [0, 100, 179] {
+        assert_eq!(send(&server, n)["duplicate"], true, "event {n}");
+    }
+    assert_eq!(send(&server, 180)["duplicate"], false);
+    assert_eq!(journal_lines(&dir), 181);
+    server.terminate();
 }

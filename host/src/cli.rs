@@ -48,7 +48,9 @@ struct Serve {
     #[arg(long, value_name = "URL")]
     forward: Option<String>,
     /// How many recent events are remembered to recognise redeliveries,
-    /// across restarts too.
+    /// across restarts too. Each costs the same, whatever it holds: a
+    /// 16-byte digest of its source and id, in tables reserved at start
+    /// (6.1 MB at the default, about 60 bytes per event).
     #[arg(long, value_name = "EVENTS", default_value_t = 100_000)]
     dedupe_window: usize,
     /// Seconds a client may take to send its headers, and then its body.
