@@ -44,7 +44,9 @@ struct Serve {
     #[arg(long, value_name = "FILE|-", default_value = "events.ndjson")]
     out: String,
     /// Also POST every event to this `http://` URL (at least once, retried
-    /// with backoff; the journal is the spool).
+    /// with backoff on 5xx, 408, 429 and network errors; the journal is the
+    /// spool). Events refused for good (another 4xx) are written to
+    /// `FILE.dead`; the place reached is kept in `FILE.forwarded`.
     #[arg(long, value_name = "URL")]
     forward: Option<String>,
     /// How many recent events are remembered to recognise redeliveries,

@@ -16,10 +16,13 @@
 //! memory this takes depends on the window alone, never on what a sender
 //! puts in an event (see [`Seen::heap_bytes`]).
 //!
-//! A crash can leave a torn last line only for an event that was never
-//! acknowledged (the answer comes after the `fsync`); opening the journal
-//! cuts such a tail off. A failed write is cut off the same way and answered
-//! as an error, so the vendor retries.
+//! After each group commit the writer publishes the journal's durable
+//! length ([`Durable`]); the forwarder never reads past it. A crash can
+//! leave a torn last line only for an event that was never acknowledged (the
+//! answer comes after the `fsync`); opening the journal cuts such a tail
+//! off. A failed write is cut off the same way and answered as an error, so
+//! the vendor retries; if even that cut fails, the next write cuts the file
+//! back to its durable length before appending, and fails if it cannot.
 
 use std::collections::{HashSet, VecDeque};
 use std::fs::{File, OpenOptions, TryLockError};
@@ -29,7 +32,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Deserialize;
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::metrics::Metrics;
@@ -57,6 +60,16 @@ pub enum Outcome {
 #[error("{0}")]
 pub struct SinkError(String);
 
+/// How much of the journal file is durable: its first `bytes` bytes are
+/// fsynced and hold `lines` complete lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Durable {
+    /// The durable length, always just after a newline (or 0).
+    pub bytes: u64,
+    /// The lines below it.
+    pub lines: u64,
+}
+
 /// The key an event is deduplicated by: the first 16 bytes of the SHA-256
 /// of its `source` and `id` (see [`key`]).
 pub type Key = [u8; 16];
@@ -71,8 +84,9 @@ struct Entry {
 #[derive(Debug, Clone)]
 pub struct Journal {
     entries: mpsc::Sender<Entry>,
-    /// Signalled after every durable write, for the forwarder.
-    pub written: Arc<Notify>,
+    /// The journal's durable length, published after every group commit
+    /// (for the forwarder). Stays at 0 for standard output or a device.
+    pub durable: watch::Receiver<Durable>,
 }
 
 /// The most entries one group commit takes.
@@ -87,18 +101,34 @@ impl Journal {
         window: usize,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<(Journal, JoinHandle<()>)> {
-        let written = Arc::new(Notify::new());
         let mut seen = Seen::new(window)?;
-        let writer = match &target {
+        let (writer, durable) = match &target {
             Target::File(path) => {
-                let file = open_file(path, &mut seen)?;
-                Writer::File(file)
+                let (file, durable) = open_file(path, &mut seen)?;
+                let regular = durable.is_some();
+                let durable = durable.unwrap_or_default();
+                (
+                    Writer::File {
+                        file,
+                        regular,
+                        durable,
+                    },
+                    durable,
+                )
             }
-            Target::Stdout => Writer::Stdout,
+            Target::Stdout => (Writer::Stdout, Durable::default()),
         };
+        metrics.journal_durable(durable.bytes, durable.lines);
+        let (published, watched) = watch::channel(durable);
         let (entries, queue) = mpsc::channel(4 * MAX_BATCH);
-        let task = tokio::spawn(run(queue, writer, seen, Arc::clone(&written), metrics));
-        Ok((Journal { entries, written }, task))
+        let task = tokio::spawn(run(queue, writer, seen, published, metrics));
+        Ok((
+            Journal {
+                entries,
+                durable: watched,
+            },
+            task,
+        ))
     }
 
     /// Appends `line` unless an event with `key` is already in the journal.
@@ -135,7 +165,13 @@ pub fn key(source: &str, id: &str) -> Key {
 }
 
 enum Writer {
-    File(File),
+    /// `regular` is false for a device such as `/dev/full`, which has no
+    /// length to track; `durable` is what the file is known to hold.
+    File {
+        file: File,
+        regular: bool,
+        durable: Durable,
+    },
     Stdout,
 }
 
@@ -143,7 +179,7 @@ async fn run(
     mut queue: mpsc::Receiver<Entry>,
     mut writer: Writer,
     mut seen: Seen,
-    written: Arc<Notify>,
+    published: watch::Sender<Durable>,
     metrics: Arc<Metrics>,
 ) {
     while let Some(first) = queue.recv().await {
@@ -170,21 +206,25 @@ async fn run(
             continue;
         }
         let started = Instant::now();
+        let lines = fresh.len() as u64;
         let result;
         (writer, result) = tokio::task::spawn_blocking(move || {
-            let result = write(&mut writer, text.as_bytes());
+            let result = write(&mut writer, text.as_bytes(), lines);
             (writer, result)
         })
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
         metrics.sink_written(started.elapsed(), fresh.len());
         match result {
-            Ok(()) => {
+            Ok(durable) => {
                 for entry in fresh {
                     seen.insert(entry.key);
                     let _ = entry.answer.send(Ok(Outcome::Written));
                 }
-                written.notify_waiters();
+                if let Some(durable) = durable {
+                    metrics.journal_durable(durable.bytes, durable.lines);
+                    published.send_replace(durable);
+                }
             }
             Err(e) => {
                 tracing::error!(error = %e, events = fresh.len(), "journal write failed");
@@ -197,28 +237,49 @@ async fn run(
     }
 }
 
-/// Appends and syncs `bytes`; on failure, cuts the file back to where it was.
-fn write(writer: &mut Writer, bytes: &[u8]) -> std::io::Result<()> {
+/// Appends and syncs `bytes` (`lines` complete lines); on failure, cuts the
+/// file back to its durable length. Returns the new durable length of a
+/// regular file.
+fn write(writer: &mut Writer, bytes: &[u8], lines: u64) -> std::io::Result<Option<Durable>> {
     match writer {
-        Writer::File(file) => {
-            let before = file.seek(SeekFrom::End(0))?;
-            let result = file.write_all(bytes).and_then(|()| file.sync_data());
-            if result.is_err() {
-                let _ = file.set_len(before);
+        Writer::File {
+            file,
+            regular: true,
+            durable,
+        } => {
+            // A failed write whose cut-back failed too left bytes past the
+            // durable length: remove them first, or refuse to write after
+            // them.
+            if file.metadata()?.len() != durable.bytes {
+                file.set_len(durable.bytes)?;
             }
-            result
+            let result = file.write_all(bytes).and_then(|()| file.sync_data());
+            if let Err(e) = result {
+                let _ = file.set_len(durable.bytes);
+                return Err(e);
+            }
+            durable.bytes += bytes.len() as u64;
+            durable.lines += lines;
+            Ok(Some(*durable))
+        }
+        Writer::File { file, .. } => {
+            file.write_all(bytes)?;
+            file.sync_data()?;
+            Ok(None)
         }
         Writer::Stdout => {
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(bytes)?;
-            stdout.flush()
+            stdout.flush()?;
+            Ok(None)
         }
     }
 }
 
 /// Opens and locks the journal for appending, cutting off a torn last line
-/// and remembering the keys of its last events.
-fn open_file(path: &Path, seen: &mut Seen) -> std::io::Result<File> {
+/// and remembering the keys of its last events. The durable length is
+/// `None` for a device or pipe (`/dev/stdout`, `/dev/full`).
+fn open_file(path: &Path, seen: &mut Seen) -> std::io::Result<(File, Option<Durable>)> {
     let mut file = OpenOptions::new()
         .read(true)
         .append(true)
@@ -226,9 +287,8 @@ fn open_file(path: &Path, seen: &mut Seen) -> std::io::Result<File> {
         .open(path)?;
     let metadata = file.metadata()?;
     if !metadata.is_file() {
-        // A device or pipe (`/dev/stdout`, `/dev/full`): nothing to lock
-        // (every process may share it) or rebuild.
-        return Ok(file);
+        // Nothing to lock (every process may share `/dev/stdout`) or rebuild.
+        return Ok((file, None));
     }
     match file.try_lock() {
         Ok(()) => {}
@@ -258,8 +318,9 @@ fn open_file(path: &Path, seen: &mut Seen) -> std::io::Result<File> {
             "cutting off a torn last line (an event that was never acknowledged)"
         );
         file.set_len(complete)?;
-        file.sync_all()?;
     }
+    // What a previous process wrote is durable before anyone forwards it.
+    file.sync_all()?;
     file.seek(SeekFrom::Start(0))?;
     #[derive(Deserialize)]
     struct Ids {
@@ -267,15 +328,17 @@ fn open_file(path: &Path, seen: &mut Seen) -> std::io::Result<File> {
         id: String,
     }
     let mut events = 0usize;
-    for line in BufReader::new(&mut file).lines() {
+    let mut lines = 0u64;
+    for line in BufReader::new((&mut file).take(complete)).split(b'\n') {
         let line = line?;
-        match serde_json::from_str::<Ids>(&line) {
+        lines += 1;
+        match serde_json::from_slice::<Ids>(&line) {
             Ok(ids) => {
                 seen.insert(key(&ids.source, &ids.id));
                 events += 1;
             }
             Err(_) => {
-                tracing::warn!(path = %path.display(), "skipping a journal line that is not an event")
+                tracing::warn!(path = %path.display(), line = lines, "skipping a journal line that is not an event")
             }
         }
     }
@@ -286,7 +349,13 @@ fn open_file(path: &Path, seen: &mut Seen) -> std::io::Result<File> {
         dedupe_bytes = seen.heap_bytes(),
         "journal opened"
     );
-    Ok(file)
+    Ok((
+        file,
+        Some(Durable {
+            bytes: complete,
+            lines,
+        }),
+    ))
 }
 
 /// The length of the file up to and including its last newline.
@@ -379,6 +448,14 @@ impl Seen {
 mod tests {
     use super::*;
 
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("switchboard-journal-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("events.ndjson")
+    }
+
     #[test]
     fn the_window_forgets_the_oldest() {
         let mut seen = Seen::new(2).unwrap();
@@ -455,27 +532,30 @@ mod tests {
 
     #[test]
     fn torn_tails_are_cut_and_keys_remembered() {
-        let dir = std::env::temp_dir().join(format!("switchboard-journal-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("events.ndjson");
+        let path = scratch("torn");
         std::fs::write(
             &path,
             "{\"source\":\"/varda\",\"id\":\"1\"}\n{\"source\":\"/varda\",\"id\":\"2\"}\n{\"sour",
         )
         .unwrap();
         let mut seen = Seen::new(10).unwrap();
-        drop(open_file(&path, &mut seen).unwrap());
+        let (_file, durable) = open_file(&path, &mut seen).unwrap();
         assert!(seen.contains(&key("/varda", "1")) && seen.contains(&key("/varda", "2")));
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.ends_with("\"2\"}\n"), "{text:?}");
+        assert_eq!(
+            durable,
+            Some(Durable {
+                bytes: text.len() as u64,
+                lines: 2
+            })
+        );
     }
 
     /// Finding 7: one journal, one writer.
     #[test]
     fn a_locked_journal_is_refused_with_its_name() {
-        let dir = std::env::temp_dir().join(format!("switchboard-lock-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("events.ndjson");
+        let path = scratch("lock");
         let first = open_file(&path, &mut Seen::new(10).unwrap()).unwrap();
         let error = open_file(&path, &mut Seen::new(10).unwrap()).unwrap_err();
         let message = error.to_string();
@@ -487,6 +567,42 @@ mod tests {
         assert!(
             open_file(&path, &mut Seen::new(10).unwrap()).is_ok(),
             "unlocked"
+        );
+    }
+
+    /// Bytes past the durable length (a write whose cut-back failed) are
+    /// removed before the next write, so no later durable line sits behind
+    /// them.
+    #[test]
+    fn a_write_never_lands_after_bytes_that_were_not_durable() {
+        let path = scratch("rollback");
+        let (file, durable) = open_file(&path, &mut Seen::new(10).unwrap()).unwrap();
+        let mut writer = Writer::File {
+            file,
+            regular: true,
+            durable: durable.unwrap(),
+        };
+        let first = write(&mut writer, b"{\"id\":\"1\"}\n", 1).unwrap().unwrap();
+        assert_eq!(
+            first,
+            Durable {
+                bytes: 11,
+                lines: 1
+            }
+        );
+        let mut other = OpenOptions::new().append(true).open(&path).unwrap();
+        other.write_all(b"{\"id\":\"torn").unwrap();
+        let second = write(&mut writer, b"{\"id\":\"2\"}\n", 1).unwrap().unwrap();
+        assert_eq!(
+            second,
+            Durable {
+                bytes: 22,
+                lines: 2
+            }
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"id\":\"1\"}\n{\"id\":\"2\"}\n"
         );
     }
 }
