@@ -168,6 +168,24 @@ pub enum VerifyError {
     },
 }
 
+impl VerifyError {
+    /// Why verification failed, as one of [`crate::error::REASONS`].
+    pub fn reason(&self) -> &'static str {
+        match self {
+            VerifyError::MissingHeader(_) | VerifyError::MissingConfiguredHeader(_) => {
+                "missing-header"
+            }
+            VerifyError::UnparseableHeader { .. } => "unparseable-signature",
+            VerifyError::Mismatch(_) => "no-match",
+            VerifyError::TimestampTooOld { .. } => "stale",
+            VerifyError::TimestampInFuture { .. } => "from-the-future",
+            VerifyError::NoSecret(_) => "no-secret",
+            VerifyError::NoScheme(_) => "no-scheme",
+            VerifyError::TooManySignatures { .. } => "too-many-signatures",
+        }
+    }
+}
+
 /// The most signature entries one request may carry, counted over every
 /// signature header of its scheme before anything is decoded or hashed.
 /// Senders put one, or two or three while they rotate keys; past this the
