@@ -1,6 +1,7 @@
-//! The `switchboard` binary over every fixture: `process` with the fixture's
-//! headers, body, configuration and time, and its exit code and output
-//! checked against the fixture; and `sign` round-trips through `process`.
+//! The `switchboard` binary over the fixtures' contract subset: `process`
+//! with the fixture's headers, body, configuration and time, and its exit
+//! code and output checked against the fixture; `sign` round-trips through
+//! `process`; configuration mistakes and the signature flood.
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
@@ -98,9 +99,12 @@ fn outcome(fixture: &Fixture, output: &Output) -> Result<Value, (String, String)
     Err((class.to_owned(), message.to_owned()))
 }
 
+/// The CLI adds a process boundary (flags, files, exit codes, streams): the
+/// contract subset exercises it; every fixture runs natively and through the
+/// component in the other suites.
 #[test]
-fn every_fixture_through_the_cli() {
-    switchboard_fixtures::run_all("cli", |fixture| outcome(fixture, &process(fixture)));
+fn the_contract_subset_through_the_cli() {
+    switchboard_fixtures::run_contract("cli", |fixture| outcome(fixture, &process(fixture)));
 }
 
 #[test]
@@ -292,5 +296,119 @@ scheme = { type = "hmac-sha256", header = "X-Webhook-Signature", encoding = "hex
     assert!(
         stderr.contains("no signature scheme is configured for opencx"),
         "{stderr}"
+    );
+}
+
+/// Runs `switchboard process` with `args` and a clean `SWITCHBOARD_*`
+/// environment plus `env`; returns the exit code and stderr.
+fn run_process(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut command = Command::new(SWITCHBOARD);
+    command.arg("process").args(args);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("SWITCHBOARD_") && name != "SWITCHBOARD_COMPONENT" {
+            command.env_remove(name);
+        }
+    }
+    command.envs(env.iter().copied());
+    let output = command.output().expect("runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn configuration_mistakes_exit_2_naming_the_key_never_the_value() {
+    let bad_type = scratch("bad-type.toml", b"[vendors.varda]\nsecrets = \"hunter2\"\n");
+    let bad_syntax = scratch(
+        "bad-syntax.toml",
+        b"[vendors.varda]\nsecrets = [\"hunter2\"\n",
+    );
+    let blank = scratch("blank.toml", b"[vendors.varda]\nsecrets = [\"\"]\n");
+    let left_out = scratch("left-out.toml", b"[vendors.varda]\nsecrets = [\"s\"]\n");
+    let body = ["--data-binary", "{}"];
+    /// Flags, environment, and what stderr must name.
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case<'_>> = vec![
+        (vec!["--secret", "varda="], vec![], "--secret varda"),
+        (
+            vec!["--config", bad_type.to_str().unwrap()],
+            vec![],
+            "bad-type.toml",
+        ),
+        (
+            vec!["--config", bad_syntax.to_str().unwrap()],
+            vec![],
+            "bad-syntax.toml:",
+        ),
+        (
+            vec!["--config", blank.to_str().unwrap()],
+            vec![],
+            "secret 1 of varda cannot be used with varda: it is empty",
+        ),
+        (
+            vec![],
+            vec![("SWITCHBOARD_SECRET_VARDAA", "hunter2")],
+            "did you mean SWITCHBOARD_SECRET_VARDA?",
+        ),
+        (
+            vec![],
+            vec![("SWITCHBOARD_SECRET_VARDA", "")],
+            "SWITCHBOARD_SECRET_VARDA",
+        ),
+        (
+            vec!["--config", left_out.to_str().unwrap()],
+            vec![("SWITCHBOARD_SECRET_ATOMS", "hunter2")],
+            "SWITCHBOARD_SECRET_ATOMS: configures atoms, which the configuration does not enable",
+        ),
+    ];
+    for (args, env, expected) in cases {
+        let args: Vec<&str> = args.iter().chain(&body).copied().collect();
+        let (code, stderr) = run_process(&args, &env);
+        assert_eq!(code, Some(2), "{args:?} {env:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: invalid-config: invalid configuration: "),
+            "{stderr}"
+        );
+        assert!(stderr.contains(expected), "{args:?} {env:?}: {stderr}");
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_signature_flood_is_refused_at_once() {
+    let headers = format!(
+        "openphone-signature: {}\n",
+        vec!["hmac;1;1639710054089;AAAA"; 14_000].join(",")
+    );
+    let headers = scratch("flood.headers", headers.as_bytes());
+    let body = scratch("flood.body", &vec![b' '; 1 << 20]);
+    let started = std::time::Instant::now();
+    let (code, stderr) = run_process(
+        &[
+            "--vendor",
+            "openphone",
+            "--secret",
+            "openphone=c2VydmUtb3BlbnBob25lLWtleQ==",
+            "--now",
+            "1639710054",
+            "-H",
+            &format!("@{}", headers.display()),
+            "--data-binary",
+            &format!("@{}", body.display()),
+        ],
+        &[],
+    );
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("too many signatures in openphone-signature"),
+        "{stderr}"
+    );
+    // The whole process, compiled component from the cache included; the
+    // guest itself refuses before hashing anything.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
     );
 }

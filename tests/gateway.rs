@@ -1,5 +1,6 @@
 //! The gateway component (`target/gateway.wasm`), run in-process as
-//! `wasmtime serve` runs it (wasmtime-wasi-http 48.0.8), over every fixture:
+//! `wasmtime serve` runs it (wasmtime-wasi-http 48.0.8), over the fixtures'
+//! contract subset (see `switchboard_fixtures::contract`):
 //! an accepted case answers 200 with the CloudEvent the processor component
 //! produces for it (the fixture's expected event), a refused one its class's
 //! status and error body. The fixture's configuration travels as the
@@ -128,6 +129,44 @@ async fn send(
     headers: &[(String, String)],
     body: Vec<u8>,
 ) -> (u16, Vec<u8>) {
+    send_body(
+        env,
+        now,
+        method,
+        path,
+        headers,
+        Full::new(Bytes::from(body)),
+    )
+    .await
+}
+
+/// A body that never sends a byte, as a stalled client's.
+struct Stalled;
+
+impl hyper::body::Body for Stalled {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Pending
+    }
+}
+
+/// [`send`] with any body.
+async fn send_body<B>(
+    env: &[(String, String)],
+    now: i64,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: B,
+) -> (u16, Vec<u8>)
+where
+    B: hyper::body::Body<Data = Bytes, Error = std::convert::Infallible> + Send + 'static,
+{
     let pre = proxy();
     let wasi = WasiCtx::builder()
         .envs(env)
@@ -147,7 +186,7 @@ async fn send(
     for (name, value) in headers {
         request = request.header(name.as_str(), value.as_str());
     }
-    let request = request.body(Full::new(Bytes::from(body))).unwrap();
+    let request = request.body(body).unwrap();
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let request = store
         .data_mut()
@@ -204,8 +243,8 @@ fn outcome(fixture: &Fixture, status: u16, body: &[u8]) -> Result<Value, (String
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn every_fixture_through_the_gateway() {
-    let fixtures = switchboard_fixtures::all();
+async fn the_contract_subset_through_the_gateway() {
+    let fixtures = switchboard_fixtures::contract();
     let mut failures = Vec::new();
     for fixture in &fixtures {
         let path = match &fixture.vendor {
@@ -235,6 +274,99 @@ async fn every_fixture_through_the_gateway() {
         failures.len(),
         fixtures.len(),
         failures.join("\n\n")
+    );
+}
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_configuration_that_cannot_be_used_is_refused_and_reported() {
+    for (vars, key) in [
+        (
+            env(&[("SWITCHBOARD_SECRET_VARDA", "hunter2,")]),
+            "SWITCHBOARD_SECRET_VARDA",
+        ),
+        (
+            env(&[("SWITCHBOARD_SECRET_VARDAA", "hunter2")]),
+            "SWITCHBOARD_SECRET_VARDAA",
+        ),
+        (
+            env(&[("SWITCHBOARD_FORWARD_URL", "ftp://hunter2")]),
+            "SWITCHBOARD_FORWARD_URL",
+        ),
+    ] {
+        let (status, body) = send(&vars, 0, "GET", "/healthz", &[], Vec::new()).await;
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(status, 503, "{body}");
+        assert!(body.contains(key), "{body}");
+        assert!(!body.contains("hunter2"), "{body}");
+        let (status, body) = send(&vars, 0, "POST", "/webhooks/varda", &[], b"{}".to_vec()).await;
+        let answer: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(status, 503, "{answer}");
+        assert_eq!(answer["error"], "invalid-config");
+        assert!(!answer.to_string().contains("hunter2"), "{answer}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_that_does_not_arrive_is_408_within_the_read_timeout() {
+    let vars = env(&[
+        ("SWITCHBOARD_SECRET_VARDA", "s"),
+        ("SWITCHBOARD_READ_TIMEOUT_SECONDS", "1"),
+    ]);
+    let started = std::time::Instant::now();
+    let (status, body) = send_body(&vars, 0, "POST", "/webhooks/varda", &[], Stalled).await;
+    assert_eq!(status, 408, "{}", String::from_utf8_lossy(&body));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_downstream_that_never_answers_is_502_within_the_forward_timeout() {
+    let fixture = switchboard_fixtures::all()
+        .into_iter()
+        .find(|f| f.name == "varda/seed-call-ended.json")
+        .unwrap();
+    // Accepts connections and reads nothing, answers nothing.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = silent.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let held: Vec<_> = silent.incoming().take(4).collect();
+        std::thread::sleep(Duration::from_secs(30));
+        drop(held);
+    });
+    let mut vars = environment(&fixture.config);
+    vars.push((
+        "SWITCHBOARD_FORWARD_URL".to_owned(),
+        format!("http://{address}/ingest"),
+    ));
+    vars.push((
+        "SWITCHBOARD_FORWARD_TIMEOUT_SECONDS".to_owned(),
+        "1".to_owned(),
+    ));
+    let started = std::time::Instant::now();
+    let (status, body) = send(
+        &vars,
+        fixture.now,
+        "POST",
+        "/webhooks/varda",
+        &fixture.headers,
+        fixture.body.clone(),
+    )
+    .await;
+    assert_eq!(status, 502, "{}", String::from_utf8_lossy(&body));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
     );
 }
 
@@ -325,4 +457,32 @@ async fn forwarding_answers_200_only_when_the_downstream_accepts() {
         let event: Value = serde_json::from_str(&event).unwrap();
         assert_eq!(&event, expected, "the forwarded event is the processor's");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signature_flood_is_refused_at_once() {
+    let vars = env(&[(
+        "SWITCHBOARD_SECRET_OPENPHONE",
+        "c2VydmUtb3BlbnBob25lLWtleQ==",
+    )]);
+    let flood = vec!["hmac;1;1639710054089;AAAA"; 14_000].join(",");
+    let headers = [("openphone-signature".to_owned(), flood)];
+    let started = std::time::Instant::now();
+    let (status, body) = send(
+        &vars,
+        1639710054,
+        "POST",
+        "/webhooks/openphone",
+        &headers,
+        vec![b' '; 1 << 20],
+    )
+    .await;
+    let took = started.elapsed();
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("too many signatures"), "{body}");
+    // A fresh instance, a 1 MiB body copied in and the refusal: well under
+    // the second the unbounded check took.
+    assert!(took < Duration::from_millis(500), "{took:?}");
+    eprintln!("signature flood refused by the gateway in {took:?}");
 }

@@ -123,6 +123,60 @@ fn main() -> anyhow::Result<()> {
             time.as_secs_f64() * 1e6
         );
     }
+    worst_refusal(&mut instance)
+}
+
+/// The most expensive unauthenticated request the limits allow: a body at
+/// the default limit (1 MiB), `MAX_SIGNATURES` entries that each sign a
+/// different content (a distinct timestamp inside the window), and every one
+/// of `KEYS` configured keys tried on each; the guest time through a reused
+/// instance, and past the cap (the flood of issue 11) for comparison.
+fn worst_refusal(instance: &mut switchboard_host::Instance) -> anyhow::Result<()> {
+    const KEYS: usize = 4;
+    const NOW: i64 = 1_639_710_054;
+    let secrets: Vec<String> = (0..KEYS)
+        .map(|i| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(format!("key-number-{i}-of-{KEYS}"))
+        })
+        .collect();
+    let config = Config::from_json(
+        &serde_json::json!({"vendors": {"openphone": {"secrets": secrets}}}).to_string(),
+    )?;
+    let config = wit::Config::from(&config);
+    let body = vec![b' '; switchboard_core::config::DEFAULT_BODY_LIMIT];
+    let entries = |n: usize| {
+        (0..n)
+            .map(|i| format!("hmac;1;{};AAAA", NOW * 1000 - i as i64))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let cap = switchboard_core::schemes::MAX_SIGNATURES;
+    for (name, header) in [
+        (
+            format!("{cap} distinct signed contents × {KEYS} keys, 1 MiB body"),
+            entries(cap),
+        ),
+        (
+            "signature flood (14 000 entries), 1 MiB body".to_owned(),
+            entries(14_000),
+        ),
+    ] {
+        let request = wit::Request::new([("openphone-signature", header.as_str())], body.clone());
+        let mut times: Vec<Duration> = (0..15)
+            .map(|_| {
+                let start = Instant::now();
+                let refused = instance.process(&request, Some("openphone"), &config, NOW);
+                assert!(refused.is_err(), "a forged request is refused");
+                start.elapsed()
+            })
+            .collect();
+        times.sort();
+        println!(
+            "worst unauthenticated request: {name:<52} {:>8.2} ms",
+            times[times.len() / 2].as_secs_f64() * 1e3
+        );
+    }
     Ok(())
 }
 

@@ -28,6 +28,29 @@ export class SwitchboardError extends Error {
   }
 }
 
+/**
+ * A configuration that cannot be used (an empty or undecodable secret, an
+ * unknown vendor, scheme or key). The message names the key, never a value.
+ */
+export class ConfigError extends SwitchboardError {
+  constructor(message) {
+    super('invalid-config', message);
+    this.name = 'ConfigError';
+  }
+}
+
+function refusal(errorClass, message) {
+  return errorClass === 'invalid-config'
+    ? new ConfigError(message)
+    : new SwitchboardError(errorClass, message);
+}
+
+function configJson(config) {
+  if (typeof config === 'string') return config;
+  if (config !== null && typeof config === 'object') return JSON.stringify(config);
+  throw new TypeError(`config must be an object or JSON text, not ${typeof config}`);
+}
+
 /** One compiled component and one live instance, replaced after a trap. */
 export class Processor {
   /** Compiles the transpiled component's core modules once. */
@@ -59,18 +82,41 @@ export class Processor {
    * CloudEvent object or throws SwitchboardError.
    */
   process(headers, body, config, now, vendor = '') {
+    if (!(body instanceof Uint8Array)) {
+      throw new TypeError('body must be a Uint8Array or Buffer of the raw bytes as received');
+    }
+    if (!Number.isSafeInteger(now)) {
+      throw new TypeError(`now must be whole unix seconds, not ${now}`);
+    }
     const request = { headers: Array.isArray(headers) ? headers : Object.entries(headers) };
     try {
       request.body = utf8.decode(body);
     } catch {
       request.body_base64 = Buffer.from(body).toString('base64');
     }
-    const configJson = typeof config === 'string' ? config : JSON.stringify(config);
-    const answer = JSON.parse(this.processJson(JSON.stringify(request), vendor ?? '', configJson, now));
+    const answer = JSON.parse(
+      this.processJson(JSON.stringify(request), vendor ?? '', configJson(config), now),
+    );
     if (!('specversion' in answer)) {
-      throw new SwitchboardError(answer.error, answer.message);
+      throw refusal(answer.error, answer.message);
     }
     return answer;
+  }
+
+  /**
+   * Validates a configuration without processing anything: call it when the
+   * configuration is loaded. Throws ConfigError.
+   */
+  checkConfig(config) {
+    const text = configJson(config);
+    try {
+      this.#exports.checkConfigJson(text);
+    } catch (error) {
+      // jco throws a `result` error as a ComponentError with its payload.
+      if (error && 'payload' in error) throw new ConfigError(error.payload);
+      this.#instantiate();
+      throw new SwitchboardError('internal', `the component failed: ${error.message}`);
+    }
   }
 
   /** The component's `process-json` as it is: JSON text in and out. */

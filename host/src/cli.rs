@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Parser, Subcommand};
-use switchboard_core::{self as core, Config, Scheme, Secret, SignInput};
+use switchboard_core::{self as core, Config, ConfigError, Scheme, Secret, SignInput};
 use switchboard_host::{HostOptions, Switchboard, wit};
 
 /// Verify, parse and normalize customer-communication webhooks.
@@ -67,9 +67,10 @@ struct Serve {
 /// configuration).
 #[derive(Debug, clap::Args)]
 struct Process {
-    /// The vendor family (opencx, varda, openphone, atoms); detected from the
-    /// headers and body when absent.
-    #[arg(long)]
+    /// The vendor family; detected from the headers and body when absent.
+    #[arg(long, value_name = "VENDOR", long_help = vendor_help(
+        "The vendor family; detected from the headers and body when absent."
+    ))]
     vendor: Option<String>,
     #[command(flatten)]
     settings: Settings,
@@ -96,7 +97,7 @@ struct Process {
 #[derive(Debug, clap::Args)]
 struct Sign {
     /// The vendor family.
-    #[arg(long)]
+    #[arg(long, value_name = "VENDOR", long_help = vendor_help("The vendor family."))]
     vendor: String,
     /// The signing secret; the vendor's first configured secret (from
     /// `--config` or `SWITCHBOARD_SECRET_<VENDOR>`) when absent.
@@ -146,16 +147,19 @@ struct Settings {
 pub fn main() -> ExitCode {
     match Cli::parse().run() {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => match error.downcast_ref::<switchboard_host::Error>() {
-            Some(refused) => {
+        Err(error) => {
+            if let Some(refused) = error.downcast_ref::<switchboard_host::Error>() {
                 eprintln!("error: {}: {refused}", refused.class());
                 ExitCode::from(refused.class().exit_code())
-            }
-            None => {
+            } else if let Some(config) = error.downcast_ref::<ConfigError>() {
+                let class = core::ErrorClass::Config;
+                eprintln!("error: {class}: invalid configuration: {config}");
+                ExitCode::from(class.exit_code())
+            } else {
                 eprintln!("error: {error:#}");
                 ExitCode::from(2)
             }
-        },
+        }
     }
 }
 
@@ -288,56 +292,68 @@ impl Settings {
             Some(path) => read_config(path)?,
             None => Config::all_vendors(),
         };
-        config
-            .apply_env(
-                std::env::vars_os()
-                    .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
-            )
-            .map_err(|e| anyhow!("environment: {e}"))?;
+        config.apply_env(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+            HOST_VARIABLES,
+        )?;
         for pair in &self.schemes {
             let (vendor, scheme) = split_pair(pair, "--scheme", "VENDOR=SCHEME")?;
-            let scheme =
-                Scheme::from_name(scheme).map_err(|e| anyhow!("--scheme {vendor}: {e}"))?;
-            config.vendor_mut(vendor).scheme = scheme;
+            let flag = format!("--scheme {vendor}");
+            let scheme = Scheme::from_name(scheme).map_err(|e| anyhow!("{flag}: {e}"))?;
+            config.enabled(vendor, &flag)?.scheme = scheme;
         }
         let mut flagged: Vec<(&str, Secret)> = Vec::new();
         for pair in &self.secrets {
             let (vendor, secret) = split_pair(pair, "--secret", "VENDOR=SECRET")?;
+            if secret.trim().is_empty() {
+                let flag = format!("--secret {vendor}");
+                Err(ConfigError::new(
+                    flag,
+                    "the secret is empty (an unset variable?)",
+                ))?;
+            }
             flagged.push((vendor, Secret::new(secret)));
         }
         for (vendor, _) in &flagged {
-            config.vendor_mut(vendor).secrets.clear();
+            config
+                .enabled(vendor, &format!("--secret {vendor}"))?
+                .secrets
+                .clear();
         }
         for (vendor, secret) in flagged {
             config.vendor_mut(vendor).secrets.push(secret);
         }
-        for vendor in config.vendors.keys() {
-            if core::vendors::family(vendor).is_none() {
-                bail!(
-                    "configuration names vendor `{vendor}`, which is not a vendor family (expected one of {})",
-                    family_names()
-                );
-            }
-        }
+        config.validate()?;
         Ok(config)
     }
 }
 
-fn family_names() -> String {
-    core::FAMILIES
-        .iter()
-        .map(|f| f.name())
-        .collect::<Vec<_>>()
-        .join(", ")
+/// `what`, and the vendor families there are (from `FAMILIES`).
+fn vendor_help(what: &str) -> String {
+    format!("{what} One of: {}.", core::vendors::names())
 }
 
+/// The `SWITCHBOARD_*` variables the host reads besides the configuration's.
+const HOST_VARIABLES: &[&str] = &["SWITCHBOARD_COMPONENT"];
+
+/// The configuration file, parsed but not yet validated (the environment and
+/// flags still apply). A parse error names the file and the line, and never
+/// shows the text: a value in the wrong place may be a secret.
 fn read_config(path: &Path) -> anyhow::Result<Config> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let shown = path.display().to_string();
     let config = if path.extension().is_some_and(|e| e == "json") {
-        serde_json::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?
+        serde_json::from_str(&text).map_err(|e| ConfigError::unreadable(shown, &e.to_string()))?
     } else {
-        toml::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?
+        toml::from_str(&text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+            let at = line.map(|l| format!(":{l}")).unwrap_or_default();
+            ConfigError::unreadable(format!("{shown}{at}"), e.message())
+        })?
     };
     Ok(config)
 }

@@ -29,12 +29,7 @@ impl From<&core::Config> for wit::Config {
 
 fn wit_scheme(scheme: &core::Scheme) -> wit::Scheme {
     match scheme {
-        // A vendor's own scheme is never configured by name (see
-        // `Scheme::from_name`): it only ever stands for the vendor default.
-        core::Scheme::VendorDefault
-        | core::Scheme::Varda
-        | core::Scheme::Atoms
-        | core::Scheme::OpenPhone => wit::Scheme::VendorDefault,
+        core::Scheme::VendorDefault => wit::Scheme::VendorDefault,
         core::Scheme::StandardWebhooks => wit::Scheme::StandardWebhooks,
         core::Scheme::HmacSha256(o) => wit::Scheme::HmacSha256(wit::HmacOptions {
             header: o.header.clone(),
@@ -45,7 +40,7 @@ fn wit_scheme(scheme: &core::Scheme) -> wit::Scheme {
             prefix: o.prefix.clone(),
             timestamp_header: o.timestamp_header.clone(),
         }),
-        core::Scheme::SharedSecret { header } => wit::Scheme::SharedSecret(header.clone()),
+        core::Scheme::SharedSecret(scheme) => wit::Scheme::SharedSecret(scheme.header.clone()),
         core::Scheme::None => wit::Scheme::None,
     }
 }
@@ -77,6 +72,7 @@ pub(crate) fn rejected(error: wit::Error) -> crate::Error {
         wit::Error::UnknownVendor(m) => (ErrorClass::UnknownVendor, m),
         wit::Error::TooLarge(m) => (ErrorClass::TooLarge, m),
         wit::Error::Internal(m) => (ErrorClass::Internal, m),
+        wit::Error::InvalidConfig(m) => (ErrorClass::Config, m),
     };
     crate::Error::Rejected { class, message }
 }

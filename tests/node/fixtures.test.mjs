@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Processor, SwitchboardError } from '../../host/node/switchboard.mjs';
+import { ConfigError, Processor, SwitchboardError } from '../../host/node/switchboard.mjs';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/', import.meta.url));
 
@@ -46,7 +46,7 @@ for (const { name, fixture, body } of cases) {
     }
     for (const vendor of Object.values(config.vendors ?? {})) {
       for (const secret of vendor.secrets ?? []) {
-        assert.ok(!shown.includes(secret), 'a secret leaked into the output');
+        assert.ok(!secret.trim() || !shown.includes(secret), 'a secret leaked into the output');
       }
     }
     if ('event' in expect) {
@@ -59,3 +59,26 @@ for (const { name, fixture, body } of cases) {
     }
   });
 }
+
+test('a configuration error is a ConfigError, at load and per call', () => {
+  const bad = { vendors: { varda: { secrets: ['hunter2', ''] } } };
+  assert.throws(() => processor.checkConfig(bad), (error) => {
+    assert.ok(error instanceof ConfigError);
+    assert.equal(error.errorClass, 'invalid-config');
+    assert.ok(error.detail.includes('secret 2 of varda'), error.detail);
+    assert.ok(!error.message.includes('hunter2'), error.message);
+    return true;
+  });
+  processor.checkConfig({ vendors: { varda: { secrets: ['s'] } } });
+  assert.throws(
+    () => processor.process([], new Uint8Array(2), { vendors: { vrada: {} } }, 0),
+    ConfigError,
+  );
+});
+
+test('wrong argument types are TypeErrors', () => {
+  const config = { vendors: {} };
+  assert.throws(() => processor.process([], '{}', config, 0), TypeError);
+  assert.throws(() => processor.process([], new Uint8Array(2), config, 1.5), TypeError);
+  assert.throws(() => processor.process([], new Uint8Array(2), 42, 0), TypeError);
+});

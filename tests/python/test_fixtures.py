@@ -40,7 +40,7 @@ def processor():
 
 
 def secrets(config):
-    return [s for v in config.get("vendors", {}).values() for s in v.get("secrets", [])]
+    return [s for v in config.get("vendors", {}).values() for s in v.get("secrets", []) if s.strip()]
 
 
 @pytest.mark.parametrize("case,body", load_all())
@@ -75,3 +75,26 @@ def test_non_utf8_bodies_cross_exactly(processor):
                           {"vendors": {"varda": {"secrets": ["s"]}}}, 100)
     # Verified (else unauthenticated), then refused as JSON that is not UTF-8.
     assert refused.value.error_class == "malformed"
+
+
+def test_a_configuration_error_is_a_config_error_at_load_and_per_call(processor):
+    from switchboard import ConfigError
+
+    bad = {"vendors": {"varda": {"secrets": ["hunter2", ""]}}}
+    with pytest.raises(ConfigError) as raised:
+        processor.check_config(bad)
+    assert raised.value.error_class == "invalid-config"
+    assert "secret 2 of varda" in raised.value.message
+    assert "hunter2" not in str(raised.value)
+    with pytest.raises(ConfigError):
+        processor.check_config({"vendors": {"varda": {"secrets": "hunter2"}}})
+    processor.check_config({"vendors": {"varda": {"secrets": ["s"]}}})
+    with pytest.raises(ConfigError):
+        processor.process([], b"{}", {"vendors": {"vrada": {}}}, 0)
+
+
+def test_wrong_argument_types_are_type_errors(processor):
+    with pytest.raises(TypeError):
+        processor.process([], "{}", {"vendors": {}}, 0)
+    with pytest.raises(TypeError):
+        processor.process([], b"{}", 42, 0)

@@ -30,6 +30,9 @@ impl Guest for Component {
         now: i64,
     ) -> Result<Event, Error> {
         let config = core_config(config);
+        config
+            .validate()
+            .map_err(|e| wit_error(core::Error::Config(e)))?;
         core::process(&core_request(&request), vendor.as_deref(), &config, now)
             .map(wit_event)
             .map_err(wit_error)
@@ -37,6 +40,12 @@ impl Guest for Component {
 
     fn detect(request: Request) -> Option<String> {
         core::detect(&core_request(&request)).map(str::to_owned)
+    }
+
+    fn check_config_json(config_json: String) -> Result<(), String> {
+        core::Config::from_json(&config_json)
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 
     fn process_json(request_json: String, vendor: String, config_json: String, now: i64) -> String {
@@ -89,7 +98,9 @@ fn core_scheme(scheme: Scheme) -> core::Scheme {
             prefix: o.prefix,
             timestamp_header: o.timestamp_header,
         }),
-        Scheme::SharedSecret(header) => core::Scheme::SharedSecret { header },
+        Scheme::SharedSecret(header) => {
+            core::Scheme::SharedSecret(core::schemes::shared_secret::SharedSecret { header })
+        }
         Scheme::None => core::Scheme::None,
     }
 }
@@ -116,5 +127,6 @@ fn wit_error(error: core::Error) -> Error {
         core::ErrorClass::UnknownVendor => Error::UnknownVendor(message),
         core::ErrorClass::TooLarge => Error::TooLarge(message),
         core::ErrorClass::Internal => Error::Internal(message),
+        core::ErrorClass::Config => Error::InvalidConfig(message),
     }
 }

@@ -1,6 +1,7 @@
 //! The error of a refused delivery, and the five classes every host maps the
 //! same way.
 
+use crate::config::ConfigError;
 use crate::schemes::VerifyError;
 
 /// Why a delivery was refused.
@@ -25,7 +26,7 @@ pub enum Error {
     #[error("could not determine the vendor from the headers or the body")]
     VendorNotDetected,
     /// The named vendor family does not exist.
-    #[error("no vendor family is called `{0}`")]
+    #[error("no vendor family is called `{0}` (expected one of {names})", names = crate::vendors::names())]
     NoSuchVendor(String),
     /// The vendor family exists but the configuration does not enable it.
     #[error("vendor `{0}` is not enabled")]
@@ -53,9 +54,10 @@ pub enum Error {
     /// The request handed to the JSON API cannot be read.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
-    /// The configuration cannot be used.
+    /// The configuration cannot be used: refused when it is loaded, and
+    /// never reported as a refusal of the delivery.
     #[error("invalid configuration: {0}")]
-    Config(String),
+    Config(#[from] ConfigError),
 }
 
 impl Error {
@@ -72,14 +74,13 @@ impl Error {
             | Error::MissingEventType { .. }
             | Error::InvalidRequest(_)
             | Error::MissingField { .. } => ErrorClass::Malformed,
-            // A configuration the operator gave but that cannot verify
-            // anything leaves the vendor with no usable secret or scheme.
-            Error::Config(_) => ErrorClass::Unauthenticated,
+            Error::Config(_) => ErrorClass::Config,
         }
     }
 }
 
-/// The five classes of failure of normalized-events.md.
+/// The classes of failure of normalized-events.md: the five a delivery can
+/// be refused with, and the configuration error, which is the operator's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorClass {
     /// Signature missing, unparseable or wrong; timestamp outside the
@@ -94,16 +95,22 @@ pub enum ErrorClass {
     TooLarge,
     /// The component trapped or ran out of its budget.
     Internal,
+    /// The configuration cannot be used (an empty or undecodable secret, an
+    /// unknown vendor, scheme or `SWITCHBOARD_*` variable). Hosts refuse it
+    /// when they load it; a delivery that meets it anyway is answered `503`
+    /// so that the vendor retries once the operator has fixed it.
+    Config,
 }
 
 impl ErrorClass {
     /// Every class, in the order of the table.
-    pub const ALL: [ErrorClass; 5] = [
+    pub const ALL: [ErrorClass; 6] = [
         ErrorClass::Unauthenticated,
         ErrorClass::Malformed,
         ErrorClass::UnknownVendor,
         ErrorClass::TooLarge,
         ErrorClass::Internal,
+        ErrorClass::Config,
     ];
 
     /// The class's name on the wire (`unknown-vendor`).
@@ -114,6 +121,7 @@ impl ErrorClass {
             ErrorClass::UnknownVendor => "unknown-vendor",
             ErrorClass::TooLarge => "too-large",
             ErrorClass::Internal => "internal",
+            ErrorClass::Config => "invalid-config",
         }
     }
 
@@ -132,10 +140,12 @@ impl ErrorClass {
             ErrorClass::UnknownVendor => 404,
             ErrorClass::TooLarge => 413,
             ErrorClass::Internal => 500,
+            ErrorClass::Config => 503,
         }
     }
 
-    /// The exit code of the `switchboard` CLI.
+    /// The exit code of the `switchboard` CLI (2, bad usage, for a
+    /// configuration error).
     pub fn exit_code(self) -> u8 {
         match self {
             ErrorClass::Unauthenticated => 3,
@@ -143,6 +153,7 @@ impl ErrorClass {
             ErrorClass::UnknownVendor => 5,
             ErrorClass::TooLarge => 6,
             ErrorClass::Internal => 7,
+            ErrorClass::Config => 2,
         }
     }
 }

@@ -32,8 +32,7 @@ enum JsonHeaders {
 /// [`crate::process`] over JSON text. `vendor` is empty to detect. Returns
 /// the CloudEvent document, or `{"error": "<class>", "message": "..."}`.
 /// A request document that cannot be read is `malformed`; a configuration
-/// that cannot be read is `unauthenticated`, like any unusable
-/// configuration.
+/// that cannot be read or used is `invalid-config`.
 pub fn process_json(request_json: &str, vendor: &str, config_json: &str, now: i64) -> String {
     match run(request_json, vendor, config_json, now) {
         Ok(event) => event,
@@ -46,7 +45,7 @@ pub fn process_json(request_json: &str, vendor: &str, config_json: &str, now: i6
 fn run(request_json: &str, vendor: &str, config_json: &str, now: i64) -> Result<String, Error> {
     let request: JsonRequest = serde_json::from_str(request_json)
         .map_err(|e| Error::InvalidRequest(format!("request document: {e}")))?;
-    let config = Config::from_json(config_json).map_err(|e| Error::Config(e.to_string()))?;
+    let config = Config::from_json(config_json)?;
     let body = match (request.body, request.body_base64) {
         (Some(text), None) => text.into_bytes(),
         (None, Some(encoded)) => BASE64
@@ -108,12 +107,18 @@ mod tests {
             json!({"headers": [["X-Varda-Event", "x"]], "body": "{}"}),
             "{\"nope\": 1}",
         );
-        assert_eq!(err["error"], "unauthenticated");
+        assert_eq!(err["error"], "invalid-config");
         assert!(
             err["message"]
                 .as_str()
                 .unwrap()
                 .contains("unknown field `nope`")
         );
+        let err = call(
+            json!({"headers": [["X-Varda-Event", "x"]], "body": "{}"}),
+            r#"{"vendors": {"varda": {"secrets": "hunter2"}}}"#,
+        );
+        assert_eq!(err["error"], "invalid-config");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 }

@@ -37,12 +37,12 @@ pub mod vendors;
 
 use serde_json::Value;
 
-pub use config::{Config, Scheme, Secret, VendorConfig};
+pub use config::{Config, ConfigError, Scheme, Secret, VendorConfig};
 pub use error::{Error, ErrorClass};
 pub use event::{Event, EventType};
 pub use json_api::process_json;
 pub use request::Request;
-pub use schemes::{SignInput, VerifyError};
+pub use schemes::{SignInput, SignatureScheme, VerifyError};
 pub use vendors::{FAMILIES, Family};
 
 /// Verifies and normalizes one delivery.
@@ -63,6 +63,18 @@ pub fn process(
     config: &Config,
     now: i64,
 ) -> Result<Event, Error> {
+    process_with(FAMILIES, request, vendor, config, now)
+}
+
+/// [`process`] with `families` in place of [`FAMILIES`]: how a family
+/// defined outside this crate plugs in (`crates/core/tests/fifth_family.rs`).
+pub fn process_with(
+    families: &[&dyn Family],
+    request: &Request<'_>,
+    vendor: Option<&str>,
+    config: &Config,
+    now: i64,
+) -> Result<Event, Error> {
     let body = request.body();
     if body.len() > config.body_limit {
         return Err(Error::TooLarge {
@@ -71,22 +83,20 @@ pub fn process(
         });
     }
     let family = match vendor {
-        Some(name) => vendors::family(name).ok_or_else(|| Error::NoSuchVendor(name.to_owned()))?,
-        None => vendors::detect(request).ok_or(Error::VendorNotDetected)?,
+        Some(name) => vendors::family_in(families, name)
+            .ok_or_else(|| Error::NoSuchVendor(name.to_owned()))?,
+        None => vendors::detect_in(families, request).ok_or(Error::VendorNotDetected)?,
     };
     let name = family.name();
     let settings = config
         .vendors
         .get(name)
         .ok_or_else(|| Error::VendorNotEnabled(name.to_owned()))?;
-    let default_scheme;
-    let scheme = match &settings.scheme {
-        Scheme::VendorDefault => {
-            default_scheme = family.default_scheme(request).unwrap_or_default();
-            &default_scheme
-        }
-        configured => configured,
-    };
+    let scheme = settings
+        .scheme
+        .configured()
+        .or_else(|| family.default_scheme(request))
+        .ok_or_else(|| VerifyError::NoScheme(name.to_owned()))?;
     let verified = schemes::verify(
         name,
         scheme,
@@ -122,7 +132,7 @@ pub fn process(
         datacontenttype: "application/json",
         vendor: name,
         vendorevent: normalized.vendor_event,
-        verification: verified.scheme,
+        verification: scheme.name(),
         data,
     })
 }
@@ -134,8 +144,8 @@ pub fn detect(request: &Request<'_>) -> Option<&'static str> {
 }
 
 /// The headers `vendor` would send for `input`, signed with `secret` under
-/// `scheme` (the vendor's default when `VendorDefault`). For tests and
-/// tooling: `switchboard sign` prints these.
+/// `scheme` (the vendor's own when `VendorDefault`). For tests and tooling:
+/// `switchboard sign` prints these.
 pub fn sign(
     vendor: &str,
     scheme: &Scheme,
@@ -144,13 +154,13 @@ pub fn sign(
 ) -> Result<Vec<(String, String)>, Error> {
     let family = vendors::family(vendor).ok_or_else(|| Error::NoSuchVendor(vendor.to_owned()))?;
     let request = Request::new([], input.body);
-    let scheme = match scheme {
-        Scheme::VendorDefault => family.default_scheme(&request).unwrap_or_default(),
-        configured => configured.clone(),
-    };
+    let scheme = scheme
+        .configured()
+        .or_else(|| family.default_scheme(&request))
+        .ok_or_else(|| VerifyError::NoScheme(vendor.to_owned()))?;
     let payload: Option<fields::Object> = serde_json::from_slice(input.body).ok();
     let mut headers = family.delivery_headers(payload.as_ref());
-    headers.extend(schemes::sign(vendor, &scheme, secret, input)?);
+    headers.extend(schemes::sign(vendor, scheme, secret, input)?);
     Ok(headers)
 }
 

@@ -3,13 +3,14 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
-use switchboard_core::{Config, Error, Request, process};
+use switchboard_core::fields::Object;
+use switchboard_core::{Config, Error, FAMILIES, Request, process};
 
 #[test]
 fn every_fixture_through_the_core() {
     switchboard_fixtures::run_all("core", |fixture| {
         let config = Config::from_json(&fixture.config_json())
-            .map_err(|e| Error::Config(e.to_string()))
+            .map_err(Error::Config)
             .map_err(|e| (e.class().to_string(), e.to_string()))?;
         let headers = fixture
             .headers
@@ -20,4 +21,40 @@ fn every_fixture_through_the_core() {
             .map(|event| serde_json::from_str(&event.to_json()).expect("events are JSON"))
             .map_err(|e| (e.class().to_string(), e.to_string()))
     });
+}
+
+/// Detection is not a priority list: no fixture request is claimed by two
+/// families, by its headers or by its body.
+#[test]
+fn at_most_one_family_claims_any_fixture_request() {
+    for fixture in switchboard_fixtures::all() {
+        let headers = fixture
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()));
+        let request = Request::new(headers, &fixture.body);
+        let by_headers: Vec<&str> = FAMILIES
+            .iter()
+            .filter(|f| f.claims_headers(&request))
+            .map(|f| f.name())
+            .collect();
+        assert!(
+            by_headers.len() <= 1,
+            "{}: claimed by the headers of {by_headers:?}",
+            fixture.name
+        );
+        let Ok(payload) = serde_json::from_slice::<Object>(&fixture.body) else {
+            continue;
+        };
+        let by_body: Vec<&str> = FAMILIES
+            .iter()
+            .filter(|f| f.claims_body(&request, &payload))
+            .map(|f| f.name())
+            .collect();
+        assert!(
+            by_body.len() <= 1,
+            "{}: claimed by the bodies of {by_body:?}",
+            fixture.name
+        );
+    }
 }

@@ -5,14 +5,22 @@
 //! - `POST /webhooks/{vendor}`, `POST /webhooks` (detection), `GET /healthz`.
 //! - Configuration: the `SWITCHBOARD_*` environment variables the runtime
 //!   passes (see `switchboard_core::Config::apply_env`; every vendor family is
-//!   enabled unless `SWITCHBOARD_VENDORS` says otherwise), read once per
-//!   instance. The current time is `wasi:clocks/wall-clock`.
+//!   enabled unless `SWITCHBOARD_VENDORS` says otherwise), plus
+//!   `SWITCHBOARD_FORWARD_URL`, `SWITCHBOARD_READ_TIMEOUT_SECONDS` and
+//!   `SWITCHBOARD_FORWARD_TIMEOUT_SECONDS` (10 s each by default), read and
+//!   validated once per instance, at its first request (the proxy world has
+//!   no start hook). A configuration that cannot be used answers `GET
+//!   /healthz` with `503` and the reason, and every delivery with `503
+//!   invalid-config`, naming the key at fault, never a value. The current
+//!   time is `wasi:clocks/wall-clock`.
 //! - By default an accepted delivery is answered `200` with the CloudEvent as
 //!   the body (`application/cloudevents+json`). With `SWITCHBOARD_FORWARD_URL`
 //!   set, the event is POSTed there through `wasi:http/outgoing-handler`, and
 //!   the vendor hears `200` only when the downstream answered 2xx, else `502`
 //!   (so the vendor retries).
-//! - Refusals answer their class's status with `{"error", "message"}`.
+//! - Refusals answer their class's status with `{"error", "message"}`. A
+//!   body that does not arrive within the read timeout is `408`; a
+//!   downstream that does not answer within its timeout is `502`.
 //!
 //! Built for `wasm32-unknown-unknown` and encoded with wit-component, so it
 //! imports only what it uses: the `wasi:http/proxy` world's interfaces, plus
@@ -23,41 +31,108 @@
 
 use std::io::Write as _;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use serde_json::json;
-use switchboard_core::{Config, Error, Request};
+use switchboard_core::{Config, ConfigError, Error, Request};
+use wasip2::clocks::monotonic_clock;
 use wasip2::exports::http::incoming_handler::Guest;
 use wasip2::http::types::{
     Fields, IncomingRequest, Method, OutgoingBody, OutgoingRequest, OutgoingResponse,
-    ResponseOutparam, Scheme,
+    RequestOptions, ResponseOutparam, Scheme,
 };
+use wasip2::io::poll::{self, Pollable};
 use wasip2::io::streams::StreamError;
 
 struct Gateway;
 
 wasip2::http::proxy::export!(Gateway);
 
-/// What the instance was configured with, read once.
+/// The variable naming where events are forwarded.
+const FORWARD_URL: &str = "SWITCHBOARD_FORWARD_URL";
+/// How long a client may take to send the body once its headers arrived, in
+/// seconds (default 10).
+const READ_TIMEOUT: &str = "SWITCHBOARD_READ_TIMEOUT_SECONDS";
+/// How long the downstream may take to answer, in seconds (default 10).
+const FORWARD_TIMEOUT: &str = "SWITCHBOARD_FORWARD_TIMEOUT_SECONDS";
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the instance was configured with, read and validated once, at its
+/// first request (the proxy world has no start hook). A configuration that
+/// cannot be used is kept as its error: every delivery is then answered
+/// `503 invalid-config` and `/healthz` says why.
 struct Settings {
-    config: Result<Config, String>,
-    forward: Option<String>,
+    config: Config,
+    forward: Option<Forward>,
+    read_timeout: Duration,
 }
 
-fn settings() -> &'static Settings {
-    static SETTINGS: OnceLock<Settings> = OnceLock::new();
+fn settings() -> &'static Result<Settings, ConfigError> {
+    static SETTINGS: OnceLock<Result<Settings, ConfigError>> = OnceLock::new();
     SETTINGS.get_or_init(|| {
         let vars = wasip2::cli::environment::get_environment();
         let mut config = Config::all_vendors();
-        let config = config
-            .apply_env(vars.iter().map(|(k, v)| (k, v)))
-            .map(|()| config);
-        let forward = vars
-            .iter()
-            .find(|(k, _)| k == "SWITCHBOARD_FORWARD_URL")
-            .map(|(_, v)| v.clone())
-            .filter(|v| !v.is_empty());
-        Settings { config, forward }
+        let own = [FORWARD_URL, READ_TIMEOUT, FORWARD_TIMEOUT];
+        config.apply_env(vars.iter().map(|(k, v)| (k, v)), &own)?;
+        config.validate()?;
+        let get = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+        let seconds = |name: &str| match get(name) {
+            None => Ok(DEFAULT_TIMEOUT),
+            Some(text) => match text.trim().parse::<u64>() {
+                Ok(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
+                _ => Err(ConfigError::new(
+                    name,
+                    "is not a whole number of seconds above 0",
+                )),
+            },
+        };
+        let forward = get(FORWARD_URL)
+            .map(|url| Forward::parse(url, seconds(FORWARD_TIMEOUT)?))
+            .transpose()?;
+        Ok(Settings {
+            config,
+            forward,
+            read_timeout: seconds(READ_TIMEOUT)?,
+        })
     })
+}
+
+/// Where accepted events are POSTed.
+struct Forward {
+    scheme: Scheme,
+    authority: String,
+    path: String,
+    /// How long the downstream may take to connect, to send its first byte
+    /// and between bytes; and, in all, to answer.
+    timeout: Duration,
+}
+
+impl Forward {
+    /// `http://host[:port][/path]` or `https://…`.
+    fn parse(url: &str, timeout: Duration) -> Result<Forward, ConfigError> {
+        let invalid = |problem: &str| ConfigError::new(FORWARD_URL, problem);
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| invalid("is not an http:// or https:// URL"))?;
+        let scheme = match scheme {
+            "http" => Scheme::Http,
+            "https" => Scheme::Https,
+            _ => return Err(invalid("is not an http:// or https:// URL")),
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        if authority.is_empty() {
+            return Err(invalid("has no host"));
+        }
+        Ok(Forward {
+            scheme,
+            authority: authority.to_owned(),
+            path: path.to_owned(),
+            timeout,
+        })
+    }
 }
 
 /// A response to send.
@@ -111,10 +186,13 @@ fn route(request: IncomingRequest) -> Answer {
     let method = request.method();
     let vendor = match (path.as_str(), &method) {
         ("/healthz", Method::Get) => {
-            return Answer {
-                status: 200,
-                content_type: "text/plain",
-                body: b"ok\n".to_vec(),
+            return match settings() {
+                Ok(_) => Answer {
+                    status: 200,
+                    content_type: "text/plain",
+                    body: b"ok\n".to_vec(),
+                },
+                Err(e) => Answer::refused(&Error::Config(e.clone())),
             };
         }
         ("/webhooks", Method::Post) => None,
@@ -130,25 +208,14 @@ fn route(request: IncomingRequest) -> Answer {
         }
         (other, _) => return Answer::error(404, "not-found", &format!("no route for {other}")),
     };
-    let settings = settings();
-    let config = match &settings.config {
-        Ok(config) => config,
-        Err(e) => return Answer::error(500, "internal", &format!("invalid configuration: {e}")),
-    };
-    webhook(
-        request,
-        vendor.as_deref(),
-        config,
-        settings.forward.as_deref(),
-    )
+    match settings() {
+        Ok(settings) => webhook(request, vendor.as_deref(), settings),
+        Err(e) => Answer::refused(&Error::Config(e.clone())),
+    }
 }
 
-fn webhook(
-    request: IncomingRequest,
-    vendor: Option<&str>,
-    config: &Config,
-    forward: Option<&str>,
-) -> Answer {
+fn webhook(request: IncomingRequest, vendor: Option<&str>, settings: &Settings) -> Answer {
+    let config = &settings.config;
     let limit = config.body_limit;
     let headers: Vec<(String, String)> = request
         .headers()
@@ -166,7 +233,7 @@ fn webhook(
             limit,
         });
     }
-    let body = match read_body(&request, limit) {
+    let body = match read_body(&request, limit, settings.read_timeout) {
         Ok(body) => body,
         Err(answer) => return answer,
     };
@@ -177,13 +244,13 @@ fn webhook(
         Err(error) => return Answer::refused(&error),
     };
     let document = event.to_json();
-    match forward {
+    match &settings.forward {
         None => Answer {
             status: 200,
             content_type: "application/cloudevents+json",
             body: document.into_bytes(),
         },
-        Some(url) => match post(url, document.as_bytes()) {
+        Some(forward) => match post(forward, document.as_bytes()) {
             Ok(status) if (200..300).contains(&status) => Answer {
                 status: 200,
                 content_type: "application/json",
@@ -205,14 +272,27 @@ fn webhook(
     }
 }
 
-/// The body, refused as soon as it passes `limit` (the rest is never read).
-fn read_body(request: &IncomingRequest, limit: usize) -> Result<Vec<u8>, Answer> {
+/// The body, refused as soon as it passes `limit` (the rest is never read),
+/// or once `timeout` has passed without it arriving whole.
+fn read_body(
+    request: &IncomingRequest,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Vec<u8>, Answer> {
     let unreadable = || Answer::error(400, "bad-request", "the body could not be read");
     let incoming = request.consume().map_err(|()| unreadable())?;
     let stream = incoming.stream().map_err(|()| unreadable())?;
+    let deadline = monotonic_clock::subscribe_duration(nanos(timeout));
     let mut body = Vec::new();
     loop {
-        match stream.blocking_read(64 * 1024) {
+        match stream.read(64 * 1024) {
+            Ok(chunk) if chunk.is_empty() => {
+                let readable = stream.subscribe();
+                if !wait(&readable, &deadline) {
+                    let message = format!("the body did not arrive within {} s", timeout.as_secs());
+                    return Err(Answer::error(408, "timeout", &message));
+                }
+            }
             Ok(chunk) => {
                 body.extend_from_slice(&chunk);
                 if body.len() > limit {
@@ -229,43 +309,50 @@ fn read_body(request: &IncomingRequest, limit: usize) -> Result<Vec<u8>, Answer>
     Ok(body)
 }
 
-/// POSTs a CloudEvent to `url` and returns the downstream's status.
-fn post(url: &str, document: &[u8]) -> Result<u16, String> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or("SWITCHBOARD_FORWARD_URL is not a URL")?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
+/// Blocks until `ready` or `deadline` fires; whether `ready` did.
+fn wait(ready: &Pollable, deadline: &Pollable) -> bool {
+    poll::poll(&[ready, deadline]).contains(&0)
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// POSTs a CloudEvent downstream and returns its status, giving up after
+/// the forward's timeout.
+fn post(forward: &Forward, document: &[u8]) -> Result<u16, String> {
     let headers = Fields::new();
     headers
         .set("content-type", &[b"application/cloudevents+json".to_vec()])
         .and_then(|()| headers.set("content-length", &[document.len().to_string().into_bytes()]))
         .map_err(|e| format!("{e:?}"))?;
     let request = OutgoingRequest::new(headers);
-    let scheme = match scheme {
-        "http" => Scheme::Http,
-        "https" => Scheme::Https,
-        other => return Err(format!("unsupported scheme {other}")),
-    };
     let set = |ok: Result<(), ()>, what: &str| {
-        ok.map_err(|()| format!("invalid {what} in SWITCHBOARD_FORWARD_URL"))
+        ok.map_err(|()| format!("invalid {what} in {FORWARD_URL}"))
     };
     set(request.set_method(&Method::Post), "method")?;
-    set(request.set_scheme(Some(&scheme)), "scheme")?;
-    set(request.set_authority(Some(authority)), "authority")?;
-    set(request.set_path_with_query(Some(path)), "path")?;
+    set(request.set_scheme(Some(&forward.scheme)), "scheme")?;
+    set(request.set_authority(Some(&forward.authority)), "authority")?;
+    set(request.set_path_with_query(Some(&forward.path)), "path")?;
+    let options = RequestOptions::new();
+    // A runtime that does not support one of these still gets the overall
+    // deadline below.
+    let _ = options.set_connect_timeout(Some(nanos(forward.timeout)));
+    let _ = options.set_first_byte_timeout(Some(nanos(forward.timeout)));
+    let _ = options.set_between_bytes_timeout(Some(nanos(forward.timeout)));
+    let deadline = monotonic_clock::subscribe_duration(nanos(forward.timeout));
     let body = request.body().map_err(|()| "no request body".to_owned())?;
-    let pending =
-        wasip2::http::outgoing_handler::handle(request, None).map_err(|e| format!("{e:?}"))?;
+    let pending = wasip2::http::outgoing_handler::handle(request, Some(options))
+        .map_err(|e| format!("{e:?}"))?;
     {
         let mut out = body.write().map_err(|()| "no body stream".to_owned())?;
         out.write_all(document).map_err(|e| e.to_string())?;
         out.flush().map_err(|e| e.to_string())?;
     }
     OutgoingBody::finish(body, None).map_err(|e| format!("{e:?}"))?;
-    pending.subscribe().block();
+    if !wait(&pending.subscribe(), &deadline) {
+        return Err(format!("no answer within {} s", forward.timeout.as_secs()));
+    }
     match pending.get() {
         Some(Ok(Ok(response))) => Ok(response.status()),
         Some(Ok(Err(e))) => Err(format!("{e:?}")),

@@ -14,8 +14,8 @@
 
 use std::sync::LazyLock;
 
-use super::{Verified, VerifyError, hex, hmac_sha256};
-use crate::config::{DigestEncoding, HmacOptions, Secret};
+use super::{Keys, SignInput, SignatureScheme, Verified, VerifyError};
+use crate::config::{DigestEncoding, HmacOptions};
 use crate::request::Request;
 
 /// The header carrying the hex digest.
@@ -29,39 +29,37 @@ static OPTIONS: LazyLock<HmacOptions> = LazyLock::new(|| HmacOptions {
     timestamp_header: None,
 });
 
-/// Verifies Atoms deliveries against a set of secrets.
-#[derive(Debug, Clone)]
-pub struct Verifier {
-    inner: super::hmac_sha256::Verifier<'static>,
-}
+/// Atoms' scheme, the atoms family's default. Keys are the secrets' UTF-8
+/// bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Atoms;
 
-impl Verifier {
-    /// A verifier trying each of `secrets` (any UTF-8 string is a key).
-    pub fn new(secrets: &[Secret]) -> Verifier {
-        Verifier {
-            inner: super::hmac_sha256::Verifier::new(&OPTIONS, secrets),
-        }
+impl SignatureScheme for Atoms {
+    fn name(&self) -> &'static str {
+        "atoms"
     }
 
-    /// Verifies `request`. There is no timestamp, so no `now` is needed.
-    pub fn verify_at(&self, request: &Request<'_>) -> Result<Verified, VerifyError> {
-        // Without a timestamp header the generic verifier ignores the time.
-        let verified = self.inner.verify_at(request, 0, 0)?;
-        Ok(Verified {
-            scheme: "atoms",
-            ..verified
-        })
+    /// There is no timestamp, so `now` and `tolerance` play no part.
+    fn verify_at(
+        &self,
+        keys: &Keys,
+        request: &Request<'_>,
+        now: i64,
+        tolerance: u64,
+    ) -> Result<Verified, VerifyError> {
+        OPTIONS.verify_at(keys, request, now, tolerance)
     }
-}
 
-/// The `X-Signature` value Atoms would send for `body`.
-pub fn sign(secret: &Secret, body: &[u8]) -> String {
-    hex(&hmac_sha256(secret.expose().as_bytes(), &[body]))
+    fn sign(&self, key: &[u8], input: SignInput<'_>) -> Vec<(String, String)> {
+        OPTIONS.sign(key, input)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Secret;
+    use crate::schemes::KeyForm;
 
     /// The published test vector (vendors.md, section 4).
     const BODY: &[u8] = br#"{"url":"https://example.com/webhook","description":"d","event":"a1.pre-conversation","metadata":{"agentId":"a1","eventType":"pre-conversation","conversationType":"telephonyInbound","toPhone":"+15550000002","fromPhone":"+15550000001","callId":"CALL-1-abc"},"id":"d1"}"#;
@@ -70,21 +68,23 @@ mod tests {
     fn verify(header: Option<&str>, secrets: &[&str]) -> Result<Verified, VerifyError> {
         let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::new(*s)).collect();
         let headers = header.map(|h| ("x-signature", h));
-        Verifier::new(&secrets).verify_at(&Request::new(headers, BODY))
+        let keys = Keys::new("atoms", "atoms", &secrets, KeyForm::Utf8).unwrap();
+        Atoms.verify_at(&keys, &Request::new(headers, BODY), 0, 0)
     }
 
     #[test]
     fn published_vector_signs_and_verifies() {
-        assert_eq!(sign(&Secret::new("test_secret"), BODY), VECTOR);
-        let verified = verify(Some(VECTOR), &["test_secret"]).unwrap();
+        let input = SignInput {
+            body: BODY,
+            timestamp: 0,
+            id: "",
+        };
         assert_eq!(
-            verified,
-            Verified {
-                scheme: "atoms",
-                signed_at: None,
-                webhook_id: None,
-            }
+            Atoms.sign(b"test_secret", input),
+            [(SIGNATURE_HEADER.to_owned(), VECTOR.to_owned())]
         );
+        let verified = verify(Some(VECTOR), &["test_secret"]).unwrap();
+        assert_eq!(verified, Verified::default());
     }
 
     #[test]
@@ -116,6 +116,5 @@ mod tests {
         use crate::config::Scheme;
         let err = Scheme::from_name("atoms").unwrap_err();
         assert!(err.contains("vendor-default"), "{err}");
-        assert_eq!(Scheme::Atoms.name(), "atoms");
     }
 }

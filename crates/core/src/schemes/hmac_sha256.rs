@@ -7,46 +7,39 @@
 //! spaces; any one matching passes.
 
 use super::{
-    Keys, SignInput, Verified, VerifyError, base64, check_window, decode_base64, decode_hex, hex,
-    hmac_sha256, parse_unix,
+    EntryCount, Keys, SignInput, SignatureScheme, Verified, VerifyError, base64, check_window,
+    decode_base64, decode_hex, hex, hmac_sha256, parse_unix,
 };
-use crate::config::{DigestEncoding, HmacOptions, Secret};
+use crate::config::{DigestEncoding, HmacOptions};
 use crate::request::Request;
 use crate::time::SignedTime;
 
-/// Verifies deliveries signed as `options` describes.
-#[derive(Debug, Clone)]
-pub struct Verifier<'o> {
-    options: &'o HmacOptions,
-    keys: Keys,
-}
-
-impl<'o> Verifier<'o> {
-    /// A verifier trying each of `secrets`.
-    pub fn new(options: &'o HmacOptions, secrets: &[Secret]) -> Verifier<'o> {
-        Verifier {
-            options,
-            keys: Keys::utf8(secrets),
-        }
+/// The configured options are the scheme: `hmac-sha256` with its header,
+/// encoding, prefix and timestamp header. Keys are the secrets' UTF-8 bytes.
+impl SignatureScheme for HmacOptions {
+    fn name(&self) -> &'static str {
+        "hmac-sha256"
     }
 
-    /// Verifies `request` at `now` (unix seconds); with a timestamp header,
-    /// refuses timestamps more than `tolerance` seconds away.
-    pub fn verify_at(
+    /// With a timestamp header, refuses timestamps more than `tolerance`
+    /// seconds away from `now`.
+    fn verify_at(
         &self,
+        keys: &Keys,
         request: &Request<'_>,
         now: i64,
         tolerance: u64,
     ) -> Result<Verified, VerifyError> {
-        let header = &self.options.header;
+        let header = &self.header;
         let mut values = request.headers_named(header).peekable();
         if values.peek().is_none() {
             return Err(VerifyError::MissingConfiguredHeader(header.clone()));
         }
+        let mut count = EntryCount::new(header);
         let mut signatures = Vec::new();
         for value in values {
             let value = value.trim();
-            let digests = match &self.options.prefix {
+            let digests = match &self.prefix {
                 Some(prefix) => value.strip_prefix(prefix.as_str()).ok_or_else(|| {
                     VerifyError::UnparseableHeader {
                         header: header.clone(),
@@ -56,15 +49,14 @@ impl<'o> Verifier<'o> {
                 None => value,
             };
             let entries = digests.split(|c: char| c == ',' || c.is_ascii_whitespace());
-            signatures.extend(
-                entries
-                    .filter(|e| !e.is_empty())
-                    .filter_map(|e| self.decode(e)),
-            );
+            for entry in entries.filter(|e| !e.is_empty()) {
+                count.add()?;
+                signatures.extend(decode(self.encoding, entry));
+            }
         }
         let mut signed_at = None;
         let mut timestamp_text = "";
-        if let Some(timestamp_header) = &self.options.timestamp_header {
+        if let Some(timestamp_header) = &self.timestamp_header {
             timestamp_text = request
                 .header(timestamp_header)
                 .ok_or_else(|| VerifyError::MissingConfiguredHeader(timestamp_header.clone()))?
@@ -78,15 +70,14 @@ impl<'o> Verifier<'o> {
             signed_at = Some(SignedTime::Seconds(timestamp));
         }
         let matched = match signed_at {
-            Some(_) => self.keys.any_matches(
+            Some(_) => keys.any_matches(
                 &[timestamp_text.as_bytes(), b".", request.body()],
                 &signatures,
             ),
-            None => self.keys.any_matches(&[request.body()], &signatures),
+            None => keys.any_matches(&[request.body()], &signatures),
         };
         if matched {
             Ok(Verified {
-                scheme: "hmac-sha256",
                 signed_at,
                 webhook_id: None,
             })
@@ -95,37 +86,43 @@ impl<'o> Verifier<'o> {
         }
     }
 
-    fn decode(&self, digest: &str) -> Option<Vec<u8>> {
-        match self.options.encoding {
-            DigestEncoding::Hex => decode_hex(digest),
-            DigestEncoding::Base64 => decode_base64(digest),
+    fn sign(&self, key: &[u8], input: SignInput<'_>) -> Vec<(String, String)> {
+        let timestamp = input.timestamp.to_string();
+        let digest = match self.timestamp_header {
+            Some(_) => hmac_sha256(key, &[timestamp.as_bytes(), b".", input.body]),
+            None => hmac_sha256(key, &[input.body]),
+        };
+        let encoded = match self.encoding {
+            DigestEncoding::Hex => hex(&digest),
+            DigestEncoding::Base64 => base64(&digest),
+        };
+        let prefix = self.prefix.as_deref().unwrap_or("");
+        let mut headers = vec![(self.header.clone(), format!("{prefix}{encoded}"))];
+        if let Some(timestamp_header) = &self.timestamp_header {
+            headers.push((timestamp_header.clone(), timestamp));
         }
+        headers
     }
 }
 
-/// The headers a sender configured as `options` would send for `input`.
-pub fn sign(options: &HmacOptions, secret: &Secret, input: SignInput<'_>) -> Vec<(String, String)> {
-    let key = secret.expose().as_bytes();
-    let timestamp = input.timestamp.to_string();
-    let digest = match options.timestamp_header {
-        Some(_) => hmac_sha256(key, &[timestamp.as_bytes(), b".", input.body]),
-        None => hmac_sha256(key, &[input.body]),
-    };
-    let encoded = match options.encoding {
-        DigestEncoding::Hex => hex(&digest),
-        DigestEncoding::Base64 => base64(&digest),
-    };
-    let prefix = options.prefix.as_deref().unwrap_or("");
-    let mut headers = vec![(options.header.clone(), format!("{prefix}{encoded}"))];
-    if let Some(timestamp_header) = &options.timestamp_header {
-        headers.push((timestamp_header.clone(), timestamp));
+/// A digest as `encoding` writes it; `None` when it is not.
+fn decode(encoding: DigestEncoding, digest: &str) -> Option<Vec<u8>> {
+    match encoding {
+        DigestEncoding::Hex => decode_hex(digest),
+        DigestEncoding::Base64 => decode_base64(digest),
     }
-    headers
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Secret;
+    use crate::schemes::{KeyForm, MAX_SIGNATURES};
+
+    fn keys(secrets: &[&str]) -> Keys {
+        let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::new(*s)).collect();
+        Keys::new("v", "hmac-sha256", &secrets, KeyForm::Utf8).unwrap()
+    }
 
     fn options(encoding: DigestEncoding, prefix: Option<&str>, ts: Option<&str>) -> HmacOptions {
         HmacOptions {
@@ -137,15 +134,16 @@ mod tests {
     }
 
     fn round_trip(options: &HmacOptions, now: i64) -> Result<Verified, VerifyError> {
-        let secret = Secret::new("It's a Secret to Everybody");
+        let secret = "It's a Secret to Everybody";
         let input = SignInput {
             body: b"Hello, World!",
             timestamp: 1_700_000_000,
             id: "",
         };
-        let headers = sign(options, &secret, input);
+        let headers = options.sign(secret.as_bytes(), input);
         let pairs = headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
-        Verifier::new(options, &[Secret::new("old"), secret]).verify_at(
+        options.verify_at(
+            &keys(&["old", secret]),
             &Request::new(pairs, input.body),
             now,
             300,
@@ -156,9 +154,8 @@ mod tests {
     fn github_style_vector() {
         // GitHub's published example for X-Hub-Signature-256.
         let options = options(DigestEncoding::Hex, Some("sha256="), None);
-        let headers = sign(
-            &options,
-            &Secret::new("It's a Secret to Everybody"),
+        let headers = options.sign(
+            b"It's a Secret to Everybody",
             SignInput {
                 body: b"Hello, World!",
                 timestamp: 0,
@@ -186,21 +183,43 @@ mod tests {
     #[test]
     fn wrong_prefix_and_missing_header() {
         let options = options(DigestEncoding::Hex, Some("sha256="), None);
-        let verifier = Verifier::new(&options, &[Secret::new("s")]);
-        let err = verifier
+        let keys = keys(&["s"]);
+        let err = options
             .verify_at(
+                &keys,
                 &Request::new([("X-Hub-Signature-256", "sha1=00")], b""),
                 0,
                 300,
             )
             .unwrap_err();
         assert!(matches!(err, VerifyError::UnparseableHeader { .. }));
-        let err = verifier
-            .verify_at(&Request::new([], b""), 0, 300)
+        let err = options
+            .verify_at(&keys, &Request::new([], b""), 0, 300)
             .unwrap_err();
         assert_eq!(
             err,
             VerifyError::MissingConfiguredHeader("X-Hub-Signature-256".into())
+        );
+    }
+
+    #[test]
+    fn signature_floods_are_refused_before_hashing() {
+        let options = options(DigestEncoding::Hex, None, None);
+        let flood = vec!["00"; 14_000].join(",");
+        let err = options
+            .verify_at(
+                &keys(&["s"]),
+                &Request::new([("X-Hub-Signature-256", flood.as_str())], b""),
+                0,
+                300,
+            )
+            .unwrap_err();
+        assert_eq!(
+            err,
+            VerifyError::TooManySignatures {
+                header: "X-Hub-Signature-256".into(),
+                limit: MAX_SIGNATURES
+            }
         );
     }
 }

@@ -1,9 +1,16 @@
 //! Signature schemes: one module each, all verifying the raw body bytes in
 //! constant time against every configured secret.
 //!
-//! Each scheme follows one shape: a verifier built from the configured
-//! secrets (the constructor rejects unusable keys), `verify_at(request, now)`
-//! returning what was verified, and a `sign` for tests and tooling. The
+//! Every scheme is a type implementing [`SignatureScheme`]: its name, how it
+//! reads a configured secret as a key (checked once, when the configuration
+//! is loaded), `verify_at(keys, request, now)` and `sign`. [`verify`] and
+//! [`sign`] dispatch through the trait, in one place. The generic schemes
+//! (Standard Webhooks, HMAC-SHA256, shared secret, none) are what the
+//! configuration can name; a vendor's own scheme (Varda's, Atoms',
+//! OpenPhone's) is its family's business: the family returns it as its
+//! default. The helpers here (`Keys`, `EntryCount`, `hmac_sha256`, the
+//! decoders, `check_window`) are public so that a scheme can live outside
+//! this crate too (`crates/core/tests/fifth_family.rs` shows one). The
 //! current time is always an argument: the core has no clock.
 
 use base64::Engine as _;
@@ -12,7 +19,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::config::{Scheme, Secret};
+use crate::config::{ConfigError, Secret};
+use crate::error::Error;
 use crate::request::Request;
 use crate::time::SignedTime;
 
@@ -23,11 +31,42 @@ pub mod shared_secret;
 pub mod standard_webhooks;
 pub mod varda;
 
+/// One way of signing deliveries.
+pub trait SignatureScheme: Sync {
+    /// The scheme's name: how the configuration names it (for the generic
+    /// ones) and what the events' `verification` attribute says.
+    fn name(&self) -> &'static str;
+
+    /// How a configured secret becomes a key.
+    fn key_form(&self) -> KeyForm {
+        KeyForm::Utf8
+    }
+
+    /// Whether the scheme verifies anything, and so needs a secret; only
+    /// `none` does not.
+    fn verifies(&self) -> bool {
+        true
+    }
+
+    /// Verifies `request` with `keys` at `now` (unix seconds), refusing
+    /// signed timestamps more than `tolerance` seconds away. Reads at most
+    /// [`MAX_SIGNATURES`] signature entries and hashes each distinct signed
+    /// content once per key.
+    fn verify_at(
+        &self,
+        keys: &Keys,
+        request: &Request<'_>,
+        now: i64,
+        tolerance: u64,
+    ) -> Result<Verified, VerifyError>;
+
+    /// The headers a sender would send for `input`, signed with `key`.
+    fn sign(&self, key: &[u8], input: SignInput<'_>) -> Vec<(String, String)>;
+}
+
 /// What a successful verification established.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Verified {
-    /// The scheme's name, as the event's `verification` attribute says it.
-    pub scheme: &'static str,
     /// The signed timestamp, when the scheme signs one.
     pub signed_at: Option<SignedTime>,
     /// The Standard Webhooks `webhook-id`, when that scheme verified.
@@ -35,13 +74,40 @@ pub struct Verified {
 }
 
 impl Verified {
-    /// Nothing was verified: the operator configured `none`.
-    pub fn unverified() -> Verified {
+    /// A verification that established a signed time.
+    pub fn at(signed_at: SignedTime) -> Verified {
         Verified {
-            scheme: "none",
-            signed_at: None,
+            signed_at: Some(signed_at),
             webhook_id: None,
         }
+    }
+}
+
+/// The `none` scheme: nothing is verified, by the operator's explicit choice.
+#[derive(Debug, Clone, Copy)]
+pub struct Unverified;
+
+impl SignatureScheme for Unverified {
+    fn name(&self) -> &'static str {
+        "none"
+    }
+
+    fn verifies(&self) -> bool {
+        false
+    }
+
+    fn verify_at(
+        &self,
+        _: &Keys,
+        _: &Request<'_>,
+        _: i64,
+        _: u64,
+    ) -> Result<Verified, VerifyError> {
+        Ok(Verified::default())
+    }
+
+    fn sign(&self, _: &[u8], _: SignInput<'_>) -> Vec<(String, String)> {
+        Vec::new()
     }
 }
 
@@ -92,73 +158,100 @@ pub enum VerifyError {
     /// The vendor publishes no scheme and none is configured.
     #[error("no signature scheme is configured for {0}")]
     NoScheme(String),
-    /// A configured secret cannot be used by the scheme.
-    #[error("secret {index} of {vendor} cannot be used with {scheme}: {reason}")]
-    UnusableSecret {
-        /// The vendor.
-        vendor: String,
-        /// The scheme.
-        scheme: &'static str,
-        /// Which secret, counting from 1.
-        index: usize,
-        /// What is wrong with it (never the secret itself).
-        reason: &'static str,
+    /// The request carries more signature entries than are ever tried.
+    #[error("too many signatures in {header}: at most {limit} are tried")]
+    TooManySignatures {
+        /// The signature header's name.
+        header: String,
+        /// [`MAX_SIGNATURES`].
+        limit: usize,
     },
 }
 
-/// The signing keys of one verifier, as bytes. `Debug` never shows them.
+/// The most signature entries one request may carry, counted over every
+/// signature header of its scheme before anything is decoded or hashed.
+/// Senders put one, or two or three while they rotate keys; past this the
+/// request is refused as `unauthenticated` without hashing anything, so the
+/// work one request can cost is bounded by the body limit, this cap and the
+/// number of configured keys (each distinct signed content is hashed once
+/// per key).
+pub const MAX_SIGNATURES: usize = 8;
+
+/// How a scheme turns a configured secret into key bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyForm {
+    /// The secret's UTF-8 bytes as they are. It must not be empty, nor
+    /// begin or end with whitespace (a stray newline from a file or a
+    /// variable would otherwise become part of the key).
+    Utf8,
+    /// Standard base64, after an optional `whsec_` prefix; surrounding
+    /// whitespace is ignored and the padding is optional.
+    Base64,
+}
+
+impl KeyForm {
+    /// The key bytes of `secret`, or what is wrong with it (never the
+    /// secret itself).
+    pub fn key(self, secret: &str) -> Result<Vec<u8>, &'static str> {
+        match self {
+            KeyForm::Utf8 if secret.trim().is_empty() => Err("it is empty"),
+            KeyForm::Utf8 if secret.trim() != secret => {
+                Err("it begins or ends with whitespace (a stray newline?)")
+            }
+            KeyForm::Utf8 => Ok(secret.as_bytes().to_vec()),
+            KeyForm::Base64 => {
+                let trimmed = secret.trim();
+                let encoded = trimmed.strip_prefix("whsec_").unwrap_or(trimmed);
+                match decode_base64_key(encoded) {
+                    Some(key) if !key.is_empty() => Ok(key),
+                    Some(_) => Err("it is empty"),
+                    None => Err("it is not base64 (after any whsec_ prefix)"),
+                }
+            }
+        }
+    }
+}
+
+/// The keys one scheme verifies with, as bytes. `Debug` never shows them.
 #[derive(Clone, Default)]
-pub(crate) struct Keys(Vec<Vec<u8>>);
+pub struct Keys(Vec<Vec<u8>>);
 
 impl Keys {
-    /// Each secret's UTF-8 bytes, used as they are.
-    pub(crate) fn utf8(secrets: &[Secret]) -> Keys {
-        Keys(
-            secrets
-                .iter()
-                .map(|s| s.expose().as_bytes().to_vec())
-                .collect(),
-        )
-    }
-
-    /// Each secret decoded by `decode`, which names what is wrong; a secret
-    /// it refuses is `UnusableSecret`, naming `vendor`, `scheme` and its
-    /// position, never its value.
-    pub(crate) fn decoded(
+    /// Each of `secrets` in `form`; a secret that cannot be used is a
+    /// configuration error naming `vendor`, `scheme` and its position, never
+    /// its value.
+    pub fn new(
         vendor: &str,
         scheme: &'static str,
         secrets: &[Secret],
-        decode: impl Fn(&str) -> Result<Vec<u8>, &'static str>,
-    ) -> Result<Keys, VerifyError> {
+        form: KeyForm,
+    ) -> Result<Keys, ConfigError> {
         secrets
             .iter()
             .enumerate()
             .map(|(i, s)| {
-                decode(s.expose()).map_err(|reason| VerifyError::UnusableSecret {
-                    vendor: vendor.to_owned(),
-                    scheme,
-                    index: i + 1,
-                    reason,
-                })
+                form.key(s.expose())
+                    .map_err(|reason| unusable(vendor, scheme, i, reason))
             })
             .collect::<Result<_, _>>()
             .map(Keys)
     }
 
-    /// [`Keys::decoded`] for the one secret `sign` signs with.
-    pub(crate) fn decoded_one(
+    /// The key of the one secret `sign` signs with.
+    pub fn one(
         vendor: &str,
         scheme: &'static str,
         secret: &Secret,
-        decode: impl Fn(&str) -> Result<Vec<u8>, &'static str>,
-    ) -> Result<Vec<u8>, VerifyError> {
-        let Keys(mut keys) = Keys::decoded(vendor, scheme, std::slice::from_ref(secret), decode)?;
-        Ok(keys.remove(0))
+        form: KeyForm,
+    ) -> Result<Vec<u8>, ConfigError> {
+        form.key(secret.expose())
+            .map_err(|reason| unusable(vendor, scheme, 0, reason))
     }
 
-    /// Whether `candidate` is the HMAC-SHA256 of `parts` under any key.
-    /// Every key is tried, whether or not an earlier one matched.
-    pub(crate) fn any_matches(&self, parts: &[&[u8]], candidates: &[Vec<u8>]) -> bool {
+    /// Whether any of `candidates` is the HMAC-SHA256 of `parts` under any
+    /// key. Each key hashes `parts` once, and every key and candidate is
+    /// tried, whether or not an earlier one matched.
+    pub fn any_matches(&self, parts: &[&[u8]], candidates: &[Vec<u8>]) -> bool {
         let mut matched = false;
         for key in &self.0 {
             let tag = hmac_sha256(key, parts);
@@ -170,6 +263,58 @@ impl Keys {
     }
 }
 
+impl Keys {
+    /// Whether `presented` equals any key, compared as SHA-256 digests in
+    /// constant time: the time taken depends on neither the keys' lengths
+    /// nor how much of one `presented` got right. Every key is compared.
+    pub fn any_equals(&self, presented: &[u8]) -> bool {
+        let presented = sha256(&[presented]);
+        let mut matched = false;
+        for key in &self.0 {
+            matched |= bool::from(presented.ct_eq(&sha256(&[key])));
+        }
+        matched
+    }
+}
+
+/// The configuration error for secret `index` (from 0) of `vendor`.
+fn unusable(vendor: &str, scheme: &'static str, index: usize, reason: &str) -> ConfigError {
+    ConfigError::new(
+        format!("vendors.{vendor}.secrets"),
+        format!(
+            "secret {} of {vendor} cannot be used with {scheme}: {reason}",
+            index + 1
+        ),
+    )
+}
+
+/// Counts signature entries against [`MAX_SIGNATURES`].
+#[derive(Debug)]
+pub struct EntryCount<'h> {
+    header: &'h str,
+    seen: usize,
+}
+
+impl<'h> EntryCount<'h> {
+    /// A count for the entries of `header`.
+    pub fn new(header: &'h str) -> EntryCount<'h> {
+        EntryCount { header, seen: 0 }
+    }
+
+    /// Counts one more entry; past the cap, the refusal.
+    pub fn add(&mut self) -> Result<(), VerifyError> {
+        self.seen += 1;
+        if self.seen > MAX_SIGNATURES {
+            Err(VerifyError::TooManySignatures {
+                header: self.header.to_owned(),
+                limit: MAX_SIGNATURES,
+            })
+        } else {
+            Ok(())
+        }
+    }
+}
+
 impl std::fmt::Debug for Keys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Keys(<{} redacted>)", self.0.len())
@@ -177,7 +322,7 @@ impl std::fmt::Debug for Keys {
 }
 
 /// HMAC-SHA256 of the concatenation of `parts`.
-pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     // HMAC takes keys of any length; this cannot fail.
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
         .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
@@ -213,7 +358,7 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// Hexadecimal of either case; `None` when it is not hex.
-pub(crate) fn decode_hex(text: &str) -> Option<Vec<u8>> {
+pub fn decode_hex(text: &str) -> Option<Vec<u8>> {
     fn nibble(c: u8) -> Option<u8> {
         match c {
             b'0'..=b'9' => Some(c - b'0'),
@@ -233,17 +378,27 @@ pub(crate) fn decode_hex(text: &str) -> Option<Vec<u8>> {
 }
 
 /// Standard base64 with padding.
-pub(crate) fn base64(bytes: &[u8]) -> String {
+pub fn base64(bytes: &[u8]) -> String {
     BASE64.encode(bytes)
 }
 
 /// Standard base64; `None` when it is not base64.
-pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
+pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
     BASE64.decode(text).ok()
 }
 
+/// Standard base64 with or without its padding, as secrets are written.
+fn decode_base64_key(text: &str) -> Option<Vec<u8>> {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    LENIENT.decode(text).ok()
+}
+
 /// A unix timestamp written as plain ASCII digits (at most 18).
-pub(crate) fn parse_unix(text: &str) -> Option<i64> {
+pub fn parse_unix(text: &str) -> Option<i64> {
     let text = text.trim();
     if text.is_empty() || text.len() > 18 || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -252,7 +407,7 @@ pub(crate) fn parse_unix(text: &str) -> Option<i64> {
 }
 
 /// Refuses a signed timestamp (unix seconds) outside `tolerance` of `now`.
-pub(crate) fn check_window(timestamp: i64, now: i64, tolerance: u64) -> Result<(), VerifyError> {
+pub fn check_window(timestamp: i64, now: i64, tolerance: u64) -> Result<(), VerifyError> {
     let delta = i128::from(now) - i128::from(timestamp);
     let distance = u64::try_from(delta.unsigned_abs()).unwrap_or(u64::MAX);
     if distance <= tolerance {
@@ -272,36 +427,33 @@ pub(crate) fn check_window(timestamp: i64, now: i64, tolerance: u64) -> Result<(
     }
 }
 
-/// Verifies `request` as `vendor`'s delivery under `scheme`, which the
-/// caller has resolved from the vendor's default: `VendorDefault` here
-/// means the vendor publishes no scheme and none is configured.
+/// Checks that every one of `secrets` can be used as a key by `scheme` for
+/// `vendor`: what configuration loading runs, so that a bad secret is
+/// refused at start, not at each delivery.
+pub fn check_secrets(
+    vendor: &str,
+    scheme: &dyn SignatureScheme,
+    secrets: &[Secret],
+) -> Result<(), ConfigError> {
+    Keys::new(vendor, scheme.name(), secrets, scheme.key_form()).map(drop)
+}
+
+/// Verifies `request` as `vendor`'s delivery under `scheme` (the configured
+/// one, or the vendor's own). A secret the scheme cannot use is a
+/// configuration error, not a refusal.
 pub fn verify(
     vendor: &str,
-    scheme: &Scheme,
+    scheme: &dyn SignatureScheme,
     secrets: &[Secret],
     request: &Request<'_>,
     now: i64,
     tolerance: u64,
-) -> Result<Verified, VerifyError> {
-    match scheme {
-        Scheme::VendorDefault => Err(VerifyError::NoScheme(vendor.to_owned())),
-        Scheme::None => Ok(Verified::unverified()),
-        _ if secrets.is_empty() => Err(VerifyError::NoSecret(vendor.to_owned())),
-        Scheme::Varda => varda::Verifier::new(secrets).verify_at(request, now, tolerance),
-        Scheme::Atoms => atoms::Verifier::new(secrets).verify_at(request),
-        Scheme::OpenPhone => {
-            openphone::Verifier::new(vendor, secrets)?.verify_at(request, now, tolerance)
-        }
-        Scheme::StandardWebhooks => {
-            standard_webhooks::Verifier::new(vendor, secrets)?.verify_at(request, now, tolerance)
-        }
-        Scheme::HmacSha256(options) => {
-            hmac_sha256::Verifier::new(options, secrets).verify_at(request, now, tolerance)
-        }
-        Scheme::SharedSecret { header } => {
-            shared_secret::Verifier::new(header, secrets).verify_at(request)
-        }
+) -> Result<Verified, Error> {
+    let keys = Keys::new(vendor, scheme.name(), secrets, scheme.key_form())?;
+    if scheme.verifies() && secrets.is_empty() {
+        return Err(VerifyError::NoSecret(vendor.to_owned()).into());
     }
+    Ok(scheme.verify_at(&keys, request, now, tolerance)?)
 }
 
 /// What `sign` signs.
@@ -318,34 +470,12 @@ pub struct SignInput<'a> {
 /// The headers `scheme` would send for `input`, signed with `secret`.
 pub fn sign(
     vendor: &str,
-    scheme: &Scheme,
+    scheme: &dyn SignatureScheme,
     secret: &Secret,
     input: SignInput<'_>,
-) -> Result<Vec<(String, String)>, VerifyError> {
-    Ok(match scheme {
-        Scheme::VendorDefault => return Err(VerifyError::NoScheme(vendor.to_owned())),
-        Scheme::None => Vec::new(),
-        Scheme::Varda => vec![(
-            varda::SIGNATURE_HEADER.to_owned(),
-            varda::sign(secret, input.timestamp, input.body),
-        )],
-        Scheme::Atoms => vec![(
-            atoms::SIGNATURE_HEADER.to_owned(),
-            atoms::sign(secret, input.body),
-        )],
-        Scheme::OpenPhone => vec![(
-            openphone::SIGNATURE_HEADER.to_owned(),
-            openphone::sign(
-                vendor,
-                secret,
-                openphone::millis(input.timestamp),
-                input.body,
-            )?,
-        )],
-        Scheme::StandardWebhooks => standard_webhooks::sign(vendor, secret, input)?,
-        Scheme::HmacSha256(options) => hmac_sha256::sign(options, secret, input),
-        Scheme::SharedSecret { header } => vec![(header.clone(), secret.expose().to_owned())],
-    })
+) -> Result<Vec<(String, String)>, Error> {
+    let key = Keys::one(vendor, scheme.name(), secret, scheme.key_form())?;
+    Ok(scheme.sign(&key, input))
 }
 
 #[cfg(test)]
@@ -387,8 +517,46 @@ mod tests {
     }
 
     #[test]
+    fn key_forms_refuse_unusable_secrets() {
+        assert_eq!(KeyForm::Utf8.key("s3cret"), Ok(b"s3cret".to_vec()));
+        for blank in ["", " ", "\n"] {
+            assert_eq!(KeyForm::Utf8.key(blank), Err("it is empty"));
+            assert_eq!(KeyForm::Base64.key(blank), Err("it is empty"));
+        }
+        assert!(KeyForm::Utf8.key("s3cret\n").is_err());
+        assert!(KeyForm::Utf8.key(" s3cret").is_err());
+        // whsec_ keys as people paste them: a trailing newline, no padding.
+        let key = b"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_vec();
+        for written in [
+            "whsec_TWZLUTlyOEdLWXFyVHdqVVBEOElMUFpJbzJMYUxhU3c=",
+            "whsec_TWZLUTlyOEdLWXFyVHdqVVBEOElMUFpJbzJMYUxhU3c=\n",
+            "whsec_TWZLUTlyOEdLWXFyVHdqVVBEOElMUFpJbzJMYUxhU3c",
+            "TWZLUTlyOEdLWXFyVHdqVVBEOElMUFpJbzJMYUxhU3c",
+        ] {
+            assert_eq!(KeyForm::Base64.key(written), Ok(key.clone()), "{written:?}");
+        }
+        assert!(KeyForm::Base64.key("whsec_not*base64!").is_err());
+        assert_eq!(KeyForm::Base64.key("whsec_"), Err("it is empty"));
+    }
+
+    #[test]
+    fn the_signature_cap_counts_every_entry() {
+        let mut count = EntryCount::new("X-Sig");
+        for _ in 0..MAX_SIGNATURES {
+            assert_eq!(count.add(), Ok(()));
+        }
+        assert_eq!(
+            count.add(),
+            Err(VerifyError::TooManySignatures {
+                header: "X-Sig".into(),
+                limit: MAX_SIGNATURES
+            })
+        );
+    }
+
+    #[test]
     fn keys_are_redacted_in_debug() {
-        let keys = Keys::utf8(&[Secret::new("hunter2")]);
+        let keys = Keys::new("v", "varda", &[Secret::new("hunter2")], KeyForm::Utf8).unwrap();
         assert_eq!(format!("{keys:?}"), "Keys(<1 redacted>)");
     }
 }

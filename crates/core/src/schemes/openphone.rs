@@ -17,8 +17,10 @@
 //! the most telling one: a mismatch, else a timestamp outside the window,
 //! else an unparseable header.
 
-use super::{Keys, Verified, VerifyError, base64, decode_base64, hmac_sha256, parse_unix};
-use crate::config::Secret;
+use super::{
+    EntryCount, KeyForm, Keys, SignInput, SignatureScheme, Verified, VerifyError, base64,
+    decode_base64, hmac_sha256, parse_unix,
+};
 use crate::request::Request;
 use crate::time::SignedTime;
 
@@ -29,46 +31,70 @@ pub const SCHEME: &str = "hmac";
 /// The signature version named in each entry.
 pub const VERSION: &str = "1";
 
-/// The prefix of Quo's (Standard Webhooks) keys, stripped if present.
-const QUO_KEY_PREFIX: &str = "whsec_";
-
 /// Timestamps of this value and above are taken as already in milliseconds
 /// by [`millis`] (as seconds they would lie past the year 5000).
 const MILLIS_FROM: i64 = 100_000_000_000;
 
-/// Verifies OpenPhone legacy deliveries against a set of signing keys.
-#[derive(Debug, Clone)]
-pub struct Verifier {
-    keys: Keys,
-}
+/// OpenPhone's legacy scheme, the openphone family's default for requests
+/// without a `webhook-signature`. Keys are base64-decoded.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenPhone;
 
-impl Verifier {
-    /// A verifier trying each of `secrets`, base64-decoded; a secret that is
-    /// not base64 (after an optional `whsec_` prefix) is refused, naming
-    /// `vendor` and its position.
-    pub fn new(vendor: &str, secrets: &[Secret]) -> Result<Verifier, VerifyError> {
-        let keys = Keys::decoded(vendor, "openphone", secrets, decode_key)?;
-        Ok(Verifier { keys })
+impl SignatureScheme for OpenPhone {
+    fn name(&self) -> &'static str {
+        "openphone"
     }
 
-    /// Verifies `request` at `now` (unix seconds), refusing signatures whose
-    /// millisecond timestamp is more than `tolerance` seconds away.
-    pub fn verify_at(
+    fn key_form(&self) -> KeyForm {
+        KeyForm::Base64
+    }
+
+    /// Every entry of every `openphone-signature` header is read (at most
+    /// [`MAX_SIGNATURES`](super::MAX_SIGNATURES) in all); each distinct
+    /// timestamp within the window is hashed once per key.
+    fn verify_at(
         &self,
+        keys: &Keys,
         request: &Request<'_>,
         now: i64,
         tolerance: u64,
     ) -> Result<Verified, VerifyError> {
+        let mut count = EntryCount::new(SIGNATURE_HEADER);
         let mut failure = Failure::None;
         let mut saw_header = false;
+        // Signatures by the timestamp text they sign, in window.
+        let mut signed: Vec<(&str, i64, Vec<Vec<u8>>)> = Vec::new();
         for value in request.headers_named(SIGNATURE_HEADER) {
             saw_header = true;
             for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-                match self.verify_entry(entry, request.body(), now, tolerance) {
-                    Ok(verified) => return Ok(verified),
-                    Err(error) => failure = failure.worse(error),
+                count.add()?;
+                let (timestamp_text, timestamp, signature) = match parse_entry(entry) {
+                    Ok(Some(parsed)) => parsed,
+                    Ok(None) => continue,
+                    Err(error) => {
+                        failure = failure.worse(error);
+                        continue;
+                    }
+                };
+                if let Err(error) = check_window_millis(timestamp, now, tolerance) {
+                    failure = failure.worse(error);
+                    continue;
+                }
+                let candidate = decode_base64(signature);
+                match signed.iter_mut().find(|(text, ..)| *text == timestamp_text) {
+                    Some((.., candidates)) => candidates.extend(candidate),
+                    None => {
+                        signed.push((timestamp_text, timestamp, candidate.into_iter().collect()))
+                    }
                 }
             }
+        }
+        for (timestamp_text, timestamp, candidates) in &signed {
+            let content = [timestamp_text.as_bytes(), b".", request.body()];
+            if keys.any_matches(&content, candidates) {
+                return Ok(Verified::at(SignedTime::Millis(*timestamp)));
+            }
+            failure = failure.worse(VerifyError::Mismatch(SIGNATURE_HEADER.to_owned()));
         }
         Err(match failure {
             _ if !saw_header => VerifyError::MissingHeader(SIGNATURE_HEADER),
@@ -79,49 +105,36 @@ impl Verifier {
         })
     }
 
-    /// One `hmac;1;<timestamp>;<signature>` entry; entries of another
-    /// scheme or version are `None` (skipped).
-    fn verify_entry(
-        &self,
-        entry: &str,
-        body: &[u8],
-        now: i64,
-        tolerance: u64,
-    ) -> Result<Verified, Option<VerifyError>> {
-        let mut parts = entry.split(';').map(str::trim);
-        let (Some(scheme), Some(version)) = (parts.next(), parts.next()) else {
-            return Err(Some(unparseable("expected hmac;1;<timestamp>;<signature>")));
-        };
-        if !scheme.eq_ignore_ascii_case(SCHEME) || version != VERSION {
-            return Err(None);
-        }
-        let (Some(timestamp_text), Some(signature), None) =
-            (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(Some(unparseable("expected hmac;1;<timestamp>;<signature>")));
-        };
-        let timestamp = parse_unix(timestamp_text)
-            .ok_or_else(|| unparseable("the timestamp is not unix milliseconds"))?;
-        check_window_millis(timestamp, now, tolerance)?;
-        // A signature that is not base64 can match nothing.
-        let candidates: Vec<Vec<u8>> = decode_base64(signature).into_iter().collect();
-        if self
-            .keys
-            .any_matches(&[timestamp_text.as_bytes(), b".", body], &candidates)
-        {
-            Ok(Verified {
-                scheme: "openphone",
-                signed_at: Some(SignedTime::Millis(timestamp)),
-                webhook_id: None,
-            })
-        } else {
-            Err(Some(VerifyError::Mismatch(SIGNATURE_HEADER.to_owned())))
-        }
+    /// Signs at `input.timestamp`, taken as milliseconds when it already is
+    /// one (see [`millis`]).
+    fn sign(&self, key: &[u8], input: SignInput<'_>) -> Vec<(String, String)> {
+        let t = millis(input.timestamp).to_string();
+        let digest = hmac_sha256(key, &[t.as_bytes(), b".", input.body]);
+        let value = format!("{SCHEME};{VERSION};{t};{}", base64(&digest));
+        vec![(SIGNATURE_HEADER.to_owned(), value)]
     }
 }
 
-/// The most telling failure so far: a mismatch beats a timestamp outside the
-/// window, which beats an unparseable entry.
+/// One `hmac;1;<ms>;<base64>` entry: its timestamp as sent and as a number,
+/// and its signature; `None` for another scheme or version, which is
+/// skipped.
+fn parse_entry(entry: &str) -> Result<Option<(&str, i64, &str)>, VerifyError> {
+    let mut parts = entry.split(';').map(str::trim);
+    let (Some(scheme), Some(version)) = (parts.next(), parts.next()) else {
+        return Err(unparseable("expected hmac;1;<timestamp>;<signature>"));
+    };
+    if !scheme.eq_ignore_ascii_case(SCHEME) || version != VERSION {
+        return Ok(None);
+    }
+    let (Some(timestamp_text), Some(signature), None) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(unparseable("expected hmac;1;<timestamp>;<signature>"));
+    };
+    let timestamp = parse_unix(timestamp_text)
+        .ok_or_else(|| unparseable("the timestamp is not unix milliseconds"))?;
+    Ok(Some((timestamp_text, timestamp, signature)))
+}
+
 enum Failure {
     None,
     Unparseable(VerifyError),
@@ -139,15 +152,12 @@ impl Failure {
         }
     }
 
-    fn worse(self, error: Option<VerifyError>) -> Failure {
+    fn worse(self, error: VerifyError) -> Failure {
         let next = match error {
-            None => return self,
-            Some(error @ VerifyError::Mismatch(_)) => Failure::Mismatch(error),
-            Some(
-                error @ (VerifyError::TimestampTooOld { .. }
-                | VerifyError::TimestampInFuture { .. }),
-            ) => Failure::Window(error),
-            Some(error) => Failure::Unparseable(error),
+            error @ VerifyError::Mismatch(_) => Failure::Mismatch(error),
+            error @ (VerifyError::TimestampTooOld { .. }
+            | VerifyError::TimestampInFuture { .. }) => Failure::Window(error),
+            error => Failure::Unparseable(error),
         };
         if next.rank() > self.rank() {
             next
@@ -189,15 +199,6 @@ fn check_window_millis(timestamp: i64, now: i64, tolerance: u64) -> Result<(), V
     })
 }
 
-fn decode_key(secret: &str) -> Result<Vec<u8>, &'static str> {
-    let encoded = secret.strip_prefix(QUO_KEY_PREFIX).unwrap_or(secret);
-    match decode_base64(encoded.trim()) {
-        Some(key) if !key.is_empty() => Ok(key),
-        Some(_) => Err("it is empty"),
-        None => Err("it is not base64"),
-    }
-}
-
 /// A signing timestamp in milliseconds: `timestamp` as it is when it is
 /// already milliseconds (10^11 and above), else seconds times 1000.
 pub fn millis(timestamp: i64) -> i64 {
@@ -208,23 +209,26 @@ pub fn millis(timestamp: i64) -> i64 {
     }
 }
 
-/// The `openphone-signature` value OpenPhone would send for `body` at
-/// `timestamp_ms` (unix milliseconds), signed with `secret` (base64).
-pub fn sign(
-    vendor: &str,
-    secret: &Secret,
-    timestamp_ms: i64,
-    body: &[u8],
-) -> Result<String, VerifyError> {
-    let key = Keys::decoded_one(vendor, "openphone", secret, decode_key)?;
-    let t = timestamp_ms.to_string();
-    let digest = hmac_sha256(&key, &[t.as_bytes(), b".", body]);
-    Ok(format!("{SCHEME};{VERSION};{t};{}", base64(&digest)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Secret;
+    use crate::schemes::MAX_SIGNATURES;
+
+    fn keys(keys: &[&str]) -> Result<Keys, crate::ConfigError> {
+        let secrets: Vec<Secret> = keys.iter().map(|k| Secret::new(*k)).collect();
+        Keys::new("openphone", "openphone", &secrets, KeyForm::Base64)
+    }
+
+    fn sign(key: &str, timestamp: i64, body: &[u8]) -> String {
+        let key = KeyForm::Base64.key(key).unwrap();
+        let input = SignInput {
+            body,
+            timestamp,
+            id: "",
+        };
+        OpenPhone.sign(&key, input).remove(0).1
+    }
 
     const KEY: &str = "R2ZLM2o0bFhBNVpyUnU2NG9mYXQ1MHNyR3pvSUhIVVg=";
     const BODY: &[u8] = br#"{"id":"EVtest","object":"event","apiVersion":"v3","createdAt":"2022-01-24T19:22:25.427Z","type":"call.completed","data":{"object":{"id":"ACtest","object":"call","status":"completed"}}}"#;
@@ -232,8 +236,8 @@ mod tests {
     const NOW: i64 = 1639710054;
 
     fn verify_with(header: &str, keys: &[&str], now: i64) -> Result<Verified, VerifyError> {
-        let secrets: Vec<Secret> = keys.iter().map(|k| Secret::new(*k)).collect();
-        Verifier::new("openphone", &secrets)?.verify_at(
+        OpenPhone.verify_at(
+            &self::keys(keys).unwrap(),
             &Request::new([("OpenPhone-Signature", header)], BODY),
             now,
             300,
@@ -246,10 +250,9 @@ mod tests {
 
     #[test]
     fn published_vector_signs_and_verifies() {
-        let signed = sign("openphone", &Secret::new(KEY), 1639710054089, BODY).unwrap();
+        let signed = sign(KEY, 1639710054089, BODY);
         assert_eq!(signed, VECTOR);
         let verified = verify(VECTOR, NOW).unwrap();
-        assert_eq!(verified.scheme, "openphone");
         assert_eq!(verified.signed_at, Some(SignedTime::Millis(1639710054089)));
         assert_eq!(verified.webhook_id, None);
     }
@@ -335,9 +338,8 @@ mod tests {
             verify("hmac;1;1639710054089;!!", NOW),
             Err(VerifyError::Mismatch(SIGNATURE_HEADER.into()))
         );
-        let err = Verifier::new("openphone", &[Secret::new(KEY)])
-            .unwrap()
-            .verify_at(&Request::new([], BODY), NOW, 300)
+        let err = OpenPhone
+            .verify_at(&keys(&[KEY]).unwrap(), &Request::new([], BODY), NOW, 300)
             .unwrap_err();
         assert_eq!(err, VerifyError::MissingHeader(SIGNATURE_HEADER));
     }
@@ -345,16 +347,16 @@ mod tests {
     #[test]
     fn unusable_keys_are_named_not_shown() {
         for key in ["not base64!", "whsec_%%%", ""] {
-            let err =
-                Verifier::new("openphone", &[Secret::new(KEY), Secret::new(key)]).unwrap_err();
+            let err = keys(&[KEY, key]).unwrap_err();
             let message = err.to_string();
             assert!(
-                message.starts_with("secret 2 of openphone cannot be used with openphone"),
+                message.starts_with(
+                    "vendors.openphone.secrets: secret 2 of openphone cannot be used with openphone"
+                ),
                 "{message}"
             );
             assert!(key.is_empty() || !message.contains(key), "{message}");
         }
-        assert!(sign("openphone", &Secret::new("%%%"), 1, BODY).is_err());
     }
 
     #[test]
@@ -369,5 +371,19 @@ mod tests {
         assert_eq!(millis(1639710054089), 1639710054089);
         assert_eq!(millis(0), 0);
         assert_eq!(millis(i64::MAX / 10), i64::MAX / 10);
+    }
+
+    #[test]
+    fn signature_floods_are_refused_before_hashing() {
+        let flood = vec!["hmac;1;1639710054089;AAAA"; 14_000].join(",");
+        assert_eq!(
+            verify(&flood, NOW),
+            Err(VerifyError::TooManySignatures {
+                header: SIGNATURE_HEADER.into(),
+                limit: MAX_SIGNATURES
+            })
+        );
+        let rotation = format!("hmac;1;1639710054089;AAAA,hmac;1;1639710054089;BBBB,{VECTOR}");
+        assert!(verify(&rotation, NOW).is_ok());
     }
 }

@@ -3,66 +3,89 @@
 //! proves the sender knows the secret; prefer an HMAC scheme where the
 //! vendor offers one.
 
-use subtle::ConstantTimeEq;
+use serde::Deserialize;
 
-use super::{Verified, VerifyError};
-use crate::config::Secret;
+use super::{Keys, SignInput, SignatureScheme, Verified, VerifyError};
 use crate::request::Request;
 
-/// Verifies that a header carries one of the secrets.
-#[derive(Debug, Clone)]
-pub struct Verifier<'a> {
-    header: &'a str,
-    secrets: &'a [Secret],
+/// The `shared-secret` scheme: `header` must carry one of the secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharedSecret {
+    /// The header's name.
+    pub header: String,
 }
 
-impl<'a> Verifier<'a> {
-    /// A verifier comparing `header` with each of `secrets`.
-    pub fn new(header: &'a str, secrets: &'a [Secret]) -> Verifier<'a> {
-        Verifier { header, secrets }
+impl SignatureScheme for SharedSecret {
+    fn name(&self) -> &'static str {
+        "shared-secret"
     }
 
-    /// Verifies `request`: every secret is compared, whatever matched first.
-    pub fn verify_at(&self, request: &Request<'_>) -> Result<Verified, VerifyError> {
+    /// The header and each secret are compared as SHA-256 digests, in
+    /// constant time, so that the time taken depends on neither the
+    /// secrets' lengths nor how much of one the header got right; every
+    /// secret is compared, whatever matched first.
+    fn verify_at(
+        &self,
+        keys: &Keys,
+        request: &Request<'_>,
+        _now: i64,
+        _tolerance: u64,
+    ) -> Result<Verified, VerifyError> {
         let value = request
-            .header(self.header)
-            .ok_or_else(|| VerifyError::MissingConfiguredHeader(self.header.to_owned()))?;
-        let mut matched = false;
-        for secret in self.secrets {
-            matched |= bool::from(value.as_bytes().ct_eq(secret.expose().as_bytes()));
-        }
-        if matched {
-            Ok(Verified {
-                scheme: "shared-secret",
-                signed_at: None,
-                webhook_id: None,
-            })
+            .header(&self.header)
+            .ok_or_else(|| VerifyError::MissingConfiguredHeader(self.header.clone()))?;
+        if keys.any_equals(value.as_bytes()) {
+            Ok(Verified::default())
         } else {
-            Err(VerifyError::Mismatch(self.header.to_owned()))
+            Err(VerifyError::Mismatch(self.header.clone()))
         }
+    }
+
+    fn sign(&self, key: &[u8], _: SignInput<'_>) -> Vec<(String, String)> {
+        vec![(
+            self.header.clone(),
+            String::from_utf8_lossy(key).into_owned(),
+        )]
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Secret;
+    use crate::schemes::KeyForm;
+
+    fn verify(secrets: &[&str], headers: &[(&str, &str)]) -> Result<Verified, VerifyError> {
+        let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::new(*s)).collect();
+        let keys = Keys::new("v", "shared-secret", &secrets, KeyForm::Utf8).unwrap();
+        let scheme = SharedSecret {
+            header: "X-Token".into(),
+        };
+        scheme.verify_at(&keys, &Request::new(headers.iter().copied(), b""), 0, 0)
+    }
 
     #[test]
     fn any_secret_matches_and_others_fail() {
-        let secrets = [Secret::new("one"), Secret::new("two")];
-        let verifier = Verifier::new("X-Token", &secrets);
-        assert!(
-            verifier
-                .verify_at(&Request::new([("x-token", "two")], b""))
-                .is_ok()
-        );
+        assert!(verify(&["one", "two"], &[("x-token", "two")]).is_ok());
         assert_eq!(
-            verifier.verify_at(&Request::new([("x-token", "tw")], b"")),
+            verify(&["one", "two"], &[("x-token", "tw")]),
             Err(VerifyError::Mismatch("X-Token".into()))
         );
         assert_eq!(
-            verifier.verify_at(&Request::new([], b"")),
+            verify(&["one", "two"], &[]),
             Err(VerifyError::MissingConfiguredHeader("X-Token".into()))
         );
+        // The empty header value matches nothing.
+        assert_eq!(
+            verify(&["hunter2"], &[("x-token", "")]),
+            Err(VerifyError::Mismatch("X-Token".into()))
+        );
+    }
+
+    #[test]
+    fn blank_secrets_are_refused() {
+        let secrets = [Secret::new("")];
+        assert!(Keys::new("v", "shared-secret", &secrets, KeyForm::Utf8).is_err());
     }
 }

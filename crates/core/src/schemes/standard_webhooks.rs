@@ -4,10 +4,9 @@
 //! key is the secret with any `whsec_` prefix stripped, base64-decoded.
 
 use super::{
-    Keys, SignInput, Verified, VerifyError, base64, check_window, decode_base64, hmac_sha256,
-    parse_unix,
+    EntryCount, KeyForm, Keys, SignInput, SignatureScheme, Verified, VerifyError, base64,
+    check_window, decode_base64, hmac_sha256, parse_unix,
 };
-use crate::config::Secret;
 use crate::request::Request;
 use crate::time::SignedTime;
 
@@ -20,24 +19,25 @@ pub const SIGNATURE_HEADER: &str = "webhook-signature";
 /// The prefix Standard Webhooks secrets are written with.
 pub const SECRET_PREFIX: &str = "whsec_";
 
-/// Verifies Standard Webhooks deliveries against a set of secrets.
-#[derive(Debug, Clone)]
-pub struct Verifier {
-    keys: Keys,
-}
+/// Standard Webhooks, configurable for any vendor (and Quo's generation of
+/// OpenPhone's default). Keys are base64 after an optional `whsec_` prefix.
+#[derive(Debug, Clone, Copy)]
+pub struct StandardWebhooks;
 
-impl Verifier {
-    /// A verifier trying each of `secrets`; a secret that is not base64 after
-    /// its `whsec_` prefix is refused, naming `vendor` and its position.
-    pub fn new(vendor: &str, secrets: &[Secret]) -> Result<Verifier, VerifyError> {
-        let keys = Keys::decoded(vendor, "standard-webhooks", secrets, decode_secret)?;
-        Ok(Verifier { keys })
+impl SignatureScheme for StandardWebhooks {
+    fn name(&self) -> &'static str {
+        "standard-webhooks"
     }
 
-    /// Verifies `request` at `now` (unix seconds), refusing timestamps more
-    /// than `tolerance` seconds away.
-    pub fn verify_at(
+    fn key_form(&self) -> KeyForm {
+        KeyForm::Base64
+    }
+
+    /// At most [`MAX_SIGNATURES`](super::MAX_SIGNATURES) entries are read,
+    /// whatever their version; the signed content is hashed once per key.
+    fn verify_at(
         &self,
+        keys: &Keys,
         request: &Request<'_>,
         now: i64,
         tolerance: u64,
@@ -53,12 +53,14 @@ impl Verifier {
             header: TIMESTAMP_HEADER.to_owned(),
             reason: "not a unix timestamp",
         })?;
+        let mut count = EntryCount::new(SIGNATURE_HEADER);
         let mut signatures = Vec::new();
         let mut saw_v1 = false;
         let mut saw_header = false;
         for value in request.headers_named(SIGNATURE_HEADER) {
             saw_header = true;
             for entry in value.split_ascii_whitespace() {
+                count.add()?;
                 if let Some(("v1", signature)) = entry.split_once(',') {
                     saw_v1 = true;
                     signatures.extend(decode_base64(signature));
@@ -82,9 +84,8 @@ impl Verifier {
             b".",
             request.body(),
         ];
-        if self.keys.any_matches(&signed, &signatures) {
+        if keys.any_matches(&signed, &signatures) {
             Ok(Verified {
-                scheme: "standard-webhooks",
                 signed_at: Some(SignedTime::Seconds(timestamp)),
                 webhook_id: Some(id.to_owned()),
             })
@@ -92,48 +93,45 @@ impl Verifier {
             Err(VerifyError::Mismatch(SIGNATURE_HEADER.to_owned()))
         }
     }
-}
 
-fn decode_secret(secret: &str) -> Result<Vec<u8>, &'static str> {
-    let encoded = secret.strip_prefix(SECRET_PREFIX).unwrap_or(secret);
-    match decode_base64(encoded) {
-        Some(key) if !key.is_empty() => Ok(key),
-        Some(_) => Err("it is empty"),
-        None => Err("it is not base64 after the whsec_ prefix"),
+    /// The three headers a Standard Webhooks sender would send.
+    fn sign(&self, key: &[u8], input: SignInput<'_>) -> Vec<(String, String)> {
+        let timestamp = input.timestamp.to_string();
+        let digest = hmac_sha256(
+            key,
+            &[
+                input.id.as_bytes(),
+                b".",
+                timestamp.as_bytes(),
+                b".",
+                input.body,
+            ],
+        );
+        vec![
+            (ID_HEADER.to_owned(), input.id.to_owned()),
+            (TIMESTAMP_HEADER.to_owned(), timestamp),
+            (
+                SIGNATURE_HEADER.to_owned(),
+                format!("v1,{}", base64(&digest)),
+            ),
+        ]
     }
-}
-
-/// The three headers a Standard Webhooks sender would send for `input`.
-pub fn sign(
-    vendor: &str,
-    secret: &Secret,
-    input: SignInput<'_>,
-) -> Result<Vec<(String, String)>, VerifyError> {
-    let key = Keys::decoded_one(vendor, "standard-webhooks", secret, decode_secret)?;
-    let timestamp = input.timestamp.to_string();
-    let digest = hmac_sha256(
-        &key,
-        &[
-            input.id.as_bytes(),
-            b".",
-            timestamp.as_bytes(),
-            b".",
-            input.body,
-        ],
-    );
-    Ok(vec![
-        (ID_HEADER.to_owned(), input.id.to_owned()),
-        (TIMESTAMP_HEADER.to_owned(), timestamp),
-        (
-            SIGNATURE_HEADER.to_owned(),
-            format!("v1,{}", base64(&digest)),
-        ),
-    ])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Secret;
+    use crate::schemes::MAX_SIGNATURES;
+
+    fn keys(secret: &str) -> Result<Keys, crate::ConfigError> {
+        Keys::new(
+            "test",
+            "standard-webhooks",
+            &[Secret::new(secret)],
+            KeyForm::Base64,
+        )
+    }
 
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     const ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
@@ -146,7 +144,8 @@ mod tests {
             ("Webhook-Timestamp", "1614265330"),
             ("Webhook-Signature", signature),
         ];
-        Verifier::new("test", &[Secret::new(SECRET)])?.verify_at(
+        StandardWebhooks.verify_at(
+            &keys(SECRET).unwrap(),
             &Request::new(headers, BODY),
             now,
             300,
@@ -160,14 +159,14 @@ mod tests {
             timestamp: 1614265330,
             id: ID,
         };
-        let headers = sign("test", &Secret::new(SECRET), input).unwrap();
+        let key = KeyForm::Base64.key(SECRET).unwrap();
+        let headers = StandardWebhooks.sign(&key, input);
         assert_eq!(
             headers[2],
             (SIGNATURE_HEADER.to_owned(), SIGNATURE.to_owned())
         );
         let verified = verify(SIGNATURE, 1614265330).unwrap();
         assert_eq!(verified.webhook_id.as_deref(), Some(ID));
-        assert_eq!(verified.scheme, "standard-webhooks");
     }
 
     #[test]
@@ -197,9 +196,25 @@ mod tests {
 
     #[test]
     fn unusable_secret_is_named_not_shown() {
-        let err = Verifier::new("opencx", &[Secret::new("whsec_%%%")]).unwrap_err();
+        let secrets = [Secret::new("whsec_%%%")];
+        let err = Keys::new("opencx", "standard-webhooks", &secrets, KeyForm::Base64).unwrap_err();
         let message = err.to_string();
         assert!(message.contains("secret 1 of opencx"), "{message}");
+        assert!(message.starts_with("vendors.opencx.secrets: "), "{message}");
         assert!(!message.contains("%%%"), "{message}");
+    }
+
+    #[test]
+    fn signature_floods_are_refused_before_hashing() {
+        let flood = vec!["v2,x"; 14_000].join(" ");
+        assert_eq!(
+            verify(&flood, 1614265330),
+            Err(VerifyError::TooManySignatures {
+                header: SIGNATURE_HEADER.into(),
+                limit: MAX_SIGNATURES
+            })
+        );
+        let rotation = format!("v1,AAAA v1a,BBBB {SIGNATURE}");
+        assert!(verify(&rotation, 1614265330).is_ok());
     }
 }

@@ -67,12 +67,12 @@
 use serde_json::Value;
 
 use super::{Family, Normalized};
-use crate::config::Scheme;
 use crate::error::Error;
 use crate::event::{Analysis, Call, EventType, Section, TranscriptTurn};
 use crate::fields::{self, Object};
 use crate::request::Request;
 use crate::schemes::atoms::SIGNATURE_HEADER;
+use crate::schemes::{self, SignatureScheme};
 
 /// The Atoms family.
 #[derive(Debug, Clone, Copy)]
@@ -132,8 +132,12 @@ impl Family for Atoms {
         "atoms"
     }
 
-    fn default_scheme(&self, _request: &Request<'_>) -> Option<Scheme> {
-        Some(Scheme::Atoms)
+    fn default_scheme(&self, _request: &Request<'_>) -> Option<&'static dyn SignatureScheme> {
+        Some(&schemes::atoms::Atoms)
+    }
+
+    fn default_schemes(&self) -> &'static [&'static dyn SignatureScheme] {
+        &[&schemes::atoms::Atoms]
     }
 
     fn claims_headers(&self, _request: &Request<'_>) -> bool {

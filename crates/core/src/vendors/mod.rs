@@ -5,11 +5,11 @@
 //! event. Its event-type mapping is a table in its module. Adding a vendor is
 //! a module here, a line in [`FAMILIES`], and its fixtures.
 
-use crate::config::Scheme;
 use crate::error::Error;
 use crate::event::{Data, EventType};
 use crate::fields::Object;
 use crate::request::Request;
+use crate::schemes::SignatureScheme;
 
 pub mod atoms;
 pub mod opencx;
@@ -24,19 +24,45 @@ pub static FAMILIES: &[&dyn Family] = &[
     &openphone::OpenPhone,
 ];
 
-/// The family called `name`.
-pub fn family(name: &str) -> Option<&'static dyn Family> {
-    FAMILIES.iter().copied().find(|f| f.name() == name)
+/// Every family's name, comma-separated, for messages.
+pub fn names() -> String {
+    names_of(FAMILIES)
 }
 
-/// The family a request belongs to: the first whose headers claim it, else
-/// the first that recognises the body's shape. Nothing is verified.
+/// The names of `families`, comma-separated.
+pub fn names_of(families: &[&dyn Family]) -> String {
+    families
+        .iter()
+        .map(|f| f.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The family called `name`.
+pub fn family(name: &str) -> Option<&'static dyn Family> {
+    family_in(FAMILIES, name)
+}
+
+/// The family called `name` among `families`.
+pub fn family_in<'f>(families: &[&'f dyn Family], name: &str) -> Option<&'f dyn Family> {
+    families.iter().copied().find(|f| f.name() == name)
+}
+
+/// The family a request belongs to: the one whose headers claim it, else
+/// the one that recognises the body's shape. Nothing is verified. Families
+/// do not overlap (`tests/fixtures.rs` checks every fixture against every
+/// family), so the order of [`FAMILIES`] is not a priority.
 pub fn detect(request: &Request<'_>) -> Option<&'static dyn Family> {
-    if let Some(family) = FAMILIES.iter().find(|f| f.claims_headers(request)) {
+    detect_in(FAMILIES, request)
+}
+
+/// [`detect`] among `families`.
+pub fn detect_in<'f>(families: &[&'f dyn Family], request: &Request<'_>) -> Option<&'f dyn Family> {
+    if let Some(family) = families.iter().find(|f| f.claims_headers(request)) {
         return Some(*family);
     }
     let payload: Object = serde_json::from_slice(request.body()).ok()?;
-    FAMILIES
+    families
         .iter()
         .copied()
         .find(|f| f.claims_body(request, &payload))
@@ -51,7 +77,12 @@ pub trait Family: Sync {
     /// The scheme used when the operator leaves it at `vendor-default`, which
     /// may depend on the request's headers; `None` when the vendor publishes
     /// none, so that deliveries are refused until one is configured.
-    fn default_scheme(&self, request: &Request<'_>) -> Option<Scheme>;
+    fn default_scheme(&self, request: &Request<'_>) -> Option<&'static dyn SignatureScheme>;
+
+    /// Every scheme [`Family::default_scheme`] may choose (empty when the
+    /// vendor publishes none): configuration loading checks the secrets
+    /// against each.
+    fn default_schemes(&self) -> &'static [&'static dyn SignatureScheme];
 
     /// Whether the headers alone mark the request as this family's.
     fn claims_headers(&self, request: &Request<'_>) -> bool;

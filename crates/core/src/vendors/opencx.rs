@@ -67,11 +67,11 @@
 use serde_json::Value;
 
 use super::{Family, Normalized};
-use crate::config::Scheme;
 use crate::error::Error;
 use crate::event::{Call, Contact, Conversation, Csat, EventType, Message, Section, Workflow};
 use crate::fields::{self, Object};
 use crate::request::Request;
+use crate::schemes::SignatureScheme;
 
 /// The OpenCX family.
 #[derive(Debug, Clone, Copy)]
@@ -144,8 +144,12 @@ impl Family for OpenCx {
 
     /// OpenCX publishes no scheme: deliveries are refused until one is
     /// configured.
-    fn default_scheme(&self, _request: &Request<'_>) -> Option<Scheme> {
+    fn default_scheme(&self, _request: &Request<'_>) -> Option<&'static dyn SignatureScheme> {
         None
+    }
+
+    fn default_schemes(&self) -> &'static [&'static dyn SignatureScheme] {
+        &[]
     }
 
     /// OpenCX sends no header of its own.

@@ -81,14 +81,13 @@
 use serde_json::Value;
 
 use super::{Family, Normalized};
-use crate::config::Scheme;
 use crate::error::Error;
 use crate::event::{
     Call, Contact, Conversation, EventType, Media, Message, Section, Summary, TranscriptTurn,
 };
 use crate::fields::{self, Object};
 use crate::request::Request;
-use crate::schemes::{openphone, standard_webhooks};
+use crate::schemes::{SignatureScheme, openphone, standard_webhooks};
 
 /// The OpenPhone / Quo family.
 #[derive(Debug, Clone, Copy)]
@@ -157,12 +156,16 @@ impl Family for OpenPhone {
         "openphone"
     }
 
-    fn default_scheme(&self, request: &Request<'_>) -> Option<Scheme> {
+    fn default_scheme(&self, request: &Request<'_>) -> Option<&'static dyn SignatureScheme> {
         Some(if request.has_header(standard_webhooks::SIGNATURE_HEADER) {
-            Scheme::StandardWebhooks
+            &standard_webhooks::StandardWebhooks
         } else {
-            Scheme::OpenPhone
+            &openphone::OpenPhone
         })
+    }
+
+    fn default_schemes(&self) -> &'static [&'static dyn SignatureScheme] {
+        &[&openphone::OpenPhone, &standard_webhooks::StandardWebhooks]
     }
 
     fn claims_headers(&self, request: &Request<'_>) -> bool {
@@ -785,14 +788,9 @@ mod tests {
         assert!(!OpenPhone.claims_body(&bare, quo_body));
         let other = json!({"event": "call.ended", "data": {"resource": {}}});
         assert!(!OpenPhone.claims_body(&standard, other.as_object().unwrap()));
-        assert_eq!(
-            OpenPhone.default_scheme(&standard),
-            Some(Scheme::StandardWebhooks)
-        );
-        assert_eq!(
-            OpenPhone.default_scheme(&legacy_signed),
-            Some(Scheme::OpenPhone)
-        );
-        assert_eq!(OpenPhone.default_scheme(&bare), Some(Scheme::OpenPhone));
+        let scheme = |request| OpenPhone.default_scheme(request).map(|s| s.name());
+        assert_eq!(scheme(&standard), Some("standard-webhooks"));
+        assert_eq!(scheme(&legacy_signed), Some("openphone"));
+        assert_eq!(scheme(&bare), Some("openphone"));
     }
 }

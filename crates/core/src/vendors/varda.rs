@@ -6,12 +6,12 @@
 //! the body digest; the source is plain `/varda`.
 
 use super::{Family, Normalized};
-use crate::config::Scheme;
 use crate::error::Error;
 use crate::event::{Call, Contact, Conversation, EventType, Message, Outcome, Section};
 use crate::fields::{self, Object};
 use crate::request::Request;
 use crate::schemes::varda::{EVENT_HEADER, SIGNATURE_HEADER};
+use crate::schemes::{self, SignatureScheme};
 
 /// The Varda family.
 #[derive(Debug, Clone, Copy)]
@@ -51,8 +51,12 @@ impl Family for Varda {
         "varda"
     }
 
-    fn default_scheme(&self, _request: &Request<'_>) -> Option<Scheme> {
-        Some(Scheme::Varda)
+    fn default_scheme(&self, _request: &Request<'_>) -> Option<&'static dyn SignatureScheme> {
+        Some(&schemes::varda::Varda)
+    }
+
+    fn default_schemes(&self) -> &'static [&'static dyn SignatureScheme] {
+        &[&schemes::varda::Varda]
     }
 
     fn claims_headers(&self, request: &Request<'_>) -> bool {
