@@ -15,9 +15,11 @@
 //! - valid signed deliveries from every vendor, one every 10 ms per sender,
 //!   whose answers and latencies are the figures.
 //!
-//! It prints what each kind of request was answered, then the valid
-//! deliveries' success rate and p50/p99, and fails unless every valid
-//! delivery was acknowledged with p99 at most 50 ms.
+//! The same valid senders first run alone for 3 s, as a baseline on this
+//! machine. It prints what each kind of request was answered and how fast,
+//! then the valid deliveries' success rate and p50/p99 without and during
+//! the attack, and fails unless every valid delivery was acknowledged with
+//! p99 at most 50 ms during the attack.
 
 #[path = "../../tests/support/http.rs"]
 #[allow(dead_code)] // the attack needs no downstream
@@ -27,13 +29,13 @@ mod http;
 mod receiver;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, ensure};
+use anyhow::{Context, anyhow, ensure};
 use switchboard_core::{Config, SignInput};
 
 const SWITCHBOARD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/switchboard");
@@ -41,6 +43,9 @@ const DEMO_CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/demo/switchboard
 
 /// The goal for valid deliveries during the attack.
 const P99_GOAL: Duration = Duration::from_millis(50);
+
+/// How long the valid senders run alone first.
+const BASELINE: Duration = Duration::from_secs(3);
 
 /// How many threads run each hostile kind, and the valid senders.
 const FLOODERS: usize = 2;
@@ -52,13 +57,29 @@ const SENDERS: usize = 2;
 /// A request to send: path, headers, body.
 type Request = (String, Vec<(String, String)>, Vec<u8>);
 
-/// What each kind of request was answered: kind → status (0: no answer,
-/// the connection failed) → count.
-type Tally = Arc<Mutex<BTreeMap<&'static str, BTreeMap<u16, usize>>>>;
+/// What each kind of request was answered, and how fast.
+#[derive(Debug, Default)]
+struct Tally(Mutex<BTreeMap<&'static str, Answers>>);
 
-fn count(tally: &Tally, kind: &'static str, status: u16) {
-    let mut tally = tally.lock().unwrap_or_else(|e| e.into_inner());
-    *tally.entry(kind).or_default().entry(status).or_default() += 1;
+/// The answers to one kind of request: status (0: none, the connection
+/// failed) → count, and each latency.
+#[derive(Debug, Default)]
+struct Answers {
+    statuses: BTreeMap<u16, usize>,
+    latencies: Vec<Duration>,
+}
+
+impl Tally {
+    fn record(&self, kind: &'static str, status: u16, took: Duration) {
+        let mut kinds = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let answers = kinds.entry(kind).or_default();
+        *answers.statuses.entry(status).or_default() += 1;
+        answers.latencies.push(took);
+    }
+
+    fn take(&self) -> BTreeMap<&'static str, Answers> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 fn unix_now() -> anyhow::Result<i64> {
@@ -67,43 +88,40 @@ fn unix_now() -> anyhow::Result<i64> {
     )?)
 }
 
-/// The precomputed hostile requests: (path, headers, body).
-struct Hostile {
-    floods: Vec<Request>,
-    forged: Vec<Request>,
-}
-
-fn hostile(now: i64) -> Hostile {
+/// The signature-list floods: 14 000 entries, a 1 MB body.
+fn floods(now: i64) -> Vec<Request> {
     let body = vec![b' '; 1_000_000];
     let openphone = vec![format!("hmac;1;{};AAAA", now * 1000); 14_000].join(",");
     let varda = format!("t={now},{}", vec!["v1=00"; 14_000].join(","));
-    let forged_signature = format!("t={now},v1={}", "ab".repeat(32));
-    Hostile {
-        floods: vec![
-            (
-                "/webhooks/openphone".to_owned(),
-                vec![("openphone-signature".to_owned(), openphone)],
-                body.clone(),
-            ),
-            (
-                "/webhooks/varda".to_owned(),
-                vec![("X-Varda-Signature".to_owned(), varda)],
-                body,
-            ),
-        ],
-        forged: vec![
-            (
-                "/webhooks/varda".to_owned(),
-                vec![("X-Varda-Signature".to_owned(), forged_signature.clone())],
-                vec![b'{'; 1 << 20],
-            ),
-            (
-                "/webhooks/varda".to_owned(),
-                vec![("X-Varda-Signature".to_owned(), forged_signature)],
-                vec![b'{'; 2 << 20],
-            ),
-        ],
-    }
+    vec![
+        (
+            "/webhooks/openphone".to_owned(),
+            vec![("openphone-signature".to_owned(), openphone)],
+            body.clone(),
+        ),
+        (
+            "/webhooks/varda".to_owned(),
+            vec![("X-Varda-Signature".to_owned(), varda)],
+            body,
+        ),
+    ]
+}
+
+/// Forged bodies: the demo's whole 1 MiB limit, and twice it (written
+/// whole before the answer is read).
+fn forged(now: i64) -> Vec<Request> {
+    let signature = vec![(
+        "X-Varda-Signature".to_owned(),
+        format!("t={now},v1={}", "ab".repeat(32)),
+    )];
+    vec![
+        (
+            "/webhooks/varda".to_owned(),
+            signature.clone(),
+            vec![b'{'; 1 << 20],
+        ),
+        ("/webhooks/varda".to_owned(), signature, vec![b'{'; 2 << 20]),
+    ]
 }
 
 /// One valid delivery, signed with the demo secret of its vendor, its body
@@ -153,16 +171,17 @@ fn hammer(
     kind: &'static str,
     requests: Arc<Vec<Request>>,
     stop: Arc<AtomicBool>,
-    tally: Tally,
+    tally: Arc<Tally>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         for (path, headers, body) in requests.iter().cycle() {
             if stop.load(Ordering::Relaxed) {
                 break;
             }
+            let sent = Instant::now();
             let status =
                 http::request(address, "POST", path, headers, body).map_or(0, |r| r.status);
-            count(&tally, kind, status);
+            tally.record(kind, status, sent.elapsed());
         }
     })
 }
@@ -172,17 +191,22 @@ fn hammer(
 fn trickle(
     address: SocketAddr,
     stop: Arc<AtomicBool>,
-    tally: Tally,
+    tally: Arc<Tally>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         while !stop.load(Ordering::Relaxed) {
-            let status = slow_body(address, &stop).unwrap_or(0);
-            count(&tally, "slow body", status);
+            let sent = Instant::now();
+            // One still trickling when the attack ends was not answered yet.
+            if let Some(status) = slow_body(address, &stop).unwrap_or(Some(0)) {
+                tally.record("slow body", status, sent.elapsed());
+            }
         }
     })
 }
 
-fn slow_body(address: SocketAddr, stop: &AtomicBool) -> std::io::Result<u16> {
+/// The status the receiver answered a slow body with (0: the connection
+/// ended without one), or `None` if the attack ended first.
+fn slow_body(address: SocketAddr, stop: &AtomicBool) -> std::io::Result<Option<u16>> {
     let mut stream = TcpStream::connect(address)?;
     stream.set_read_timeout(Some(Duration::from_millis(1)))?;
     stream.write_all(
@@ -190,15 +214,17 @@ fn slow_body(address: SocketAddr, stop: &AtomicBool) -> std::io::Result<u16> {
     )?;
     let mut answer = Vec::new();
     let mut buf = [0u8; 4096];
-    while !stop.load(Ordering::Relaxed) {
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         if stream.write_all(&[b' '; 1024]).is_err() {
             break;
         }
         match stream.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => answer.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
             Err(_) => break,
         }
         if !answer.is_empty() {
@@ -206,7 +232,7 @@ fn slow_body(address: SocketAddr, stop: &AtomicBool) -> std::io::Result<u16> {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    Ok(http::parse_response(&answer).map_or(0, |r| r.status))
+    Ok(Some(http::parse_response(&answer).map_or(0, |r| r.status)))
 }
 
 /// Random paths and methods, back to back.
@@ -214,12 +240,12 @@ fn scan(
     address: SocketAddr,
     seed: u64,
     stop: Arc<AtomicBool>,
-    tally: Tally,
+    tally: Arc<Tally>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut state = seed | 1;
         while !stop.load(Ordering::Relaxed) {
-            // xorshift: no dependency, and the same run each time.
+            // xorshift: no dependency, and the same paths every run.
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
@@ -229,19 +255,20 @@ fn scan(
                 2 => ("PUT", "/webhooks".to_owned()),
                 _ => ("POST", format!("/webhooks/{state:x}/../{}", state % 97)),
             };
+            let sent = Instant::now();
             let status = http::request(address, method, &path, &[], b"{}").map_or(0, |r| r.status);
-            count(&tally, "random path", status);
+            tally.record("random path", status, sent.elapsed());
         }
     })
 }
 
-/// Valid deliveries, one every 10 ms, until `stop`: each latency, or why it failed.
+/// Sends `deliveries` (every `SENDERS`-th from `first`), one every 10 ms,
+/// until they run out or `stop`: each one's latency, or why it failed.
 fn send_valid(
     address: SocketAddr,
     deliveries: Arc<Vec<Request>>,
     first: usize,
     stop: Arc<AtomicBool>,
-    tally: Tally,
 ) -> std::thread::JoinHandle<Vec<Result<Duration, String>>> {
     std::thread::spawn(move || {
         let mut results = Vec::new();
@@ -252,8 +279,6 @@ fn send_valid(
             let sent = Instant::now();
             let response = http::request(address, "POST", path, headers, body);
             let took = sent.elapsed();
-            let status = response.as_ref().map_or(0, |r| r.status);
-            count(&tally, "valid delivery", status);
             results.push(match response {
                 Ok(r) if r.status == 200 => Ok(took),
                 Ok(r) => Err(format!("{} {}", r.status, r.body)),
@@ -265,11 +290,131 @@ fn send_valid(
     })
 }
 
+/// Runs the valid senders over `deliveries` for `length`.
+fn measure_valid(
+    address: SocketAddr,
+    deliveries: Vec<Request>,
+    length: Duration,
+) -> anyhow::Result<Vec<Result<Duration, String>>> {
+    let deliveries = Arc::new(deliveries);
+    let stop = Arc::new(AtomicBool::new(false));
+    let senders: Vec<_> = (0..SENDERS)
+        .map(|first| send_valid(address, Arc::clone(&deliveries), first, Arc::clone(&stop)))
+        .collect();
+    std::thread::sleep(length);
+    stop.store(true, Ordering::Relaxed);
+    let mut results = Vec::new();
+    for sender in senders {
+        let sent = sender.join().map_err(|_| anyhow!("a sender panicked"))?;
+        results.extend(sent);
+    }
+    Ok(results)
+}
+
+/// Starts every hostile thread; they run until `stop`.
+fn start_attack(
+    address: SocketAddr,
+    now: i64,
+    stop: &Arc<AtomicBool>,
+    tally: &Arc<Tally>,
+) -> Vec<std::thread::JoinHandle<()>> {
+    let floods = Arc::new(floods(now));
+    let forged = Arc::new(forged(now));
+    let mut attackers = Vec::new();
+    for _ in 0..FLOODERS {
+        let (floods, stop, tally) = (Arc::clone(&floods), Arc::clone(stop), Arc::clone(tally));
+        attackers.push(hammer(address, "signature flood", floods, stop, tally));
+    }
+    for _ in 0..FORGERS {
+        let (forged, stop, tally) = (Arc::clone(&forged), Arc::clone(stop), Arc::clone(tally));
+        attackers.push(hammer(address, "forged max-size body", forged, stop, tally));
+    }
+    for _ in 0..SLOW_BODIES {
+        attackers.push(trickle(address, Arc::clone(stop), Arc::clone(tally)));
+    }
+    for seed in 0..PATH_SCANNERS as u64 {
+        let seed = 0x9e37_79b9_7f4a_7c15 + seed;
+        attackers.push(scan(address, seed, Arc::clone(stop), Arc::clone(tally)));
+    }
+    attackers
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// The valid deliveries' figures: how many were acknowledged, p50 and p99.
+struct Figures {
+    acknowledged: usize,
+    sent: usize,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+    failures: Vec<String>,
+}
+
+impl Figures {
+    fn of(results: Vec<Result<Duration, String>>) -> Figures {
+        let sent = results.len();
+        let (mut latencies, mut failures) = (Vec::new(), Vec::new());
+        for result in results {
+            match result {
+                Ok(took) => latencies.push(took),
+                Err(why) => failures.push(why),
+            }
+        }
+        latencies.sort();
+        Figures {
+            acknowledged: latencies.len(),
+            sent,
+            p50: percentile(&latencies, 0.50),
+            p99: percentile(&latencies, 0.99),
+            max: latencies.last().copied().unwrap_or_default(),
+            failures,
+        }
+    }
+
+    fn print(&self, when: &str) {
+        println!(
+            "valid deliveries {when}: {}/{} acknowledged ({:.2} %), p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            self.acknowledged,
+            self.sent,
+            self.acknowledged as f64 * 100.0 / self.sent.max(1) as f64,
+            millis(self.p50),
+            millis(self.p99),
+            millis(self.max),
+        );
+        for failure in self.failures.iter().take(5) {
+            println!("  not acknowledged: {failure}");
+        }
+    }
+}
+
+fn print_tally(tally: BTreeMap<&'static str, Answers>) {
+    for (kind, mut answers) in tally {
+        let statuses: Vec<String> = answers
+            .statuses
+            .iter()
+            .map(|(status, n)| match status {
+                0 => format!("{n} × no answer"),
+                status => format!("{n} × {status}"),
+            })
+            .collect();
+        answers.latencies.sort();
+        println!(
+            "  {kind:>20}: {} (answered in p50 {:.1} ms, p99 {:.1} ms)",
+            statuses.join(", "),
+            millis(percentile(&answers.latencies, 0.50)),
+            millis(percentile(&answers.latencies, 0.99)),
+        );
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -281,7 +426,7 @@ fn main() -> anyhow::Result<()> {
             .parse()?,
         None => 15,
     };
-    let seconds = seconds.clamp(1, 120);
+    let length = Duration::from_secs(seconds.clamp(1, 120));
     let dir = std::env::temp_dir().join(format!("switchboard-attack-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let config: Config = toml::from_str(&std::fs::read_to_string(DEMO_CONFIG)?)?;
@@ -294,122 +439,55 @@ fn main() -> anyhow::Result<()> {
     .with_context(|| format!("starting {SWITCHBOARD} (run `make build` first)"))?;
     let address = server.address;
     let now = unix_now()?;
-    let hostile = hostile(now);
-    // Enough valid deliveries for the run, at most one per 10 ms per sender.
-    let deliveries: Vec<_> = (0..SENDERS * 100 * seconds as usize + SENDERS)
+    // Enough unique deliveries for both phases: at most one per 10 ms per sender.
+    let per_second = SENDERS * 100;
+    let baseline_count = per_second * BASELINE.as_secs() as usize;
+    let mut deliveries = (0..baseline_count + per_second * length.as_secs() as usize)
         .map(|n| valid(&config, n, now))
-        .collect::<anyhow::Result<_>>()?;
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let during = deliveries.split_off(baseline_count);
+
     println!(
-        "attack: {seconds} s on {address}: {FLOODERS} signature-list flooders, {FORGERS} forgers of max-size bodies, \
-         {SLOW_BODIES} slow bodies, {PATH_SCANNERS} path scanners; {SENDERS} senders of valid deliveries (one per 10 ms each)"
+        "attack on {address} (default limits, demo configuration): {SENDERS} senders of valid deliveries, \
+         one per 10 ms each; {} s alone, then {} s with {FLOODERS} signature-list flooders, {FORGERS} forgers \
+         of max-size bodies, {SLOW_BODIES} slow bodies and {PATH_SCANNERS} path scanners",
+        BASELINE.as_secs(),
+        length.as_secs()
     );
+    let baseline = Figures::of(measure_valid(address, deliveries, BASELINE)?);
+    baseline.print("without the attack");
 
     let stop = Arc::new(AtomicBool::new(false));
-    let tally: Tally = Arc::default();
-    let floods = Arc::new(hostile.floods);
-    let forged = Arc::new(hostile.forged);
-    let deliveries = Arc::new(deliveries);
-    let mut attackers = Vec::new();
-    for _ in 0..FLOODERS {
-        attackers.push(hammer(
-            address,
-            "signature flood",
-            Arc::clone(&floods),
-            Arc::clone(&stop),
-            Arc::clone(&tally),
-        ));
-    }
-    for _ in 0..FORGERS {
-        attackers.push(hammer(
-            address,
-            "forged max-size body",
-            Arc::clone(&forged),
-            Arc::clone(&stop),
-            Arc::clone(&tally),
-        ));
-    }
-    for _ in 0..SLOW_BODIES {
-        attackers.push(trickle(address, Arc::clone(&stop), Arc::clone(&tally)));
-    }
-    for seed in 0..PATH_SCANNERS {
-        attackers.push(scan(
-            address,
-            0x9e37_79b9_7f4a_7c15 + seed as u64,
-            Arc::clone(&stop),
-            Arc::clone(&tally),
-        ));
-    }
+    let tally = Arc::new(Tally::default());
+    let attackers = start_attack(address, now, &stop, &tally);
     // Let the flood build up before measuring.
     std::thread::sleep(Duration::from_millis(500));
-    let senders: Vec<_> = (0..SENDERS)
-        .map(|first| {
-            send_valid(
-                address,
-                Arc::clone(&deliveries),
-                first,
-                Arc::clone(&stop),
-                Arc::clone(&tally),
-            )
-        })
-        .collect();
-    std::thread::sleep(Duration::from_secs(seconds));
+    let attacked = Figures::of(measure_valid(address, during, length)?);
     stop.store(true, Ordering::Relaxed);
-    let mut results = Vec::new();
-    for sender in senders {
-        results.extend(
-            sender
-                .join()
-                .map_err(|_| anyhow::anyhow!("a sender panicked"))?,
-        );
-    }
     for attacker in attackers {
         let _ = attacker.join();
     }
+    print_tally(tally.take());
+    attacked.print("during the attack");
 
-    let tally = std::mem::take(&mut *tally.lock().unwrap_or_else(|e| e.into_inner()));
-    for (kind, statuses) in &tally {
-        let answers: Vec<String> = statuses
-            .iter()
-            .map(|(status, n)| match status {
-                0 => format!("{n} × no answer"),
-                status => format!("{n} × {status}"),
-            })
-            .collect();
-        println!("  {kind:>20}: {}", answers.join(", "));
-    }
-    let mut latencies: Vec<Duration> = results
-        .iter()
-        .filter_map(|r| r.as_ref().ok().copied())
-        .collect();
-    latencies.sort();
-    let failures: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
-    let p50 = percentile(&latencies, 0.50);
-    let p99 = percentile(&latencies, 0.99);
-    println!(
-        "valid deliveries during the attack: {}/{} acknowledged ({:.2} %), p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        latencies.len(),
-        results.len(),
-        latencies.len() as f64 * 100.0 / results.len().max(1) as f64,
-        p50.as_secs_f64() * 1e3,
-        p99.as_secs_f64() * 1e3,
-        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-    );
-    for failure in failures.iter().take(5) {
-        println!("  refused: {failure}");
-    }
     let stopped = server.terminate()?;
     let _ = std::fs::remove_dir_all(&dir);
     ensure!(
         stopped.success(),
         "the receiver did not stop cleanly: {stopped}"
     );
-    ensure!(!results.is_empty(), "no valid delivery was sent");
+    ensure!(attacked.sent > 0, "no valid delivery was sent");
     ensure!(
-        failures.is_empty(),
+        attacked.failures.is_empty(),
         "{} valid deliveries were not acknowledged",
-        failures.len()
+        attacked.failures.len()
     );
-    ensure!(p99 <= P99_GOAL, "p99 {p99:?} is over the {P99_GOAL:?} goal");
+    ensure!(
+        attacked.p99 <= P99_GOAL,
+        "goal missed: p99 {:.2} ms is over {} ms",
+        millis(attacked.p99),
+        P99_GOAL.as_millis()
+    );
     println!(
         "goal met: every valid delivery acknowledged, p99 <= {} ms",
         P99_GOAL.as_millis()
