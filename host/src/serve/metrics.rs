@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Everything the receiver counts.
@@ -15,6 +15,24 @@ pub struct Metrics {
     sink_events: AtomicU64,
     forwarded: AtomicU64,
     forward_failures: AtomicU64,
+    journal: Position,
+    forwarding: AtomicBool,
+    forwarded_through: Position,
+    dead_letters: AtomicU64,
+}
+
+/// A place in the journal: bytes from its start, and the lines below them.
+#[derive(Debug, Default)]
+struct Position {
+    bytes: AtomicU64,
+    lines: AtomicU64,
+}
+
+impl Position {
+    fn set(&self, bytes: u64, lines: u64) {
+        self.bytes.store(bytes, Ordering::Relaxed);
+        self.lines.store(lines, Ordering::Relaxed);
+    }
 }
 
 /// The labels of `switchboard_requests_total`: the vendor (a family's name
@@ -50,6 +68,10 @@ impl Metrics {
             sink_events: AtomicU64::new(0),
             forwarded: AtomicU64::new(0),
             forward_failures: AtomicU64::new(0),
+            journal: Position::default(),
+            forwarding: AtomicBool::new(false),
+            forwarded_through: Position::default(),
+            dead_letters: AtomicU64::new(0),
         }
     }
 
@@ -87,6 +109,23 @@ impl Metrics {
             &self.forward_failures
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The journal's durable length and the lines below it.
+    pub fn journal_durable(&self, bytes: u64, lines: u64) {
+        self.journal.set(bytes, lines);
+    }
+
+    /// How far the forwarder has got: everything below `bytes` (`lines`
+    /// lines) was forwarded or dead-lettered. Turns on the backlog gauges.
+    pub fn forwarded_through(&self, bytes: u64, lines: u64) {
+        self.forwarded_through.set(bytes, lines);
+        self.forwarding.store(true, Ordering::Relaxed);
+    }
+
+    /// One event written to the dead-letter file.
+    pub fn dead_letter(&self) {
+        self.dead_letters.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition.
@@ -138,6 +177,38 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
                 value.load(Ordering::Relaxed)
             );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP switchboard_dead_letters_total Events the downstream refused for good, written to the dead-letter file.\n\
+             # TYPE switchboard_dead_letters_total counter\n\
+             switchboard_dead_letters_total {}",
+            self.dead_letters.load(Ordering::Relaxed)
+        );
+        if self.forwarding.load(Ordering::Relaxed) {
+            let backlog = |of: fn(&Position) -> &AtomicU64| {
+                of(&self.journal)
+                    .load(Ordering::Relaxed)
+                    .saturating_sub(of(&self.forwarded_through).load(Ordering::Relaxed))
+            };
+            let gauges = [
+                (
+                    "switchboard_forward_backlog_events",
+                    "Durable journal events not yet forwarded (nor dead-lettered).",
+                    backlog(|p| &p.lines),
+                ),
+                (
+                    "switchboard_forward_backlog_bytes",
+                    "Durable journal bytes not yet forwarded (nor dead-lettered).",
+                    backlog(|p| &p.bytes),
+                ),
+            ];
+            for (name, help, value) in gauges {
+                let _ = writeln!(
+                    out,
+                    "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+                );
+            }
         }
         out
     }
@@ -260,6 +331,30 @@ mod tests {
                 r#"switchboard_requests_total{vendor="varda",type="type.0",outcome="ok"} 2"#
             ),
             "a seen series still counts"
+        );
+    }
+
+    #[test]
+    fn renders_the_forwarding_backlog_and_dead_letters() {
+        let metrics = Metrics::new();
+        metrics.journal_durable(1000, 10);
+        let text = metrics.render();
+        assert!(text.contains("switchboard_dead_letters_total 0"), "{text}");
+        assert!(
+            !text.contains("switchboard_forward_backlog"),
+            "no backlog without a forwarder: {text}"
+        );
+        metrics.forwarded_through(400, 3);
+        metrics.dead_letter();
+        let text = metrics.render();
+        assert!(text.contains("switchboard_dead_letters_total 1"), "{text}");
+        assert!(
+            text.contains("# TYPE switchboard_forward_backlog_events gauge\nswitchboard_forward_backlog_events 7\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("switchboard_forward_backlog_bytes 600\n"),
+            "{text}"
         );
     }
 }

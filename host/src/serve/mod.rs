@@ -112,7 +112,8 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         (Some(url), Target::File(path)) => Some(forward::spawn(
             url.clone(),
             path.clone(),
-            Arc::clone(&journal.written),
+            journal.durable.clone(),
+            options.config.body_limit,
             Arc::clone(&metrics),
         )),
         (Some(_), Target::Stdout) => {
@@ -148,10 +149,10 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         () = tokio::time::sleep(options.drain_timeout) => tracing::warn!("in-flight requests did not finish in time"),
     }
     drop(state);
-    if let Some(forwarder) = forwarder {
-        forwarder.abort();
-    }
     writer.await.context("the journal writer failed")?;
+    if let Some(forwarder) = forwarder {
+        forwarder.stop().await;
+    }
     tracing::info!("stopped; the journal is flushed");
     Ok(())
 }

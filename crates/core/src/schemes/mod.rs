@@ -61,7 +61,7 @@ pub trait SignatureScheme: Sync {
     ) -> Result<Verified, VerifyError>;
 
     /// The headers a sender would send for `input`, signed with `key`.
-    fn sign(&self, key: &[u8], input: SignInput<'_>) -> Vec<(String, String)>;
+    fn sign(&self, key: &Key, input: SignInput<'_>) -> Vec<(String, String)>;
 }
 
 /// What a successful verification established.
@@ -106,7 +106,7 @@ impl SignatureScheme for Unverified {
         Ok(Verified::default())
     }
 
-    fn sign(&self, _: &[u8], _: SignInput<'_>) -> Vec<(String, String)> {
+    fn sign(&self, _: &Key, _: SignInput<'_>) -> Vec<(String, String)> {
         Vec::new()
     }
 }
@@ -190,20 +190,48 @@ pub enum KeyForm {
 }
 
 impl KeyForm {
-    /// The key bytes of `secret`, or what is wrong with it (never the
-    /// secret itself).
-    pub fn key(self, secret: &str) -> Result<Vec<u8>, &'static str> {
+    /// The key `secret` stands for when verifying, or what is wrong with it
+    /// (never the secret itself). Under [`KeyForm::Base64`], a `whpk_` key
+    /// is an ed25519 public key, and a `whsk_` key (a signing key, which a
+    /// receiver must never hold) is refused.
+    pub fn key(self, secret: &str) -> Result<Key, &'static str> {
+        match self.parse(secret)? {
+            Key(KeyKind::Signing(_)) => Err(
+                "it is a whsk_ signing key, which only the sender needs: configure its whpk_ public key (`switchboard keygen` prints both)",
+            ),
+            key => Ok(key),
+        }
+    }
+
+    /// The key `secret` stands for when signing: a `whsk_` key signs `v1a`;
+    /// a `whpk_` public key cannot sign.
+    pub fn signing_key(self, secret: &str) -> Result<Key, &'static str> {
+        match self.parse(secret)? {
+            Key(KeyKind::Public(_)) => {
+                Err("it is a whpk_ public key, which can only verify: sign with its whsk_ key")
+            }
+            key => Ok(key),
+        }
+    }
+
+    fn parse(self, secret: &str) -> Result<Key, &'static str> {
         match self {
             KeyForm::Utf8 if secret.trim().is_empty() => Err("it is empty"),
             KeyForm::Utf8 if secret.trim() != secret => {
                 Err("it begins or ends with whitespace (a stray newline?)")
             }
-            KeyForm::Utf8 => Ok(secret.as_bytes().to_vec()),
+            KeyForm::Utf8 => Ok(Key(KeyKind::Hmac(secret.as_bytes().to_vec()))),
             KeyForm::Base64 => {
                 let trimmed = secret.trim();
+                if let Some(encoded) = trimmed.strip_prefix(PUBLIC_KEY_PREFIX) {
+                    return ed25519_public(encoded).map(|key| Key(KeyKind::Public(key)));
+                }
+                if let Some(encoded) = trimmed.strip_prefix(SIGNING_KEY_PREFIX) {
+                    return ed25519_signing(encoded).map(|key| Key(KeyKind::Signing(key)));
+                }
                 let encoded = trimmed.strip_prefix("whsec_").unwrap_or(trimmed);
                 match decode_base64_key(encoded) {
-                    Some(key) if !key.is_empty() => Ok(key),
+                    Some(key) if !key.is_empty() => Ok(Key(KeyKind::Hmac(key))),
                     Some(_) => Err("it is empty"),
                     None => Err("it is not base64 (after any whsec_ prefix)"),
                 }
@@ -212,9 +240,84 @@ impl KeyForm {
     }
 }
 
-/// The keys one scheme verifies with, as bytes. `Debug` never shows them.
+/// The prefix of a Standard Webhooks ed25519 public key.
+pub const PUBLIC_KEY_PREFIX: &str = "whpk_";
+/// The prefix of a Standard Webhooks ed25519 signing (secret) key.
+pub const SIGNING_KEY_PREFIX: &str = "whsk_";
+
+/// A `whpk_` key: base64 of the 32 bytes of a valid, not weak, ed25519
+/// point.
+fn ed25519_public(encoded: &str) -> Result<ed25519_dalek::VerifyingKey, &'static str> {
+    let bytes = decode_base64_key(encoded).ok_or("it is not base64 after the whpk_ prefix")?;
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| "a whpk_ public key is 32 bytes")?;
+    match ed25519_dalek::VerifyingKey::from_bytes(&bytes) {
+        Ok(key) if !key.is_weak() => Ok(key),
+        _ => Err("it is not a valid ed25519 public key"),
+    }
+}
+
+/// A `whsk_` key: base64 of the 32-byte seed, or of the 64 bytes of seed
+/// and public key that libsodium writes (the public half must match).
+fn ed25519_signing(encoded: &str) -> Result<ed25519_dalek::SigningKey, &'static str> {
+    let bytes = decode_base64_key(encoded).ok_or("it is not base64 after the whsk_ prefix")?;
+    let seed: [u8; 32] = bytes
+        .get(..32)
+        .and_then(|seed| seed.try_into().ok())
+        .ok_or("a whsk_ signing key is 32 bytes (or 64 with its public key)")?;
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    match bytes.len() {
+        32 => Ok(key),
+        64 if bytes[32..] == key.verifying_key().to_bytes() => Ok(key),
+        64 => Err("the public half of this whsk_ key does not match its seed"),
+        _ => Err("a whsk_ signing key is 32 bytes (or 64 with its public key)"),
+    }
+}
+
+/// One configured key. `Debug` never shows it.
+#[derive(Clone)]
+pub struct Key(KeyKind);
+
+#[derive(Clone)]
+enum KeyKind {
+    /// An HMAC key: the secret's bytes.
+    Hmac(Vec<u8>),
+    /// An ed25519 public key (`whpk_`): verifies `v1a`.
+    Public(ed25519_dalek::VerifyingKey),
+    /// An ed25519 signing key (`whsk_`): signs `v1a`, for tools only.
+    Signing(ed25519_dalek::SigningKey),
+}
+
+impl Key {
+    /// The key's bytes: an HMAC key's, or an ed25519 key's 32 bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match &self.0 {
+            KeyKind::Hmac(bytes) => bytes,
+            KeyKind::Public(key) => key.as_bytes(),
+            KeyKind::Signing(key) => key.as_bytes(),
+        }
+    }
+
+    /// An ed25519 signature of `message` when this is a signing key.
+    pub(crate) fn sign_ed25519(&self, message: &[u8]) -> Option<[u8; 64]> {
+        use ed25519_dalek::Signer as _;
+        match &self.0 {
+            KeyKind::Signing(key) => Some(key.sign(message).to_bytes()),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Key(<redacted>)")
+    }
+}
+
+/// The keys one scheme verifies with. `Debug` never shows them.
 #[derive(Clone, Default)]
-pub struct Keys(Vec<Vec<u8>>);
+pub struct Keys(Vec<Key>);
 
 impl Keys {
     /// Each of `secrets` in `form`; a secret that cannot be used is a
@@ -243,17 +346,24 @@ impl Keys {
         scheme: &'static str,
         secret: &Secret,
         form: KeyForm,
-    ) -> Result<Vec<u8>, ConfigError> {
-        form.key(secret.expose())
+    ) -> Result<Key, ConfigError> {
+        form.signing_key(secret.expose())
             .map_err(|reason| unusable(vendor, scheme, 0, reason))
     }
 
+    fn hmac(&self) -> impl Iterator<Item = &[u8]> {
+        self.0.iter().filter_map(|key| match &key.0 {
+            KeyKind::Hmac(bytes) => Some(bytes.as_slice()),
+            _ => None,
+        })
+    }
+
     /// Whether any of `candidates` is the HMAC-SHA256 of `parts` under any
-    /// key. Each key hashes `parts` once, and every key and candidate is
-    /// tried, whether or not an earlier one matched.
+    /// HMAC key. Each key hashes `parts` once, and every key and candidate
+    /// is tried, whether or not an earlier one matched.
     pub fn any_matches(&self, parts: &[&[u8]], candidates: &[Vec<u8>]) -> bool {
         let mut matched = false;
-        for key in &self.0 {
+        for key in self.hmac() {
             let tag = hmac_sha256(key, parts);
             for candidate in candidates {
                 matched |= bool::from(tag.as_slice().ct_eq(candidate.as_slice()));
@@ -261,16 +371,40 @@ impl Keys {
         }
         matched
     }
-}
 
-impl Keys {
+    /// Whether any of `signatures` is a valid ed25519 signature of the
+    /// concatenation of `parts` under any public key, checked strictly
+    /// (`verify_strict`: no malleable signatures, no small-order points).
+    /// Public-key verification reveals nothing secret, so it need not be
+    /// constant-time.
+    pub fn any_ed25519_verifies(&self, parts: &[&[u8]], signatures: &[[u8; 64]]) -> bool {
+        let mut public = self
+            .0
+            .iter()
+            .filter_map(|key| match &key.0 {
+                KeyKind::Public(key) => Some(key),
+                _ => None,
+            })
+            .peekable();
+        if public.peek().is_none() || signatures.is_empty() {
+            return false;
+        }
+        let message = parts.concat();
+        public.any(|key| {
+            signatures.iter().any(|signature| {
+                let signature = ed25519_dalek::Signature::from_bytes(signature);
+                key.verify_strict(&message, &signature).is_ok()
+            })
+        })
+    }
+
     /// Whether `presented` equals any key, compared as SHA-256 digests in
     /// constant time: the time taken depends on neither the keys' lengths
     /// nor how much of one `presented` got right. Every key is compared.
     pub fn any_equals(&self, presented: &[u8]) -> bool {
         let presented = sha256(&[presented]);
         let mut matched = false;
-        for key in &self.0 {
+        for key in self.hmac() {
             matched |= bool::from(presented.ct_eq(&sha256(&[key])));
         }
         matched
@@ -518,10 +652,11 @@ mod tests {
 
     #[test]
     fn key_forms_refuse_unusable_secrets() {
-        assert_eq!(KeyForm::Utf8.key("s3cret"), Ok(b"s3cret".to_vec()));
+        let bytes = |form: KeyForm, secret: &str| form.key(secret).map(|k| k.bytes().to_vec());
+        assert_eq!(bytes(KeyForm::Utf8, "s3cret"), Ok(b"s3cret".to_vec()));
         for blank in ["", " ", "\n"] {
-            assert_eq!(KeyForm::Utf8.key(blank), Err("it is empty"));
-            assert_eq!(KeyForm::Base64.key(blank), Err("it is empty"));
+            assert_eq!(bytes(KeyForm::Utf8, blank), Err("it is empty"));
+            assert_eq!(bytes(KeyForm::Base64, blank), Err("it is empty"));
         }
         assert!(KeyForm::Utf8.key("s3cret\n").is_err());
         assert!(KeyForm::Utf8.key(" s3cret").is_err());
@@ -533,10 +668,14 @@ mod tests {
             "whsec_TWZLUTlyOEdLWXFyVHdqVVBEOElMUFpJbzJMYUxhU3c",
             "TWZLUTlyOEdLWXFyVHdqVVBEOElMUFpJbzJMYUxhU3c",
         ] {
-            assert_eq!(KeyForm::Base64.key(written), Ok(key.clone()), "{written:?}");
+            assert_eq!(
+                bytes(KeyForm::Base64, written),
+                Ok(key.clone()),
+                "{written:?}"
+            );
         }
         assert!(KeyForm::Base64.key("whsec_not*base64!").is_err());
-        assert_eq!(KeyForm::Base64.key("whsec_"), Err("it is empty"));
+        assert_eq!(bytes(KeyForm::Base64, "whsec_"), Err("it is empty"));
     }
 
     #[test]
