@@ -8,8 +8,10 @@
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 #[path = "support/http.rs"]
+#[allow(dead_code)] // shared with the gateway tests and the load and attack scripts
 mod http;
 #[path = "support/receiver.rs"]
+#[allow(dead_code)] // shared with the attack script
 mod receiver;
 
 use std::io::{Read, Write};

@@ -28,6 +28,16 @@ impl Receiver {
         journal: &Path,
         extra: &[&str],
     ) -> std::io::Result<Receiver> {
+        Receiver::start_logged(binary, config, journal, extra).map(|(receiver, _)| receiver)
+    }
+
+    /// [`Receiver::start`], also handing over every line of its log.
+    pub fn start_logged(
+        binary: &str,
+        config: &Path,
+        journal: &Path,
+        extra: &[&str],
+    ) -> std::io::Result<(Receiver, std::sync::mpsc::Receiver<String>)> {
         let mut args: Vec<OsString> = vec![
             "--listen".into(),
             "127.0.0.1:0".into(),
@@ -40,8 +50,8 @@ impl Receiver {
             args.extend(["--read-timeout".into(), "2".into()]);
         }
         args.extend(extra.iter().map(Into::into));
-        let (child, address) = http::start_receiver(binary, &args)?;
-        Ok(Receiver { child, address })
+        let (child, address, log) = http::start_receiver_logged(binary, &args)?;
+        Ok((Receiver { child, address }, log))
     }
 
     /// `POST path` with `headers` and `body`.
