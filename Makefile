@@ -56,8 +56,10 @@ load: build
 
 ## attack: a bounded loopback attack (signature-list floods, forged max-size
 ## bodies, slow bodies, random paths) while valid deliveries are measured.
+## ATTACK_ARGS="--journal-dir /dev/shm" keeps the journal's fsync out of it.
+ATTACK_ARGS ?=
 attack: build
-	$(CARGO) run --release --locked -q -p switchboard-host --example attack
+	$(CARGO) run --release --locked -q -p switchboard-host --example attack -- $(ATTACK_ARGS)
 
 ## test: every test: the Rust suites (core units, fixtures through the core,
 ## the component and the CLI), then the fixtures from Python and from Node.
