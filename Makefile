@@ -13,7 +13,7 @@ PYTHON     := $(VENV)/bin/python
 NODE_DIR   := host/node
 
 
-.PHONY: all setup build component run demo samples load test test-rust test-python test-node python node lint bench clean
+.PHONY: all setup build component run demo samples load attack test test-rust test-python test-node python node lint bench clean
 
 all: build
 
@@ -53,6 +53,13 @@ samples: build
 ## load: a bounded loopback load run with a SIGKILL crash check.
 load: build
 	$(CARGO) run --release --locked -q -p switchboard-host --example load
+
+## attack: a bounded loopback attack (signature-list floods, forged max-size
+## bodies, slow bodies, random paths) while valid deliveries are measured.
+## ATTACK_ARGS="--journal-dir /dev/shm" keeps the journal's fsync out of it.
+ATTACK_ARGS ?=
+attack: build
+	$(CARGO) run --release --locked -q -p switchboard-host --example attack -- $(ATTACK_ARGS)
 
 ## test: every test: the Rust suites (core units, fixtures through the core,
 ## the component and the CLI), then the fixtures from Python and from Node.

@@ -67,6 +67,8 @@ struct Serve {
     /// Seconds a client may take to send its headers, and then its body.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     read_timeout: u64,
+    #[command(flatten)]
+    limits: crate::serve::Limits,
     /// The component to run; the one `make build` produced when absent.
     #[arg(long, value_name = "PATH")]
     component: Option<PathBuf>,
@@ -272,6 +274,7 @@ impl Serve {
             dedupe_window: self.dedupe_window,
             read_timeout: std::time::Duration::from_secs(self.read_timeout),
             drain_timeout: std::time::Duration::from_secs(30),
+            limits: self.limits,
         };
         tokio::runtime::Runtime::new()?.block_on(crate::serve::run(options))
     }

@@ -7,13 +7,25 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-/// A response's status and body.
+/// A response's status, head and body.
 #[derive(Debug)]
 pub struct Response {
     /// The status code.
     pub status: u16,
+    /// The status line and headers, as text.
+    pub head: String,
     /// The body, as text.
     pub body: String,
+}
+
+impl Response {
+    /// The value of the header `name` (any case), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (n, value) = line.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    }
 }
 
 /// Sends one request and reads the whole response.
@@ -39,7 +51,12 @@ pub fn request(
     let _ = stream.write_all(body);
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw);
+    parse_response(&raw)
+}
+
+/// A whole HTTP/1.1 response, as read up to the end of the connection.
+pub fn parse_response(raw: &[u8]) -> std::io::Result<Response> {
+    let text = String::from_utf8_lossy(raw);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head
         .split_whitespace()
@@ -48,6 +65,7 @@ pub fn request(
         .ok_or_else(|| std::io::Error::other(format!("no status line in {head:?}")))?;
     Ok(Response {
         status,
+        head: head.to_owned(),
         body: body.to_owned(),
     })
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 /// Everything the receiver counts.
 #[derive(Debug)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, String), u64>>,
+    requests: Mutex<BTreeMap<RequestLabels, u64>>,
     latency: Histogram,
     sink_write: Histogram,
     sink_events: AtomicU64,
@@ -35,6 +35,24 @@ impl Position {
     }
 }
 
+/// The labels of `switchboard_requests_total`: the vendor (a family's name
+/// or `unknown`), the normalized type (empty when there is no event) and
+/// the outcome (an answer's code). Each comes from a closed set, so the
+/// series are bounded whatever the requests' paths or bodies.
+type RequestLabels = (&'static str, String, &'static str);
+
+/// The most `switchboard_requests_total` series, a bound on top of the
+/// closed label sets (which give about 600 real combinations): past it, a
+/// request of an unseen combination is counted with an empty type.
+const MAX_REQUEST_SERIES: usize = 1024;
+
+/// The vendor label: the family a name (a path's, or an event's) belongs
+/// to, else `unknown`, so that no client chooses a label.
+pub fn vendor_label(name: Option<&str>) -> &'static str {
+    name.and_then(switchboard_core::vendors::family)
+        .map_or("unknown", |family| family.name())
+}
+
 /// Request latency buckets, in seconds.
 const LATENCY_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -57,11 +75,21 @@ impl Metrics {
         }
     }
 
-    /// One request: its vendor, normalized type and outcome (`ok`,
-    /// `duplicate`, an error class, ...), and how long it took.
-    pub fn request(&self, vendor: &str, event_type: &str, outcome: &str, took: Duration) {
-        let key = (vendor.to_owned(), event_type.to_owned(), outcome.to_owned());
+    /// One request: its vendor label ([`vendor_label`]), the event's
+    /// normalized type (from the component's vocabulary) or `""`, its
+    /// outcome (`switchboard_http::Answer::code`), and how long it took.
+    pub fn request(
+        &self,
+        vendor: &'static str,
+        event_type: &str,
+        outcome: &'static str,
+        took: Duration,
+    ) {
         if let Ok(mut requests) = self.requests.lock() {
+            let mut key = (vendor, event_type.to_owned(), outcome);
+            if requests.len() >= MAX_REQUEST_SERIES && !requests.contains_key(&key) {
+                key.1 = String::new();
+            }
             *requests.entry(key).or_default() += 1;
         }
         self.latency.observe(took);
@@ -265,6 +293,44 @@ mod tests {
         assert!(
             text.contains("switchboard_request_duration_seconds_count 2"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn vendor_labels_are_families_or_unknown() {
+        assert_eq!(vendor_label(Some("openphone")), "openphone");
+        assert_eq!(vendor_label(Some("nosuchvendor")), "unknown");
+        assert_eq!(vendor_label(Some("varda\"\n")), "unknown");
+        assert_eq!(vendor_label(None), "unknown");
+    }
+
+    #[test]
+    fn request_series_are_bounded() {
+        let metrics = Metrics::new();
+        let took = Duration::from_micros(1);
+        for n in 0..MAX_REQUEST_SERIES + 500 {
+            metrics.request("varda", &format!("type.{n}"), "ok", took);
+        }
+        metrics.request("varda", "type.0", "ok", took);
+        let text = metrics.render();
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("switchboard_requests_total{"))
+            .count();
+        assert_eq!(
+            series,
+            MAX_REQUEST_SERIES + 1,
+            "the cap, plus the empty type"
+        );
+        assert!(
+            text.contains(r#"switchboard_requests_total{vendor="varda",type="",outcome="ok"} 500"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"switchboard_requests_total{vendor="varda",type="type.0",outcome="ok"} 2"#
+            ),
+            "a seen series still counts"
         );
     }
 
