@@ -12,8 +12,11 @@ VENV       := .venv
 PYTHON     := $(VENV)/bin/python
 NODE_DIR   := host/node
 
+FUZZ_SECONDS       ?= 120
+FUZZ_SMOKE_SECONDS ?= 6
 
-.PHONY: all setup build component run demo samples load attack test test-rust test-python test-node python node lint bench clean
+
+.PHONY: all setup build component run demo samples load attack test test-rust test-python test-node python node lint bench fuzz fuzz-smoke clean
 
 all: build
 
@@ -62,8 +65,9 @@ attack: build
 	$(CARGO) run --release --locked -q -p switchboard-host --example attack -- $(ATTACK_ARGS)
 
 ## test: every test: the Rust suites (core units, fixtures through the core,
-## the component and the CLI), then the fixtures from Python and from Node.
-test: test-rust test-python test-node
+## the component and the CLI), then the fixtures from Python and from Node,
+## then a short run of every fuzz target.
+test: test-rust test-python test-node fuzz-smoke
 
 test-rust: build
 	$(CARGO) test --release --locked --workspace --exclude switchboard-component --exclude switchboard-gateway
@@ -97,6 +101,7 @@ lint: setup
 	$(CARGO) clippy --release --locked --workspace --exclude switchboard-component --exclude switchboard-gateway --all-targets -- -D warnings
 	$(CARGO) clippy --locked -p switchboard-component -p switchboard-gateway --target wasm32-unknown-unknown --profile guest -- -D warnings
 	$(CARGO) fmt --all --check
+	$(CARGO) fmt --manifest-path fuzz/Cargo.toml --check
 
 ## bench: median time per event, natively and through the component, then
 ## the time per call for a 1 KB webhook from Python and from Node.
@@ -104,6 +109,16 @@ bench: build python node
 	$(CARGO) bench --locked -p switchboard-host --bench throughput
 	cd host/python && ../../$(PYTHON) bench.py
 	cd $(NODE_DIR) && node bench.mjs
+
+## fuzz: every cargo-fuzz target in fuzz/ for FUZZ_SECONDS each (120),
+## seeded from fixtures/, printing each one's executions. Installs
+## cargo-fuzz if missing; builds in fuzz/target.
+fuzz:
+	CARGO=$(CARGO) fuzz/run.sh $(FUZZ_SECONDS)
+
+## fuzz-smoke: the same for FUZZ_SMOKE_SECONDS each (6): part of `make test`.
+fuzz-smoke:
+	CARGO=$(CARGO) fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
 
 clean:
 	$(CARGO) clean
