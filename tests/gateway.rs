@@ -537,8 +537,10 @@ async fn the_receiver_and_the_gateway_answer_alike() {
         )
         .unwrap()
     };
-    let flood = vec!["t=1,v1=00"; 9].join(",");
-    let cases: Vec<(&str, &str, Vec<(String, String)>, Vec<u8>)> = vec![
+    let flood = ["t=1,v1=00"; 9].join(",");
+    /// Method, path, headers, body.
+    type Case<'a> = (&'a str, &'a str, Vec<(String, String)>, Vec<u8>);
+    let cases: Vec<Case<'_>> = vec![
         ("GET", "/nowhere", vec![], vec![]),
         ("GET", "/webhooks/varda", vec![], vec![]),
         ("PUT", "/healthz", vec![], vec![]),
