@@ -170,6 +170,8 @@ fn route(request: IncomingRequest) -> Answer {
         Method::Options => http::Method::OPTIONS,
         Method::Connect => http::Method::CONNECT,
         Method::Trace => http::Method::TRACE,
+        // A method that is not a valid token takes no route: any method no
+        // route takes gives the same 404 or 405 answer.
         Method::Other(other) => {
             http::Method::from_bytes(other.as_bytes()).unwrap_or(http::Method::PATCH)
         }
