@@ -92,8 +92,7 @@ impl BodyBudget {
     }
 
     /// The bytes held now.
-    #[cfg(test)]
-    fn held(&self) -> usize {
+    pub fn held(&self) -> usize {
         self.held.load(Ordering::Relaxed)
     }
 }

@@ -204,14 +204,19 @@ impl Metrics {
                 ),
             ];
             for (name, help, value) in gauges {
-                let _ = writeln!(
-                    out,
-                    "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
-                );
+                gauge(&mut out, name, help, value);
             }
         }
         out
     }
+}
+
+/// One gauge's Prometheus text, appended to `out`.
+pub fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+    );
 }
 
 /// Label values: backslash, quote and newline escaped.

@@ -291,8 +291,14 @@ async fn respond(state: &State, request: Request<Incoming>) -> Handled {
         Ok(Route::Webhook { vendor }) => vendor.map(str::to_owned),
         Ok(Route::Health) => return Handled::answer(Answer::Healthy, vendor_label(None)),
         Ok(Route::Metrics) => {
-            let metrics = Answer::Metrics(state.metrics.render());
-            return Handled::answer(metrics, vendor_label(None));
+            let mut text = state.metrics.render();
+            metrics::gauge(
+                &mut text,
+                "switchboard_body_budget_held_bytes",
+                "Request body bytes read and held now (bounded by --body-budget).",
+                state.budget.held() as u64,
+            );
+            return Handled::answer(Answer::Metrics(text), vendor_label(None));
         }
         Err(refusal) => return Handled::answer(refusal, vendor_label(None)),
     };
