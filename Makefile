@@ -16,7 +16,7 @@ FUZZ_SECONDS       ?= 120
 FUZZ_SMOKE_SECONDS ?= 6
 
 
-.PHONY: all setup build component run demo samples load attack test test-rust test-python test-node python node lint bench fuzz fuzz-smoke clean
+.PHONY: all setup build component run demo samples load attack test test-build test-rust test-python test-node python node lint bench fuzz fuzz-smoke clean
 
 all: build
 
@@ -69,8 +69,18 @@ attack: build
 ## then a short run of every fuzz target.
 test: test-rust test-python test-node fuzz-smoke
 
-test-rust: build
-	$(CARGO) test --release --locked --workspace --exclude switchboard-component --exclude switchboard-gateway
+# Every host-side crate, tests included. The tests' dev-dependencies (the
+# gateway suite's wasi:http host) add features to wasmtime, hyper and tokio,
+# so the test build cannot reuse `build`'s artefacts: the suites, Python's
+# and Node's included, use the `switchboard` binary this build leaves in
+# target/release, and nothing in `make test` builds wasmtime twice.
+TESTED := --workspace --exclude switchboard-component --exclude switchboard-gateway
+
+test-build: component
+	$(CARGO) test --release --locked $(TESTED) --no-run
+
+test-rust: test-build
+	$(CARGO) test --release --locked $(TESTED)
 
 # Python: wasmtime-py and pytest, pinned, in a project-local virtualenv.
 $(VENV)/installed: host/python/requirements.txt
@@ -80,7 +90,7 @@ $(VENV)/installed: host/python/requirements.txt
 
 python: $(VENV)/installed
 
-test-python: build python
+test-python: test-build python
 	$(PYTHON) -m pytest -q tests/python
 
 # Node: jco, pinned in host/node/package-lock.json, transpiles the component.
@@ -90,7 +100,7 @@ $(NODE_DIR)/node_modules/installed: $(NODE_DIR)/package.json $(NODE_DIR)/package
 	cd $(NODE_DIR) && npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
-node: build $(NODE_DIR)/node_modules/installed
+node: component $(NODE_DIR)/node_modules/installed
 	cd $(NODE_DIR) && npm run -s transpile
 
 test-node: node
