@@ -105,7 +105,7 @@ fn core_scheme(scheme: Scheme) -> core::Scheme {
     }
 }
 
-fn wit_event(event: core::Event) -> Event {
+fn wit_event(event: core::Event<'_>) -> Event {
     Event {
         json: event.to_json(),
         id: event.id,

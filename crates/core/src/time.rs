@@ -38,6 +38,13 @@ pub fn from_unix_number(value: i64) -> Option<String> {
 /// offset) rewritten in UTC with a `Z`, fraction digits kept as given.
 /// `None` when it is not one.
 pub fn normalize_rfc3339(text: &str) -> Option<String> {
+    rewrite_rfc3339(text).map(|rewritten| rewritten.unwrap_or_else(|| text.to_owned()))
+}
+
+/// [`normalize_rfc3339`], with `Some(None)` when `text` is already written
+/// as it would be rewritten (UTC, `T` and `Z`), so that it need not be
+/// copied.
+pub fn rewrite_rfc3339(text: &str) -> Option<Option<String>> {
     let b = text.as_bytes();
     if b.len() < 20 || !b.is_ascii() {
         return None;
@@ -84,9 +91,12 @@ pub fn normalize_rfc3339(text: &str) -> Option<String> {
         }
         _ => return None,
     };
+    if b[10] == b'T' && rest == "Z" {
+        return Some(None);
+    }
     let local = days_from_civil(i64::from(year), month, day) * 86_400
         + i64::from(hour * 3600 + minute * 60 + second);
-    format_unix(local - offset_seconds, fraction)
+    format_unix(local - offset_seconds, fraction).map(Some)
 }
 
 fn digits(bytes: &[u8]) -> Option<u32> {

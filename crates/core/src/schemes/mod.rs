@@ -212,9 +212,26 @@ impl KeyForm {
     }
 }
 
-/// The keys one scheme verifies with, as bytes. `Debug` never shows them.
+/// The keys one scheme verifies with: their bytes, and each one's HMAC-SHA256
+/// state with the key already absorbed (so that verifying hashes only the
+/// signed content). `Debug` never shows them.
 #[derive(Clone, Default)]
-pub struct Keys(Vec<Vec<u8>>);
+pub struct Keys(Vec<Key>);
+
+#[derive(Clone)]
+struct Key {
+    bytes: Vec<u8>,
+    mac: Hmac<Sha256>,
+}
+
+impl Key {
+    fn new(bytes: Vec<u8>) -> Key {
+        Key {
+            mac: hmac_state(&bytes),
+            bytes,
+        }
+    }
+}
 
 impl Keys {
     /// Each of `secrets` in `form`; a secret that cannot be used is a
@@ -231,10 +248,16 @@ impl Keys {
             .enumerate()
             .map(|(i, s)| {
                 form.key(s.expose())
+                    .map(Key::new)
                     .map_err(|reason| unusable(vendor, scheme, i, reason))
             })
             .collect::<Result<_, _>>()
             .map(Keys)
+    }
+
+    /// Whether there are no keys (no secret is configured).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     /// The key of the one secret `sign` signs with.
@@ -254,7 +277,11 @@ impl Keys {
     pub fn any_matches(&self, parts: &[&[u8]], candidates: &[Vec<u8>]) -> bool {
         let mut matched = false;
         for key in &self.0 {
-            let tag = hmac_sha256(key, parts);
+            let mut mac = key.mac.clone();
+            for part in parts {
+                mac.update(part);
+            }
+            let tag = mac.finalize().into_bytes();
             for candidate in candidates {
                 matched |= bool::from(tag.as_slice().ct_eq(candidate.as_slice()));
             }
@@ -271,7 +298,7 @@ impl Keys {
         let presented = sha256(&[presented]);
         let mut matched = false;
         for key in &self.0 {
-            matched |= bool::from(presented.ct_eq(&sha256(&[key])));
+            matched |= bool::from(presented.ct_eq(&sha256(&[&key.bytes])));
         }
         matched
     }
@@ -321,11 +348,16 @@ impl std::fmt::Debug for Keys {
     }
 }
 
+/// The HMAC-SHA256 state of `key`, before any content.
+fn hmac_state(key: &[u8]) -> Hmac<Sha256> {
+    // HMAC takes keys of any length; this cannot fail.
+    <Hmac<Sha256> as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"))
+}
+
 /// HMAC-SHA256 of the concatenation of `parts`.
 pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    // HMAC takes keys of any length; this cannot fail.
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    let mut mac = hmac_state(key);
     for part in parts {
         mac.update(part);
     }
@@ -450,10 +482,22 @@ pub fn verify(
     tolerance: u64,
 ) -> Result<Verified, Error> {
     let keys = Keys::new(vendor, scheme.name(), secrets, scheme.key_form())?;
-    if scheme.verifies() && secrets.is_empty() {
+    verify_keys(vendor, scheme, &keys, request, now, tolerance)
+}
+
+/// [`verify`] with the keys already decoded (one per configured secret).
+pub fn verify_keys(
+    vendor: &str,
+    scheme: &dyn SignatureScheme,
+    keys: &Keys,
+    request: &Request<'_>,
+    now: i64,
+    tolerance: u64,
+) -> Result<Verified, Error> {
+    if scheme.verifies() && keys.is_empty() {
         return Err(VerifyError::NoSecret(vendor.to_owned()).into());
     }
-    Ok(scheme.verify_at(&keys, request, now, tolerance)?)
+    Ok(scheme.verify_at(keys, request, now, tolerance)?)
 }
 
 /// What `sign` signs.
