@@ -122,7 +122,7 @@ impl Event<'_> {
     /// The event as one line of CloudEvents structured JSON.
     pub fn to_json(&self) -> String {
         let raw = self.data.raw.as_ref().map_or(0, |raw| raw.0.len());
-        let mut w = Writer::with_capacity(raw + 1024);
+        let mut w = Writer::with_capacity(2 * raw + 1024);
         self.write_json(&mut w);
         w.finish()
     }
@@ -131,17 +131,17 @@ impl Event<'_> {
 impl WriteJson for Event<'_> {
     fn write_json(&self, w: &mut Writer) {
         w.begin_object();
-        w.member("specversion", self.specversion);
-        w.member("id", &self.id);
-        w.member("source", &self.source);
-        w.member("type", self.event_type.as_str());
-        w.member_opt("subject", self.subject.as_ref());
-        w.member_opt("time", self.time.as_ref());
-        w.member("datacontenttype", self.datacontenttype);
-        w.member("vendor", self.vendor);
-        w.member("vendorevent", &self.vendorevent);
-        w.member("verification", self.verification);
-        w.member("data", &self.data);
+        w.member(crate::key!("specversion"), self.specversion);
+        w.member(crate::key!("id"), &self.id);
+        w.member(crate::key!("source"), &self.source);
+        w.member(crate::key!("type"), self.event_type.as_str());
+        w.member_opt(crate::key!("subject"), self.subject.as_ref());
+        w.member_opt(crate::key!("time"), self.time.as_ref());
+        w.member(crate::key!("datacontenttype"), self.datacontenttype);
+        w.member(crate::key!("vendor"), self.vendor);
+        w.member(crate::key!("vendorevent"), &self.vendorevent);
+        w.member(crate::key!("verification"), self.verification);
+        w.member(crate::key!("data"), &self.data);
         w.end_object();
     }
 }
@@ -206,7 +206,7 @@ macro_rules! section {
         impl WriteJson for $name<'_> {
             fn write_json(&self, w: &mut Writer) {
                 w.begin_object();
-                $( w.member_opt(json_name!($field $($json)?), self.$field.as_ref()); )*
+                $( w.member_opt(crate::key!(json_name!($field $($json)?)), self.$field.as_ref()); )*
                 w.end_object();
             }
         }
@@ -361,8 +361,8 @@ pub struct Media<'a> {
 impl WriteJson for Media<'_> {
     fn write_json(&self, w: &mut Writer) {
         w.begin_object();
-        w.member("url", &self.url);
-        w.member_opt("content_type", self.content_type.as_ref());
+        w.member(crate::key!("url"), &self.url);
+        w.member_opt(crate::key!("content_type"), self.content_type.as_ref());
         w.end_object();
     }
 }

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{Config, Error, Request};
+use crate::{Config, ConfigError, Error, Processor, Request};
 
 /// A request as JSON: `headers` as `[["name", "value"], ...]` (or an object
 /// of name to value), and the raw body as `body` (UTF-8 text) or
@@ -34,18 +34,39 @@ enum JsonHeaders {
 /// A request document that cannot be read is `malformed`; a configuration
 /// that cannot be read or used is `invalid-config`.
 pub fn process_json(request_json: &str, vendor: &str, config_json: &str, now: i64) -> String {
-    match run(request_json, vendor, config_json, now) {
+    let processor = Config::from_json(config_json).and_then(Processor::new);
+    process_json_with(processor.as_ref(), request_json, vendor, now)
+}
+
+/// [`process_json`] with the configuration already read into a
+/// [`Processor`], or the reason it could not be (reported once the request
+/// document has been read, as [`process_json`] reports it).
+pub fn process_json_with(
+    processor: Result<&Processor<'_>, &ConfigError>,
+    request_json: &str,
+    vendor: &str,
+    now: i64,
+) -> String {
+    match run(processor, request_json, vendor, now) {
         Ok(event) => event,
-        Err(error) => {
-            json!({"error": error.class().as_str(), "message": error.to_string()}).to_string()
-        }
+        Err(error) => error_json(&error),
     }
 }
 
-fn run(request_json: &str, vendor: &str, config_json: &str, now: i64) -> Result<String, Error> {
+/// The error document of `error`: `{"error": "<class>", "message": "..."}`.
+pub fn error_json(error: &Error) -> String {
+    json!({"error": error.class().as_str(), "message": error.to_string()}).to_string()
+}
+
+fn run(
+    processor: Result<&Processor<'_>, &ConfigError>,
+    request_json: &str,
+    vendor: &str,
+    now: i64,
+) -> Result<String, Error> {
     let request: JsonRequest = serde_json::from_str(request_json)
         .map_err(|e| Error::InvalidRequest(format!("request document: {e}")))?;
-    let config = Config::from_json(config_json)?;
+    let processor = processor.map_err(|e| Error::Config(e.clone()))?;
     let body = match (request.body, request.body_base64) {
         (Some(text), None) => text.into_bytes(),
         (None, Some(encoded)) => BASE64
@@ -65,7 +86,9 @@ fn run(request_json: &str, vendor: &str, config_json: &str, now: i64) -> Result<
         JsonHeaders::Object(map) => map.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect(),
     };
     let vendor = (!vendor.is_empty()).then_some(vendor);
-    crate::process(&Request::new(headers, &body), vendor, &config, now).map(|e| e.to_json())
+    processor
+        .process(&Request::new(headers, &body), vendor, now)
+        .map(|e| e.to_json())
 }
 
 #[cfg(test)]

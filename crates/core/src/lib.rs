@@ -261,10 +261,14 @@ fn run<'a>(
         .map(Cow::into_owned)
         .or(verified.webhook_id)
         .unwrap_or_else(|| body_digest(name, body));
-    let source = match normalized.scope {
-        Some(scope) => format!("/{name}/{scope}"),
-        None => format!("/{name}"),
-    };
+    let scope = normalized.scope.as_deref();
+    let mut source = String::with_capacity(2 + name.len() + scope.map_or(0, str::len));
+    source.push('/');
+    source.push_str(name);
+    if let Some(scope) = scope {
+        source.push('/');
+        source.push_str(scope);
+    }
     Ok(Event {
         specversion: "1.0",
         id,
@@ -312,5 +316,8 @@ pub fn sign(
 /// The deterministic id of a delivery that carries none.
 fn body_digest(vendor: &str, body: &[u8]) -> String {
     let digest = schemes::sha256(&[vendor.as_bytes(), b"\n", body]);
-    format!("sha256:{}", schemes::hex(&digest))
+    let mut id = String::with_capacity(7 + 64);
+    id.push_str("sha256:");
+    id.push_str(&schemes::hex(&digest));
+    id
 }

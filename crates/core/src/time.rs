@@ -150,7 +150,21 @@ fn format_unix(seconds: i64, fraction: Option<&str>) -> Option<String> {
     }
     let secs = seconds.rem_euclid(86_400);
     let (hour, minute, second) = (secs / 3600, secs % 3600 / 60, secs % 60);
-    let mut out = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}");
+    let mut out = String::with_capacity(21 + fraction.map_or(0, str::len));
+    let mut digits = |value: i64, width: u32, after: char| {
+        for place in (0..width).rev() {
+            let digit = value / 10_i64.pow(place) % 10;
+            out.push(char::from(b'0' + u8::try_from(digit).unwrap_or(0)));
+        }
+        out.push(after);
+    };
+    digits(year, 4, '-');
+    digits(i64::from(month), 2, '-');
+    digits(i64::from(day), 2, 'T');
+    digits(hour, 2, ':');
+    digits(minute, 2, ':');
+    digits(second, 2, 'Z');
+    out.pop();
     if let Some(fraction) = fraction {
         out.push('.');
         out.push_str(fraction);

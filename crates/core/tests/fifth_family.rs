@@ -195,7 +195,7 @@ fn its_refusals_are_the_core_s() {
     );
     let stale = process(&good, &config(&[SECRET]), NOW + 301);
     assert!(stale.to_string().contains("older than"), "{stale}");
-    let flood = vec![good.as_str(); 9].join(",");
+    let flood = [good.as_str(); 9].join(",");
     let flood = process(&flood, &config(&[SECRET]), NOW);
     assert!(flood.to_string().contains("too many signatures"), "{flood}");
     // Its secrets are checked at load like any family's.

@@ -16,6 +16,8 @@
 //! strings escaped as `serde_json` escapes them, numbers formatted as it
 //! formats them.
 
+mod parse;
+
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 
@@ -188,10 +190,23 @@ impl<'a> Object<'a> {
     /// value, recursively (see [`Value::unique`]).
     pub fn unique(&self) -> Object<'a> {
         let entries = &self.entries;
+        let small = entries.len() <= 16;
+        if small
+            && !(0..entries.len())
+                .any(|i| (i + 1..entries.len()).any(|j| entries[i].0 == entries[j].0))
+        {
+            // No key is written twice: a copy, each value made unique.
+            return Object {
+                entries: entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.unique()))
+                    .collect(),
+            };
+        }
         // The last occurrence of each key, by its first position. Objects
         // are small; larger ones are sorted rather than compared pairwise,
         // so that no payload can make this quadratic.
-        let last_of: Vec<usize> = if entries.len() <= 16 {
+        let last_of: Vec<usize> = if small {
             (0..entries.len())
                 .map(|i| {
                     (i..entries.len())
@@ -231,8 +246,20 @@ impl<'a> Object<'a> {
     }
 }
 
-/// Parses `text` as one JSON document. The errors are `serde_json`'s.
+/// Parses `text` as one JSON document: what `serde_json` accepts, read as
+/// it reads it (see `parse.rs`). The errors are `serde_json`'s.
 pub fn parse(text: &str) -> Result<Value<'_>, serde_json::Error> {
+    match parse::Parser::new(text).document() {
+        Some(value) => Ok(value),
+        None => serde_parse(text),
+    }
+}
+
+/// `serde_json`'s verdict on `text`: its error, with its message and
+/// position (or, were it ever to accept what [`parse`] refused, the tree it
+/// reads).
+#[cold]
+fn serde_parse(text: &str) -> Result<Value<'_>, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let value = Value::deserialize(&mut deserializer)?;
     deserializer.end()?;
@@ -355,6 +382,15 @@ impl<'de> Visitor<'de> for KeyVisitor {
     }
 }
 
+/// A member name as [`Writer::member`] takes it: quoted and followed by its
+/// colon, at compile time (the event's names are plain ASCII).
+#[macro_export]
+macro_rules! key {
+    ($name:expr) => {
+        concat!("\"", $name, "\":")
+    };
+}
+
 /// Writes one compact JSON document.
 #[derive(Debug, Default)]
 pub struct Writer {
@@ -409,7 +445,8 @@ impl Writer {
         self.comma = true;
     }
 
-    /// Writes the key of the next member of the open object.
+    /// Writes the key of the next member of the open object: any text,
+    /// escaped.
     pub fn key(&mut self, key: &str) {
         self.separate();
         write_escaped(&mut self.out, key);
@@ -417,16 +454,26 @@ impl Writer {
         self.comma = false;
     }
 
-    /// Writes a member of the open object.
-    pub fn member(&mut self, key: &str, value: &(impl WriteJson + ?Sized)) {
-        self.key(key);
+    /// [`Writer::key`] for one of the event's own field names, given
+    /// already quoted and followed by its colon (`"id":`, see [`key!`]).
+    fn name(&mut self, quoted: &'static str) {
+        debug_assert!(quoted.starts_with('"') && quoted.ends_with("\":"));
+        self.separate();
+        self.out.push_str(quoted);
+        self.comma = false;
+    }
+
+    /// Writes a member of the open object, named by one of the event's own
+    /// field names given as [`key!`] writes it.
+    pub fn member(&mut self, quoted: &'static str, value: &(impl WriteJson + ?Sized)) {
+        self.name(quoted);
         value.write_json(self);
     }
 
     /// Writes a member when `value` is present.
-    pub fn member_opt(&mut self, key: &str, value: Option<&(impl WriteJson + ?Sized)>) {
+    pub fn member_opt(&mut self, quoted: &'static str, value: Option<&(impl WriteJson + ?Sized)>) {
         if let Some(value) = value {
-            self.member(key, value);
+            self.member(quoted, value);
         }
     }
 
@@ -554,7 +601,8 @@ impl WriteJson for Object<'_> {
     fn write_json(&self, w: &mut Writer) {
         w.begin_object();
         for (key, value) in &self.entries {
-            w.member(key, value);
+            w.key(key);
+            value.write_json(w);
         }
         w.end_object();
     }
@@ -690,6 +738,212 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(ours, theirs);
+    }
+
+    /// Whether `ours` and `theirs` are the same document, numbers compared
+    /// by kind and bits (so that `-0.0` differs from `0`).
+    fn same(ours: &Value<'_>, theirs: &serde_json::Value) -> bool {
+        use serde_json::Value as J;
+        match (ours, theirs) {
+            (Value::Null, J::Null) => true,
+            (Value::Bool(a), J::Bool(b)) => a == b,
+            (Value::Number(a), J::Number(b)) => {
+                (a.is_u64(), a.is_i64(), a.is_f64()) == (b.is_u64(), b.is_i64(), b.is_f64())
+                    && a.as_u64() == b.as_u64()
+                    && a.as_i64() == b.as_i64()
+                    && a.as_f64().map(f64::to_bits) == b.as_f64().map(f64::to_bits)
+            }
+            (Value::String(a), J::String(b)) => a == b,
+            (Value::Array(a), J::Array(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same(a, b))
+            }
+            (Value::Object(a), J::Object(b)) => {
+                let unique = a.unique();
+                unique.entries.len() == b.len()
+                    && unique
+                        .iter()
+                        .all(|(k, v)| b.get(k).is_some_and(|theirs| same(v, theirs)))
+            }
+            _ => false,
+        }
+    }
+
+    /// The parser and `serde_json` agree on `text`: both refuse it, or both
+    /// read the same document.
+    fn agrees(text: &str) {
+        let ours = parse::Parser::new(text).document();
+        let theirs = serde_json::from_str::<serde_json::Value>(text);
+        match (&ours, &theirs) {
+            (None, Err(_)) => {}
+            (Some(ours), Ok(theirs)) => {
+                assert!(same(ours, theirs), "{text:?}: {ours:?} vs {theirs:?}")
+            }
+            _ => panic!("{text:?}: ours {ours:?}, serde_json {theirs:?}"),
+        }
+    }
+
+    #[test]
+    fn the_parser_agrees_with_serde_json_on_edge_cases() {
+        let deep = |n: usize| "[".repeat(n) + &"]".repeat(n);
+        let deep_objects = |n: usize| "{\"a\":".repeat(n) + "1" + &"}".repeat(n);
+        let cases = [
+            "0",
+            "-0",
+            "-0.0",
+            "0.0",
+            "1",
+            "-1",
+            "01",
+            "-01",
+            "00",
+            "1.",
+            ".1",
+            "1.e1",
+            "1e",
+            "1e+",
+            "1e-",
+            "+1",
+            "--1",
+            "1.5",
+            "-1.5",
+            "1e22",
+            "1e23",
+            "1.5e22",
+            "1.5e-22",
+            "123e-25",
+            "0.1",
+            "0.30000000000000004",
+            "1.000000000000000000001",
+            "1e308",
+            "1e309",
+            "1.8e308",
+            "1.7976931348623157e308",
+            "-1.7976931348623157e308",
+            "1e-400",
+            "5e-324",
+            "2e-324",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "9223372036854775807",
+            "123456789012345678901234567890",
+            "12345678901234567890.5",
+            "0e99999999999",
+            "1e99999999999",
+            "1e-99999999999",
+            "1E5",
+            "1e05",
+            "-0e0",
+            "4.4e1",
+            "9007199254740993",
+            "9007199254740993.0",
+            "true",
+            "false",
+            "null",
+            "tru",
+            "nul",
+            "True",
+            "[true,false,null]",
+            "\"\"",
+            "\"a\"",
+            "\"\\\"\"",
+            "\"\\\\\"",
+            "\"\\/\"",
+            "\"\\b\\f\\n\\r\\t\"",
+            "\"\\u0041\"",
+            "\"\\u00e9\"",
+            "\"\\u0000\"",
+            "\"\\uD83D\\uDE00\"",
+            "\"\\ud83d\\ude00\"",
+            "\"\\uD800\"",
+            "\"\\uDC00\"",
+            "\"\\uD800\\u0041\"",
+            "\"\\uD800\\n\"",
+            "\"\\uD800x\"",
+            "\"\\uD800\\uD800\\uDC00\"",
+            "\"\\u00G0\"",
+            "\"\\u12\"",
+            "\"\\x\"",
+            "\"\\\"",
+            "\"a",
+            "\"\u{1}\"",
+            "\"\u{1f}\"",
+            "\"\u{7f}\"",
+            "\"tab\tinside\"",
+            "\"é✓😀\"",
+            "{}",
+            "[]",
+            "{\"a\":1}",
+            "{\"a\":1,}",
+            "[1,]",
+            "[,1]",
+            "{,}",
+            "{\"a\"}",
+            "{\"a\":}",
+            "{a:1}",
+            "{\"a\" : 1 , \"b\" :[ ] }",
+            " \t\n\r1 \t\n\r",
+            "\u{feff}1",
+            "1 2",
+            "[1 2]",
+            "{\"a\":1 \"b\":2}",
+            "{\"a\":1,\"a\":2}",
+            "{\"\\u0061\":1,\"a\":2}",
+            "",
+            " ",
+            "[",
+            "]",
+            "{",
+            "}",
+            "[1",
+            "{\"a\":1",
+            "\u{a0}1",
+        ];
+        for case in cases {
+            agrees(case);
+        }
+        for n in [1, 126, 127, 128, 129, 300] {
+            agrees(&deep(n));
+            agrees(&deep_objects(n));
+        }
+    }
+
+    #[test]
+    fn the_parser_agrees_with_serde_json_on_every_fixture_and_its_mutations() {
+        const PIECES: &[&str] = &[
+            "\"", "\\", "{", "}", "[", "]", ",", ":", "0", "-", ".", "e", "E", "+", "1", " ", "\n",
+            "\u{1}", "\\u", "\\ud800", "\\udc00", "\\u00e9", "t", "n", "/", "é", "00", "1e400",
+            "\\\"", "", "null", "[[", "}}",
+        ];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut checked = 0;
+        for fixture in switchboard_fixtures::all() {
+            let Ok(text) = std::str::from_utf8(&fixture.body) else {
+                continue;
+            };
+            agrees(text);
+            for _ in 0..40 {
+                let mut at = usize::try_from(next() % (text.len() as u64 + 1)).unwrap();
+                while !text.is_char_boundary(at) {
+                    at -= 1;
+                }
+                let piece = PIECES[usize::try_from(next() % PIECES.len() as u64).unwrap()];
+                let mut cut = at + usize::try_from(next() % 3).unwrap();
+                while cut > text.len() || !text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                agrees(&format!("{}{piece}{}", &text[..at], &text[cut..]));
+                checked += 1;
+            }
+        }
+        assert!(checked > 1000, "{checked}");
     }
 
     #[test]
