@@ -146,18 +146,19 @@ fn core_request(request: &Request) -> core::Request<'_> {
 
 fn core_config(config: Config) -> core::Config {
     let defaults = core::Config::default();
+    // Inserted one by one (the last of a vendor named twice wins, as
+    // collecting would have it) rather than collected, which would bring
+    // in a sort.
+    let mut vendors = std::collections::BTreeMap::new();
+    for v in config.vendors {
+        let settings = core::VendorConfig {
+            secrets: v.secrets.into_iter().map(core::Secret::new).collect(),
+            scheme: core_scheme(v.scheme),
+        };
+        vendors.insert(v.vendor, settings);
+    }
     core::Config {
-        vendors: config
-            .vendors
-            .into_iter()
-            .map(|v| {
-                let settings = core::VendorConfig {
-                    secrets: v.secrets.into_iter().map(core::Secret::new).collect(),
-                    scheme: core_scheme(v.scheme),
-                };
-                (v.vendor, settings)
-            })
-            .collect(),
+        vendors,
         tolerance_seconds: config
             .tolerance_seconds
             .map_or(defaults.tolerance_seconds, u64::from),

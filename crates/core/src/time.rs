@@ -68,15 +68,15 @@ pub fn rewrite_rfc3339(text: &str) -> Option<Option<String>> {
     {
         return None;
     }
-    let mut rest = &text[19..];
+    let mut rest = text.get(19..)?;
     let mut fraction = None;
     if let Some(after_dot) = rest.strip_prefix('.') {
         let len = after_dot.bytes().take_while(u8::is_ascii_digit).count();
         if len == 0 {
             return None;
         }
-        fraction = Some(&after_dot[..len]);
-        rest = &after_dot[len..];
+        fraction = Some(after_dot.get(..len)?);
+        rest = after_dot.get(len..)?;
     }
     let offset_seconds = match rest.as_bytes() {
         [b'Z' | b'z'] => 0,

@@ -16,12 +16,14 @@
 //! strings escaped as `serde_json` escapes them, numbers formatted as it
 //! formats them.
 
+mod de;
 mod parse;
+
+pub use de::DeError;
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 
-use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Number;
 
 /// Text read from the payload: borrowed from the body when the body writes it
@@ -181,6 +183,11 @@ impl<'a> Object<'a> {
         self.entries.push((key.into(), value));
     }
 
+    /// The entries, in document order.
+    pub fn into_entries(self) -> Vec<(Text<'a>, Value<'a>)> {
+        self.entries
+    }
+
     /// Keeps the entries for which `keep` holds.
     pub fn retain(&mut self, mut keep: impl FnMut(&str, &Value<'a>) -> bool) {
         self.entries.retain(|(k, v)| keep(k, v));
@@ -216,8 +223,9 @@ impl<'a> Object<'a> {
                 })
                 .collect()
         } else {
-            let mut order: Vec<usize> = (0..entries.len()).collect();
-            order.sort_by(|&a, &b| entries[a].0.cmp(&entries[b].0).then(a.cmp(&b)));
+            let order = stable_sort((0..entries.len()).collect(), |a, b| {
+                entries[a].0 < entries[b].0
+            });
             let mut last_of = vec![0; entries.len()];
             let mut run = 0;
             while run < order.len() {
@@ -246,139 +254,99 @@ impl<'a> Object<'a> {
     }
 }
 
-/// Parses `text` as one JSON document: what `serde_json` accepts, read as
-/// it reads it (see `parse.rs`). The errors are `serde_json`'s.
-pub fn parse(text: &str) -> Result<Value<'_>, serde_json::Error> {
-    match parse::Parser::new(text).document() {
-        Some(value) => Ok(value),
-        None => serde_parse(text),
+/// `items` sorted by `less`, equal ones kept in order: a bottom-up merge
+/// sort, O(n log n) and a few lines (the standard library's sorts are
+/// several kilobytes of WebAssembly each).
+fn stable_sort(items: Vec<usize>, less: impl Fn(usize, usize) -> bool) -> Vec<usize> {
+    let n = items.len();
+    let mut from = items;
+    let mut to = vec![0; n];
+    let mut width = 1;
+    while width < n {
+        let mut start = 0;
+        while start < n {
+            let middle = (start + width).min(n);
+            let end = (start + 2 * width).min(n);
+            let (mut left, mut right) = (start, middle);
+            for slot in &mut to[start..end] {
+                let take_right = right < end && (left == middle || less(from[right], from[left]));
+                if take_right {
+                    *slot = from[right];
+                    right += 1;
+                } else {
+                    *slot = from[left];
+                    left += 1;
+                }
+            }
+            start = end;
+        }
+        std::mem::swap(&mut from, &mut to);
+        width *= 2;
+    }
+    from
+}
+
+/// Why a text is not one JSON document: what was wrong and where, in
+/// `serde_json`'s words (`expected value at line 1 column 1`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    reason: &'static str,
+    line: usize,
+    column: usize,
+}
+
+impl Error {
+    fn at(text: &[u8], fail: parse::Fail) -> Error {
+        let before = text.get(..fail.at).unwrap_or(text);
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        Error {
+            reason: fail.reason,
+            line: 1 + before.iter().filter(|&&b| b == b'\n').count(),
+            column: before.len() - line_start,
+        }
     }
 }
 
-/// `serde_json`'s verdict on `text`: its error, with its message and
-/// position (or, were it ever to accept what [`parse`] refused, the tree it
-/// reads).
-#[cold]
-fn serde_parse(text: &str) -> Result<Value<'_>, serde_json::Error> {
-    let mut deserializer = serde_json::Deserializer::from_str(text);
-    let value = Value::deserialize(&mut deserializer)?;
-    deserializer.end()?;
-    Ok(value)
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} at line {} column {}",
+            self.reason, self.line, self.column
+        )
+    }
 }
 
-/// Parses raw body bytes: [`parse`] once they are known to be UTF-8, and
-/// `serde_json`'s own error (with its position) when they are not.
-pub fn parse_bytes(body: &[u8]) -> Result<Value<'_>, serde_json::Error> {
+impl std::error::Error for Error {}
+
+/// Parses `text` as one JSON document: what `serde_json` accepts, read as
+/// it reads it (see `parse.rs`).
+pub fn parse(text: &str) -> Result<Value<'_>, Error> {
+    parse::Parser::new(text)
+        .document()
+        .map_err(|fail| Error::at(text.as_bytes(), fail))
+}
+
+/// `text` as a JSON number, all of it (no whitespace around it), read as
+/// `serde_json` reads it; `None` when it is not one, or one out of range.
+pub fn number(text: &str) -> Option<Number> {
+    parse::whole_number(text)
+}
+
+/// Parses raw body bytes: [`parse`] once they are known to be UTF-8.
+pub fn parse_bytes(body: &[u8]) -> Result<Value<'_>, Error> {
     match std::str::from_utf8(body) {
         Ok(text) => parse(text),
-        // serde_json's own reading, for its message and position.
-        Err(_) => match serde_json::from_slice::<serde_json::Value>(body) {
-            Err(error) => Err(error),
-            // Not UTF-8 yet valid JSON cannot happen: serde_json checks
-            // every string and allows only ASCII outside them.
-            Ok(_) => Err(de::Error::custom("body is not UTF-8")),
-        },
-    }
-}
-
-impl<'de> Deserialize<'de> for Value<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ValueVisitor)
-    }
-}
-
-struct ValueVisitor;
-
-impl<'de> Visitor<'de> for ValueVisitor {
-    type Value = Value<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any valid JSON value")
-    }
-
-    fn visit_bool<E>(self, value: bool) -> Result<Value<'de>, E> {
-        Ok(Value::Bool(value))
-    }
-
-    fn visit_i64<E>(self, value: i64) -> Result<Value<'de>, E> {
-        Ok(Value::Number(value.into()))
-    }
-
-    fn visit_u64<E>(self, value: u64) -> Result<Value<'de>, E> {
-        Ok(Value::Number(value.into()))
-    }
-
-    fn visit_f64<E>(self, value: f64) -> Result<Value<'de>, E> {
-        Ok(Number::from_f64(value).map_or(Value::Null, Value::Number))
-    }
-
-    fn visit_borrowed_str<E>(self, value: &'de str) -> Result<Value<'de>, E> {
-        Ok(Value::String(Cow::Borrowed(value)))
-    }
-
-    fn visit_str<E>(self, value: &str) -> Result<Value<'de>, E> {
-        Ok(Value::String(Cow::Owned(value.to_owned())))
-    }
-
-    fn visit_string<E>(self, value: String) -> Result<Value<'de>, E> {
-        Ok(Value::String(Cow::Owned(value)))
-    }
-
-    fn visit_none<E>(self) -> Result<Value<'de>, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_unit<E>(self) -> Result<Value<'de>, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value<'de>, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        while let Some(item) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value<'de>, A::Error> {
-        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
-        while let Some(key) = map.next_key_seed(KeySeed)? {
-            entries.push((key, map.next_value()?));
-        }
-        Ok(Value::Object(Object { entries }))
-    }
-}
-
-/// Reads an object key, borrowed where the document allows.
-struct KeySeed;
-
-impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = Text<'de>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Text<'de>, D::Error> {
-        deserializer.deserialize_str(KeyVisitor)
-    }
-}
-
-struct KeyVisitor;
-
-impl<'de> Visitor<'de> for KeyVisitor {
-    type Value = Text<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_borrowed_str<E>(self, value: &'de str) -> Result<Text<'de>, E> {
-        Ok(Cow::Borrowed(value))
-    }
-
-    fn visit_str<E>(self, value: &str) -> Result<Text<'de>, E> {
-        Ok(Cow::Owned(value.to_owned()))
-    }
-
-    fn visit_string<E>(self, value: String) -> Result<Text<'de>, E> {
-        Ok(Cow::Owned(value))
+        Err(error) => Err(Error::at(
+            body,
+            parse::Fail {
+                reason: "invalid unicode code point",
+                at: error.valid_up_to() + 1,
+            },
+        )),
     }
 }
 
@@ -514,13 +482,13 @@ impl Writer {
                 continue;
             }
             if matches!(bytes[i], b'\n' | b'\r') {
-                self.out.push_str(&json[start..i]);
+                self.out.push_str(json.get(start..i).unwrap_or_default());
                 self.out.push(' ');
                 start = i + 1;
             }
             i += 1;
         }
-        self.out.push_str(&json[start..]);
+        self.out.push_str(json.get(start..).unwrap_or_default());
         self.comma = true;
     }
 
@@ -626,7 +594,7 @@ fn write_escaped(out: &mut String, value: &str) {
         let byte = bytes[i];
         let escape = escape_of(byte);
         if escape != 0 {
-            out.push_str(&value[start..i]);
+            out.push_str(value.get(start..i).unwrap_or_default());
             match escape {
                 b'u' => {
                     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -643,7 +611,7 @@ fn write_escaped(out: &mut String, value: &str) {
         }
         i += 1;
     }
-    out.push_str(&value[start..]);
+    out.push_str(value.get(start..).unwrap_or_default());
     out.push('"');
 }
 
@@ -771,11 +739,13 @@ mod tests {
     /// The parser and `serde_json` agree on `text`: both refuse it, or both
     /// read the same document.
     fn agrees(text: &str) {
-        let ours = parse::Parser::new(text).document();
+        let ours = parse(text);
         let theirs = serde_json::from_str::<serde_json::Value>(text);
         match (&ours, &theirs) {
-            (None, Err(_)) => {}
-            (Some(ours), Ok(theirs)) => {
+            (Err(ours), Err(theirs)) => {
+                assert_eq!(ours.to_string(), theirs.to_string(), "{text:?}");
+            }
+            (Ok(ours), Ok(theirs)) => {
                 assert!(same(ours, theirs), "{text:?}: {ours:?} vs {theirs:?}")
             }
             _ => panic!("{text:?}: ours {ours:?}, serde_json {theirs:?}"),
@@ -899,6 +869,11 @@ mod tests {
             "[1",
             "{\"a\":1",
             "\u{a0}1",
+            "[1,",
+            "{\"a\":1,",
+            "{\"a\"",
+            "[1 ",
+            "{\"a\" ",
         ];
         for case in cases {
             agrees(case);
@@ -906,6 +881,8 @@ mod tests {
         for n in [1, 126, 127, 128, 129, 300] {
             agrees(&deep(n));
             agrees(&deep_objects(n));
+            agrees(&deep(n)[..n]);
+            agrees(&(deep_objects(n)[..5 * n].to_owned() + ","));
         }
     }
 
@@ -944,6 +921,62 @@ mod tests {
             }
         }
         assert!(checked > 1000, "{checked}");
+    }
+
+    #[test]
+    fn numbers_read_as_serde_json_reads_them() {
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            if next(2) == 0 {
+                text.push('-');
+            }
+            let digits = 1 + next(30);
+            for i in 0..digits {
+                let d = if i == 0 && digits > 1 {
+                    1 + next(9)
+                } else {
+                    next(10)
+                };
+                text.push(char::from(b'0' + u8::try_from(d).unwrap()));
+            }
+            if next(2) == 0 {
+                text.push('.');
+                for _ in 0..1 + next(25) {
+                    text.push(char::from(b'0' + u8::try_from(next(10)).unwrap()));
+                }
+            }
+            if next(2) == 0 {
+                let e = usize::try_from(next(2)).unwrap();
+                text.push(['e', 'E'][e]);
+                let sign = usize::try_from(next(3)).unwrap();
+                text.push_str(["", "+", "-"][sign]);
+                let range = if next(4) == 0 { 12_000_000_000 } else { 420 };
+                let exponent = next(range);
+                text.push_str(&exponent.to_string());
+            }
+            agrees(&text);
+            let ours = number(&text);
+            let theirs = text.parse::<Number>().ok();
+            assert_eq!(
+                ours.as_ref()
+                    .map(|n| (n.as_u64(), n.as_i64(), n.as_f64().map(f64::to_bits))),
+                theirs
+                    .as_ref()
+                    .map(|n| (n.as_u64(), n.as_i64(), n.as_f64().map(f64::to_bits))),
+                "{text}"
+            );
+        }
+        for text in [" 1", "1 ", "", "-", "1.5x", "x", "01", "+1"] {
+            assert_eq!(number(text), None, "{text:?}");
+            assert!(text.parse::<Number>().is_err(), "{text:?}");
+        }
     }
 
     #[test]
