@@ -19,7 +19,9 @@
 //! - switchboard natively (`switchboard_core::Processor`), through the
 //!   component in a reused and in a fresh instance (`switchboard_host`, as
 //!   the receiver runs it), and from Node and Python through their bindings
-//!   (`host/node/bench.mjs`, `host/python/bench.py`);
+//!   (`host/node/bench.mjs`, `host/python/bench.py`), the event back as its
+//!   JSON text as the handlers give theirs (`JSON.stringify`, `json.dumps`),
+//!   and, for reference, parsed into an object or a dict;
 //! - the 13 KB deliveries alone, natively and for the floor;
 //! - the component's size, and the guest time of the most expensive
 //!   unauthenticated request the limits allow.
@@ -165,10 +167,18 @@ fn main() -> anyhow::Result<()> {
         line("switchboard, component, fresh instance", Measure::Fresh),
         line(
             "switchboard from Node (jco)",
+            child(Path::new("node"), &[&node_bench, &mix_arg, &secs, "--json"]),
+        ),
+        line(
+            "  the same, the event as an object",
             child(Path::new("node"), &[&node_bench, &mix_arg, &secs]),
         ),
         line(
             "switchboard from Python (wasmtime-py)",
+            child(&python, &[&python_bench, &mix_arg, &secs, "--json"]),
+        ),
+        line(
+            "  the same, the event as a dict",
             child(&python, &[&python_bench, &mix_arg, &secs]),
         ),
         line(
@@ -291,8 +301,20 @@ fn main() -> anyhow::Result<()> {
             1.0,
         ),
         (
+            "  the event as an object / Node handler",
+            "  the same, the event as an object",
+            "hand-written Node handler",
+            1.0,
+        ),
+        (
             "from Python / Python handler",
             "switchboard from Python (wasmtime-py)",
+            "hand-written Python handler",
+            1.0,
+        ),
+        (
+            "  the event as a dict / Python handler",
+            "  the same, the event as a dict",
             "hand-written Python handler",
             1.0,
         ),
@@ -320,6 +342,28 @@ fn main() -> anyhow::Result<()> {
         "{:<52} {:>9}   ≥ 20 000 requests/s, p99 ≤ 5 ms: `make load` measures it",
         "receiver", "-"
     );
+    println!();
+    println!("Python, where the time of a delivery goes (host/python/bench.py --decompose):");
+    match Command::new(&python)
+        .args([
+            python_bench.as_str(),
+            mix_arg.as_str(),
+            secs.as_str(),
+            "--decompose",
+        ])
+        .output()
+    {
+        Ok(output) if output.status.success() => {
+            for line in String::from_utf8_lossy(&output.stdout).lines() {
+                println!("  {line}");
+            }
+        }
+        Ok(output) => println!(
+            "  failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ),
+        Err(error) => println!("  cannot run {}: {error}", python.display()),
+    }
     println!();
     worst_refusal(&mut instance)
 }

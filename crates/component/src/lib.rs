@@ -128,7 +128,7 @@ fn with_config_json<R>(
     LAST_CONFIG_JSON.with_borrow_mut(|last| {
         let processor = match last.take() {
             Some((text, processor)) if text == config_json => Ok(processor),
-            _ => core::Config::from_json(&config_json).and_then(core::Processor::new),
+            _ => core::Processor::from_json(&config_json),
         };
         let outcome = f(processor.as_ref());
         *last = processor.ok().map(|processor| (config_json, processor));

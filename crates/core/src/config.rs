@@ -190,12 +190,18 @@ fn redact_quoted(message: &str) -> String {
 impl Config {
     /// Reads the JSON form of the configuration and [validates](Config::validate) it.
     pub fn from_json(text: &str) -> Result<Config, ConfigError> {
+        let config = Config::read_json(text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// [`Config::from_json`] before validation (for [`crate::Processor`],
+    /// which validates).
+    pub(crate) fn read_json(text: &str) -> Result<Config, ConfigError> {
         let unreadable =
             |e: &dyn fmt::Display| ConfigError::unreadable("configuration", &e.to_string());
         let document = crate::json::parse(text).map_err(|e| unreadable(&e))?;
-        let config = Config::deserialize(document).map_err(|e| unreadable(&e))?;
-        config.validate()?;
-        Ok(config)
+        Config::deserialize(document).map_err(|e| unreadable(&e))
     }
 
     /// Checks everything that can be checked before a delivery arrives:

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 use crate::json::{self, Text, Value, Writer};
-use crate::{Config, ConfigError, Error, Processor, Request};
+use crate::{ConfigError, Error, Processor, Request};
 
 /// The members a request document may have.
 const MEMBERS: [&str; 3] = ["headers", "body", "body_base64"];
@@ -18,7 +18,7 @@ const MEMBERS: [&str; 3] = ["headers", "body", "body_base64"];
 /// A request document that cannot be read is `malformed`; a configuration
 /// that cannot be read or used is `invalid-config`.
 pub fn process_json(request_json: &str, vendor: &str, config_json: &str, now: i64) -> String {
-    let processor = Config::from_json(config_json).and_then(Processor::new);
+    let processor = Processor::from_json(config_json);
     process_json_with(processor.as_ref(), request_json, vendor, now)
 }
 

@@ -37,6 +37,7 @@ pub mod time;
 pub mod vendors;
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 pub use config::{Config, ConfigError, Scheme, Secret, VendorConfig};
 pub use error::{Error, ErrorClass};
@@ -94,24 +95,16 @@ pub struct Processor<'f> {
     families: &'f [&'f dyn Family],
     config: Config,
     /// Per enabled vendor (in the configuration's order), its keys in each
-    /// form its schemes read them.
+    /// form its schemes read them, made when a delivery first needs them
+    /// (an instance that lives for one delivery makes one vendor's).
     keys: Vec<PreparedKeys>,
 }
 
 /// One vendor's keys, decoded in each form its schemes use.
 #[derive(Debug, Default)]
 struct PreparedKeys {
-    utf8: Option<Keys>,
-    base64: Option<Keys>,
-}
-
-impl PreparedKeys {
-    fn of(&self, form: KeyForm) -> Option<&Keys> {
-        match form {
-            KeyForm::Utf8 => self.utf8.as_ref(),
-            KeyForm::Base64 => self.base64.as_ref(),
-        }
-    }
+    utf8: OnceLock<Option<Keys>>,
+    base64: OnceLock<Option<Keys>>,
 }
 
 impl std::fmt::Debug for Processor<'_> {
@@ -138,32 +131,20 @@ impl<'f> Processor<'f> {
         config.validate_with(families)?;
         let keys = config
             .vendors
-            .iter()
-            .map(|(name, settings)| {
-                let configured = settings.scheme.configured();
-                let schemes: Vec<&dyn SignatureScheme> = match configured {
-                    Some(scheme) => vec![scheme],
-                    None => vendors::family_in(families, name)
-                        .map(|family| family.default_schemes().to_vec())
-                        .unwrap_or_default(),
-                };
-                let mut prepared = PreparedKeys::default();
-                for scheme in schemes {
-                    let keys =
-                        Keys::new(name, scheme.name(), &settings.secrets, scheme.key_form())?;
-                    match scheme.key_form() {
-                        KeyForm::Utf8 => prepared.utf8 = Some(keys),
-                        KeyForm::Base64 => prepared.base64 = Some(keys),
-                    }
-                }
-                Ok(prepared)
-            })
-            .collect::<Result<_, ConfigError>>()?;
+            .keys()
+            .map(|_| PreparedKeys::default())
+            .collect();
         Ok(Processor {
             families,
             config,
             keys,
         })
+    }
+
+    /// Reads the JSON form of the configuration ([`Config::from_json`]),
+    /// validating it once.
+    pub fn from_json(text: &str) -> Result<Processor<'static>, ConfigError> {
+        Processor::new(Config::read_json(text)?)
     }
 
     /// The configuration it was made from.
@@ -188,10 +169,20 @@ impl<'f> Processor<'f> {
         )
     }
 
-    /// The prepared keys of `vendor` in `form`, if any.
-    fn keys(&self, vendor: &str, form: KeyForm) -> Option<&Keys> {
+    /// The keys `scheme` verifies `vendor`'s deliveries with, made once.
+    fn keys(&self, vendor: &str, scheme: &dyn SignatureScheme) -> Option<&Keys> {
         let index = self.config.vendors.keys().position(|name| name == vendor)?;
-        self.keys.get(index)?.of(form)
+        let prepared = self.keys.get(index)?;
+        let slot = match scheme.key_form() {
+            KeyForm::Utf8 => &prepared.utf8,
+            KeyForm::Base64 => &prepared.base64,
+        };
+        slot.get_or_init(|| {
+            let secrets = &self.config.vendors.get(vendor)?.secrets;
+            // Validated when the processor was made: this cannot fail.
+            Keys::new(vendor, scheme.name(), secrets, scheme.key_form()).ok()
+        })
+        .as_ref()
     }
 }
 
@@ -230,7 +221,7 @@ fn run<'a>(
         .configured()
         .or_else(|| family.default_scheme(request))
         .ok_or_else(|| VerifyError::NoScheme(name.to_owned()))?;
-    let keys = match prepared.and_then(|p| p.keys(name, scheme.key_form())) {
+    let keys = match prepared.and_then(|p| p.keys(name, scheme)) {
         Some(keys) => Cow::Borrowed(keys),
         None => Cow::Owned(Keys::new(
             name,
