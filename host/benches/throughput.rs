@@ -27,7 +27,9 @@
 //!   unauthenticated request the limits allow.
 //!
 //! `SWITCHBOARD_BENCH_MIX` names another mix; `SWITCHBOARD_BENCH_ROUNDS`
-//! (default 3) and `SWITCHBOARD_BENCH_SECONDS` (default 1) set the rounds.
+//! (default 3) and `SWITCHBOARD_BENCH_SECONDS` (default 1) set the rounds;
+//! `SWITCHBOARD_BENCH_LINES=floor,native` measures only the lines whose label
+//! holds one of the words.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -191,6 +193,16 @@ fn main() -> anyhow::Result<()> {
         ),
     ];
 
+    // SWITCHBOARD_BENCH_LINES=floor,native measures only the lines whose
+    // label contains one of the words (for a quick look; make bench runs all).
+    if let Ok(only) = std::env::var("SWITCHBOARD_BENCH_LINES") {
+        let words: Vec<&str> = only.split(',').map(str::trim).collect();
+        for line in &mut lines {
+            if !words.iter().any(|w| line.label.contains(w)) {
+                line.failed = Some("left out (SWITCHBOARD_BENCH_LINES)".to_owned());
+            }
+        }
+    }
     for _ in 0..rounds {
         for line in &mut lines {
             if line.failed.is_some() {

@@ -16,37 +16,31 @@ use crate::time;
 pub type Object<'a> = crate::json::Object<'a>;
 
 /// The value at `key`, unless absent or `null`.
-#[inline(never)]
 pub fn get<'p, 'a>(object: &'p Object<'a>, key: &str) -> Option<&'p Value<'a>> {
     object.get(key).filter(|v| !v.is_null())
 }
 
 /// The first of `keys` that is present and not `null`.
-#[inline(never)]
 pub fn first<'p, 'a>(object: &'p Object<'a>, keys: &[&str]) -> Option<&'p Value<'a>> {
     keys.iter().find_map(|key| get(object, key))
 }
 
 /// The object at `key`.
-#[inline(never)]
 pub fn object<'p, 'a>(object: &'p Object<'a>, key: &str) -> Option<&'p Object<'a>> {
     get(object, key)?.as_object()
 }
 
 /// A string field, verbatim.
-#[inline(never)]
 pub fn string<'a>(object: &Object<'a>, key: &str) -> Option<Text<'a>> {
     get(object, key)?.as_text()
 }
 
 /// An id: a non-empty string as it is, an integer written in decimal.
-#[inline(never)]
 pub fn id<'a>(object: &Object<'a>, key: &str) -> Option<Text<'a>> {
     id_value(get(object, key)?)
 }
 
 /// [`id`] of a value.
-#[inline(never)]
 pub fn id_value<'a>(value: &Value<'a>) -> Option<Text<'a>> {
     match value {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
@@ -56,7 +50,6 @@ pub fn id_value<'a>(value: &Value<'a>) -> Option<Text<'a>> {
 }
 
 /// A number (integer or float kept as given); digits in a string count too.
-#[inline(never)]
 pub fn number(object: &Object<'_>, key: &str) -> Option<Number> {
     match get(object, key)? {
         Value::Number(n) => Some(n.clone()),
@@ -68,7 +61,6 @@ pub fn number(object: &Object<'_>, key: &str) -> Option<Number> {
 /// Money in integer cents: an integer, an integral float, or a string of
 /// digits. Anything with a fraction of a cent is treated as absent rather
 /// than rounded.
-#[inline(never)]
 pub fn cents(object: &Object<'_>, key: &str) -> Option<i64> {
     match get(object, key)? {
         Value::Number(n) => n.as_i64().or_else(|| {
@@ -82,7 +74,6 @@ pub fn cents(object: &Object<'_>, key: &str) -> Option<i64> {
 
 /// A time: RFC 3339 rewritten in UTC, unix seconds or milliseconds (as a
 /// number or digits) converted. Text that is not a time is kept verbatim.
-#[inline(never)]
 pub fn time<'a>(object: &Object<'a>, key: &str) -> Option<Text<'a>> {
     match get(object, key)? {
         Value::String(s) => Some(match time::rewrite_rfc3339(s) {
@@ -103,7 +94,6 @@ pub fn time<'a>(object: &Object<'a>, key: &str) -> Option<Text<'a>> {
 
 /// A time for the event's `time` attribute, which must be RFC 3339: like
 /// [`time`], but `None` for text that is not a time.
-#[inline(never)]
 pub fn strict_time(object: &Object<'_>, key: &str) -> Option<String> {
     match get(object, key)? {
         Value::String(s) => time::normalize_rfc3339(s),
@@ -115,13 +105,11 @@ pub fn strict_time(object: &Object<'_>, key: &str) -> Option<String> {
 /// A direction, normalized: `incoming`, `inbound`, `INBOUND`,
 /// `telephony_inbound`, `telephonyInbound` → `inbound`, and likewise
 /// `outbound`. Any other value is kept verbatim.
-#[inline(never)]
 pub fn direction<'a>(object: &Object<'a>, key: &str) -> Option<Text<'a>> {
     string(object, key).map(normalize_direction)
 }
 
 /// [`direction`] of a string.
-#[inline(never)]
 pub fn normalize_direction<'a>(direction: impl Into<Text<'a>>) -> Text<'a> {
     let direction = direction.into();
     let prefix = "telephony";
@@ -145,13 +133,11 @@ pub fn normalize_direction<'a>(direction: impl Into<Text<'a>>) -> Text<'a> {
 /// A phone number: spaces, dashes, dots and parentheses are stripped when
 /// what remains is `+` followed by digits; anything else is kept verbatim
 /// (no country is ever guessed).
-#[inline(never)]
 pub fn phone<'a>(object: &Object<'a>, key: &str) -> Option<Text<'a>> {
     string(object, key).map(normalize_phone)
 }
 
 /// [`phone`] of a string.
-#[inline(never)]
 pub fn normalize_phone<'a>(phone: impl Into<Text<'a>>) -> Text<'a> {
     let phone = phone.into();
     let separator = |b: u8| matches!(b, b' ' | b'-' | b'.' | b'(' | b')');

@@ -55,6 +55,10 @@ impl<'a> Parser<'a> {
 
     /// The whole text as one document.
     pub(super) fn document(mut self) -> Parsed<Value<'a>> {
+        // Room for the open objects' and arrays' members of most payloads,
+        // so that the stacks rarely grow.
+        self.entries.reserve(64);
+        self.items.reserve(64);
         let value = self.value()?;
         self.skip_whitespace();
         if self.at == self.bytes.len() {
