@@ -12,8 +12,11 @@ VENV       := .venv
 PYTHON     := $(VENV)/bin/python
 NODE_DIR   := host/node
 
+FUZZ_SECONDS       ?= 120
+FUZZ_SMOKE_SECONDS ?= 6
 
-.PHONY: all setup build component run demo samples load test test-rust test-python test-node python node lint bench clean
+
+.PHONY: all setup build component run demo samples load attack test test-rust test-python test-node python node lint bench fuzz fuzz-smoke clean
 
 all: build
 
@@ -54,9 +57,17 @@ samples: build
 load: build
 	$(CARGO) run --release --locked -q -p switchboard-host --example load
 
+## attack: a bounded loopback attack (signature-list floods, forged max-size
+## bodies, slow bodies, random paths) while valid deliveries are measured.
+## ATTACK_ARGS="--journal-dir /dev/shm" keeps the journal's fsync out of it.
+ATTACK_ARGS ?=
+attack: build
+	$(CARGO) run --release --locked -q -p switchboard-host --example attack -- $(ATTACK_ARGS)
+
 ## test: every test: the Rust suites (core units, fixtures through the core,
-## the component and the CLI), then the fixtures from Python and from Node.
-test: test-rust test-python test-node
+## the component and the CLI), then the fixtures from Python and from Node,
+## then a short run of every fuzz target.
+test: test-rust test-python test-node fuzz-smoke
 
 test-rust: build
 	$(CARGO) test --release --locked --workspace --exclude switchboard-component --exclude switchboard-gateway
@@ -90,6 +101,7 @@ lint: setup
 	$(CARGO) clippy --release --locked --workspace --exclude switchboard-component --exclude switchboard-gateway --all-targets -- -D warnings
 	$(CARGO) clippy --locked -p switchboard-component -p switchboard-gateway --target wasm32-unknown-unknown --profile guest -- -D warnings
 	$(CARGO) fmt --all --check
+	$(CARGO) fmt --manifest-path fuzz/Cargo.toml --check
 
 ## bench: switchboard beside the floor and the hand-written Node and Python
 ## handlers on ../shared/bench/mix.jsonl, natively, through the component and
@@ -98,6 +110,16 @@ lint: setup
 bench: build python node
 	$(CARGO) build --release --locked --quiet --manifest-path ../shared/bench/floor/Cargo.toml --target-dir target/floor
 	$(CARGO) bench --locked -p switchboard-host --bench throughput
+
+## fuzz: every cargo-fuzz target in fuzz/ for FUZZ_SECONDS each (120),
+## seeded from fixtures/, printing each one's executions. Installs
+## cargo-fuzz if missing; builds in fuzz/target.
+fuzz:
+	CARGO=$(CARGO) fuzz/run.sh $(FUZZ_SECONDS)
+
+## fuzz-smoke: the same for FUZZ_SMOKE_SECONDS each (6): part of `make test`.
+fuzz-smoke:
+	CARGO=$(CARGO) fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
 
 clean:
 	$(CARGO) clean

@@ -1,5 +1,6 @@
 //! The gateway component (`target/gateway.wasm`), run in-process as
-//! `wasmtime serve` runs it (wasmtime-wasi-http 48.0.8), over every fixture:
+//! `wasmtime serve` runs it (wasmtime-wasi-http 48.0.8), over the fixtures'
+//! contract subset (see `switchboard_fixtures::contract`):
 //! an accepted case answers 200 with the CloudEvent the processor component
 //! produces for it (the fixture's expected event), a refused one its class's
 //! status and error body. The fixture's configuration travels as the
@@ -8,8 +9,11 @@
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 #[path = "support/http.rs"]
-#[allow(dead_code)] // this suite uses only the loopback downstream
+#[allow(dead_code)] // this suite uses the downstream and the receiver's client
 mod http;
+#[path = "support/receiver.rs"]
+#[allow(dead_code)] // this suite only starts one and posts to it
+mod receiver;
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -128,15 +132,16 @@ async fn send(
     headers: &[(String, String)],
     body: Vec<u8>,
 ) -> (u16, Vec<u8>) {
-    send_body(
-        env,
-        now,
-        method,
-        path,
-        headers,
-        Full::new(Bytes::from(body)),
-    )
-    .await
+    // As a client over HTTP/1.1 would, and as `wasmtime serve` passes it on.
+    let mut headers = headers.to_vec();
+    if !headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+    {
+        headers.push(("content-length".to_owned(), body.len().to_string()));
+    }
+    let body = Full::new(Bytes::from(body));
+    send_body(env, now, method, path, &headers, body).await
 }
 
 /// A body that never sends a byte, as a stalled client's.
@@ -242,8 +247,8 @@ fn outcome(fixture: &Fixture, status: u16, body: &[u8]) -> Result<Value, (String
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn every_fixture_through_the_gateway() {
-    let fixtures = switchboard_fixtures::all();
+async fn the_contract_subset_through_the_gateway() {
+    let fixtures = switchboard_fixtures::contract();
     let mut failures = Vec::new();
     for fixture in &fixtures {
         let path = match &fixture.vendor {
@@ -484,4 +489,95 @@ async fn a_signature_flood_is_refused_at_once() {
     // the second the unbounded check took.
     assert!(took < Duration::from_millis(500), "{took:?}");
     eprintln!("signature flood refused by the gateway in {took:?}");
+}
+
+/// One HTTP contract (`switchboard_http`) for every shell: the same requests
+/// to the receiver (`switchboard serve`, over loopback) and to the gateway
+/// (in-process) get the same statuses and the same bodies, refusal by
+/// refusal.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_receiver_and_the_gateway_answer_alike() {
+    const SECRET: &str = "contract-varda-secret";
+    let dir = std::env::temp_dir().join(format!("switchboard-contract-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!("body_limit = 4096\n[vendors.varda]\nsecrets = [\"{SECRET}\"]\n"),
+    )
+    .unwrap();
+    let receiver = receiver::Receiver::start(
+        env!("CARGO_BIN_EXE_switchboard"),
+        &config,
+        &dir.join("events.ndjson"),
+        &[],
+    )
+    .unwrap();
+    let vars = env(&[
+        ("SWITCHBOARD_VENDORS", "varda"),
+        ("SWITCHBOARD_SECRET_VARDA", SECRET),
+        ("SWITCHBOARD_BODY_LIMIT", "4096"),
+    ]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let signed = |body: &[u8]| {
+        let input = switchboard_core::SignInput {
+            body,
+            timestamp: now,
+            id: "",
+        };
+        let secret = switchboard_core::Secret::new(SECRET);
+        switchboard_core::sign(
+            "varda",
+            &switchboard_core::Scheme::VendorDefault,
+            &secret,
+            input,
+        )
+        .unwrap()
+    };
+    let flood = ["t=1,v1=00"; 9].join(",");
+    /// Method, path, headers, body.
+    type Case<'a> = (&'a str, &'a str, Vec<(String, String)>, Vec<u8>);
+    let cases: Vec<Case<'_>> = vec![
+        ("GET", "/nowhere", vec![], vec![]),
+        ("GET", "/webhooks/varda", vec![], vec![]),
+        ("PUT", "/healthz", vec![], vec![]),
+        ("POST", "/webhooks/", vec![], vec![]),
+        ("POST", "/webhooks/varda/extra", vec![], vec![]),
+        ("POST", "/webhooks/varda", vec![], vec![b'{'; 5000]),
+        ("POST", "/webhooks/varda", vec![], b"{}".to_vec()),
+        (
+            "POST",
+            "/webhooks/varda",
+            vec![("X-Varda-Signature".to_owned(), flood)],
+            b"{}".to_vec(),
+        ),
+        ("POST", "/webhooks/atoms", vec![], b"{}".to_vec()),
+        ("POST", "/webhooks/vrada", vec![], b"{}".to_vec()),
+        ("POST", "/webhooks", vec![], b"{}".to_vec()),
+        (
+            "POST",
+            "/webhooks/varda",
+            signed(b"not json"),
+            b"not json".to_vec(),
+        ),
+        ("POST", "/webhooks/varda", signed(b"[1]"), b"[1]".to_vec()),
+    ];
+    for (method, path, headers, body) in cases {
+        let over_http = http::request(receiver.address, method, path, &headers, &body).unwrap();
+        let (status, in_process) = send(&vars, now, method, path, &headers, body.clone()).await;
+        let in_process = String::from_utf8_lossy(&in_process);
+        assert_eq!(
+            (over_http.status, over_http.body.as_str()),
+            (status, in_process.as_ref()),
+            "{method} {path}: the receiver and the gateway differ"
+        );
+        assert!(
+            over_http.status >= 400,
+            "{method} {path}: {}",
+            over_http.body
+        );
+    }
 }

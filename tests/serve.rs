@@ -1,19 +1,29 @@
-//! `switchboard serve` on an ephemeral port: one signed request per vendor,
-//! every refusal class, a redelivery, a restart, and the server still serving
-//! after each.
+//! `switchboard serve` on an ephemeral port, one concern per test, each
+//! with its own receiver and journal: signed deliveries from every vendor
+//! and their redelivery across a restart, every refusal class, the routes,
+//! a stalled body, a journal that cannot be written, forwarding, and the
+//! receiver's bounds (metric labels, header caps, the 413 a client can
+//! read, connections, body bytes, the wait for an instance).
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 #[path = "support/http.rs"]
+#[allow(dead_code)] // shared with the gateway tests and the load and attack scripts
 mod http;
+#[path = "support/receiver.rs"]
+#[allow(dead_code)] // shared with the attack script
+mod receiver;
 
-use std::net::SocketAddr;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use receiver::Receiver;
 use serde_json::Value;
 use switchboard_core::{Config, SignInput};
+use switchboard_http::http::Method;
+use switchboard_http::{RETRY_AFTER_SECONDS, Routes};
 
 const SWITCHBOARD: &str = env!("CARGO_BIN_EXE_switchboard");
 
@@ -34,61 +44,40 @@ secrets = ["serve-opencx-token"]
 scheme = { type = "shared-secret", header = "X-OpenCX-Token" }
 "#;
 
-struct Server {
-    child: Child,
-    address: SocketAddr,
+const VARDA_BODY: &[u8] =
+    br#"{"event":"call.ended","timestamp":"2026-03-25T18:35:00Z","data":{"id":42}}"#;
+
+/// One sample delivery per vendor.
+const SAMPLES: [(&str, &[u8]); 4] = [
+    ("varda", VARDA_BODY),
+    ("openphone", br#"{"id":"EVserve1","object":"event","apiVersion":"v3","createdAt":"2022-01-24T19:22:25.427Z","type":"call.completed","data":{"object":{"id":"ACserve","object":"call","status":"completed","direction":"incoming","phoneNumberId":"PNserve"}}}"#),
+    ("atoms", br#"{"event":"call.start","timestamp":"2024-07-15T14:30:00Z","agent_id":"agent_1","call_id":"call_1","call_direction":"inbound","caller_phone":"+15551234567","agent_phone":"+15559876543"}"#),
+    ("opencx", br#"{"event":"conversation.started","organization_id":"org_1","data":{"conversation_id":"conv_1","channel":"web","timestamp":"2026-04-14T14:00:00Z"}}"#),
+];
+
+/// A fresh directory for one test, holding `config` as `switchboard.toml`.
+fn scratch(test: &str, config: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("switchboard-serve-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("switchboard.toml"), config).unwrap();
+    dir
 }
 
-impl Server {
-    fn start(dir: &Path) -> Server {
-        Server::start_with(dir, &dir.join("events.ndjson"), &[])
-    }
-
-    fn start_with(dir: &Path, journal: &Path, extra: &[String]) -> Server {
-        let mut args: Vec<std::ffi::OsString> =
-            ["--listen", "127.0.0.1:0", "--read-timeout", "2", "--config"]
-                .map(Into::into)
-                .to_vec();
-        args.extend([
-            dir.join("switchboard.toml").into(),
-            "--out".into(),
-            journal.into(),
-        ]);
-        args.extend(extra.iter().map(Into::into));
-        let (child, address) = http::start_receiver(SWITCHBOARD, &args).unwrap();
-        Server { child, address }
-    }
-
-    fn post(&self, path: &str, headers: &[(String, String)], body: &[u8]) -> (u16, Value) {
-        let response = http::request(self.address, "POST", path, headers, body).unwrap();
-        let body = serde_json::from_str(&response.body).unwrap_or(Value::Null);
-        (response.status, body)
-    }
-
-    fn healthy(&self) -> bool {
-        http::request(self.address, "GET", "/healthz", &[], b"").is_ok_and(|r| r.status == 200)
-    }
-
-    fn terminate(mut self) {
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
-        assert!(
-            self.child.wait().unwrap().success(),
-            "a clean exit after SIGTERM"
-        );
-    }
+/// The receiver for `dir`, journaling to `dir/events.ndjson`.
+fn start(dir: &Path, extra: &[&str]) -> Receiver {
+    start_with(dir, &dir.join("events.ndjson"), extra)
 }
 
-impl Drop for Server {
-    /// A failing test must not leave its server running.
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn start_with(dir: &Path, journal: &Path, extra: &[&str]) -> Receiver {
+    Receiver::start(SWITCHBOARD, &dir.join("switchboard.toml"), journal, extra).unwrap()
+}
+
+/// `POST path`: the status and the JSON body (`null` if not JSON).
+fn post(server: &Receiver, path: &str, headers: &[(String, String)], body: &[u8]) -> (u16, Value) {
+    let response = server.post(path, headers, body).unwrap();
+    let body = serde_json::from_str(&response.body).unwrap_or(Value::Null);
+    (response.status, body)
 }
 
 fn now() -> i64 {
@@ -99,6 +88,10 @@ fn now() -> i64 {
             .as_secs(),
     )
     .unwrap()
+}
+
+fn config() -> Config {
+    toml::from_str(CONFIG).unwrap()
 }
 
 fn signed(config: &Config, vendor: &str, body: &[u8]) -> Vec<(String, String)> {
@@ -119,28 +112,90 @@ fn journal_lines(dir: &Path) -> Vec<Value> {
         .collect()
 }
 
-fn scratch() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("switchboard-serve-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("switchboard.toml"), CONFIG).unwrap();
-    dir
+/// A raw connection to the receiver, with generous timeouts.
+fn connect(address: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream
+}
+
+/// A connection the receiver has accepted and keeps open: a keep-alive
+/// `GET /healthz` was answered on it.
+fn held_open(address: SocketAddr) -> TcpStream {
+    let mut stream = connect(address);
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !seen.ends_with(b"\r\n\r\nok\n") {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    stream
+}
+
+/// Everything the receiver sends until it closes the connection.
+fn read_response(stream: &mut TcpStream) -> http::Response {
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    http::parse_response(&raw).unwrap()
+}
+
+/// An answer the contract calls `503 overloaded`, with `Retry-After`.
+fn assert_overloaded(response: &http::Response) {
+    assert_eq!(response.status, 503, "{response:?}");
+    let body: Value = serde_json::from_str(&response.body).unwrap();
+    assert_eq!(body["error"], "overloaded", "{body}");
+    assert_eq!(
+        response.header("retry-after"),
+        Some(RETRY_AFTER_SECONDS.to_string().as_str()),
+        "{response:?}"
+    );
+}
+
+/// The value of the series named `series` (name and labels) in `metrics`.
+fn metric(metrics: &str, series: &str) -> Option<u64> {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.parse().ok())
+}
+
+/// The body bytes the receiver holds now, from its metrics.
+fn budget_held(server: &Receiver) -> u64 {
+    let metrics = server.metrics().unwrap();
+    metric(&metrics, "switchboard_body_budget_held_bytes").expect("the budget gauge")
+}
+
+/// SIGTERM, and a clean exit.
+fn stop(server: Receiver) {
+    let status = server.terminate().unwrap();
+    assert!(status.success(), "a clean exit after SIGTERM: {status}");
+}
+
+/// Polls until `ready` holds, for at most 10 s.
+fn eventually(what: &str, mut ready: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !ready() {
+        assert!(started.elapsed() < Duration::from_secs(10), "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
-fn the_receiver_acknowledges_only_what_it_wrote() {
-    let dir = scratch();
-    let config: Config = toml::from_str(CONFIG).unwrap();
-    let server = Server::start(&dir);
-
-    let samples: [(&str, &[u8]); 4] = [
-        ("varda", br#"{"event":"call.ended","timestamp":"2026-03-25T18:35:00Z","data":{"id":42}}"#),
-        ("openphone", br#"{"id":"EVserve1","object":"event","apiVersion":"v3","createdAt":"2022-01-24T19:22:25.427Z","type":"call.completed","data":{"object":{"id":"ACserve","object":"call","status":"completed","direction":"incoming","phoneNumberId":"PNserve"}}}"#),
-        ("atoms", br#"{"event":"call.start","timestamp":"2024-07-15T14:30:00Z","agent_id":"agent_1","call_id":"call_1","call_direction":"inbound","caller_phone":"+15551234567","agent_phone":"+15559876543"}"#),
-        ("opencx", br#"{"event":"conversation.started","organization_id":"org_1","data":{"conversation_id":"conv_1","channel":"web","timestamp":"2026-04-14T14:00:00Z"}}"#),
-    ];
-    for (vendor, body) in samples {
-        let (status, answer) = server.post("/webhooks", &signed(&config, vendor, body), body);
+fn every_vendor_is_acknowledged_once_journaled_and_redeliveries_are_duplicates() {
+    let dir = scratch("acknowledged", CONFIG);
+    let config = config();
+    let server = start(&dir, &[]);
+    for (vendor, body) in SAMPLES {
+        let (status, answer) = post(&server, "/webhooks", &signed(&config, vendor, body), body);
         assert_eq!(status, 200, "{vendor}: {answer}");
         assert_eq!(answer["duplicate"], false, "{vendor}");
         assert!(
@@ -156,9 +211,53 @@ fn the_receiver_acknowledges_only_what_it_wrote() {
         .collect();
     assert_eq!(vendors, ["varda", "openphone", "atoms", "opencx"]);
 
-    let (vendor, body) = samples[0];
-    let headers = signed(&config, vendor, body);
-    let mut tampered = body.to_vec();
+    let headers = signed(&config, "varda", VARDA_BODY);
+    let (status, answer) = post(&server, "/webhooks/varda", &headers, VARDA_BODY);
+    assert_eq!(
+        (status, &answer["duplicate"]),
+        (200, &Value::Bool(true)),
+        "{answer}"
+    );
+    assert_eq!(
+        journal_lines(&dir).len(),
+        4,
+        "a redelivery is not written again"
+    );
+    let metrics = server.metrics().unwrap();
+    assert!(
+        metrics.contains(
+            r#"switchboard_requests_total{vendor="varda",type="call.ended",outcome="duplicate"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("switchboard_sink_events_total 4"),
+        "{metrics}"
+    );
+    assert!(
+        server.terminate().unwrap().success(),
+        "a clean exit after SIGTERM"
+    );
+
+    // After a restart the journal still knows what it holds.
+    let server = start(&dir, &[]);
+    let (status, answer) = post(&server, "/webhooks/varda", &headers, VARDA_BODY);
+    assert_eq!(
+        (status, &answer["duplicate"]),
+        (200, &Value::Bool(true)),
+        "{answer}"
+    );
+    assert_eq!(journal_lines(&dir).len(), 4);
+    stop(server);
+}
+
+#[test]
+fn each_refusal_answers_its_class_and_the_receiver_carries_on() {
+    let dir = scratch("refusals", CONFIG);
+    let config = config();
+    let server = start(&dir, &[]);
+    let headers = signed(&config, "varda", VARDA_BODY);
+    let mut tampered = VARDA_BODY.to_vec();
     tampered[30] ^= 1;
     type Refusal<'a> = (&'a str, Vec<(String, String)>, Vec<u8>, u16, &'a str);
     let refusals: Vec<Refusal<'_>> = vec![
@@ -179,7 +278,7 @@ fn the_receiver_acknowledges_only_what_it_wrote() {
         (
             "/webhooks/nosuchvendor",
             headers.clone(),
-            body.to_vec(),
+            VARDA_BODY.to_vec(),
             404,
             "unknown-vendor",
         ),
@@ -192,111 +291,109 @@ fn the_receiver_acknowledges_only_what_it_wrote() {
         ),
     ];
     for (path, headers, body, status, class) in refusals {
-        let (got, answer) = server.post(path, &headers, &body);
+        let (got, answer) = post(&server, path, &headers, &body);
         assert_eq!(got, status, "{path} {class}: {answer}");
         assert_eq!(answer["error"], class, "{answer}");
         assert!(answer["message"].is_string(), "{answer}");
         assert!(server.healthy(), "still serving after {class}");
     }
+    assert!(journal_lines(&dir).is_empty());
+    stop(server);
+}
 
-    // A client that stops sending half-way through its body is cut off.
-    {
-        use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(server.address).unwrap();
-        stream
-            .write_all(b"POST /webhooks/varda HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"event\"")
-            .unwrap();
-        let started = std::time::Instant::now();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        assert!(response.starts_with("HTTP/1.1 408"), "{response}");
-        assert!(started.elapsed() < std::time::Duration::from_secs(10));
-        assert!(server.healthy(), "still serving after a stalled client");
+/// The receiver answers routes and methods exactly as the contract in
+/// `crates/http` says: same status, same body, `Allow` on a `405`.
+#[test]
+fn routes_and_methods_are_answered_as_the_contract_says() {
+    let dir = scratch("routes", CONFIG);
+    let server = start(&dir, &[]);
+    let cases = [
+        ("GET", "/webhooks/varda", Some("POST")),
+        ("PUT", "/webhooks", Some("POST")),
+        ("POST", "/healthz", Some("GET")),
+        ("POST", "/metrics", Some("GET")),
+        ("GET", "/nowhere", None),
+        ("POST", "/webhooks/varda/extra", None),
+        ("POST", "/webhooks/", None),
+    ];
+    for (method, path, allow) in cases {
+        let expected = Routes::RECEIVER
+            .route(&Method::from_bytes(method.as_bytes()).unwrap(), path)
+            .unwrap_err();
+        let response = server.send(method, path).unwrap();
+        assert_eq!(
+            response.status,
+            expected.status().as_u16(),
+            "{method} {path}"
+        );
+        assert_eq!(response.body, expected.body(), "{method} {path}");
+        assert_eq!(response.header("allow"), allow, "{method} {path}");
     }
+    assert!(server.healthy());
+    stop(server);
+}
 
-    let (status, answer) = server.post("/webhooks/varda", &headers, body);
-    assert_eq!(
-        (status, &answer["duplicate"]),
-        (200, &Value::Bool(true)),
-        "{answer}"
-    );
-    assert_eq!(
-        journal_lines(&dir).len(),
-        4,
-        "a redelivery is not written again"
-    );
-
-    let metrics = http::request(server.address, "GET", "/metrics", &[], b"").unwrap();
-    assert!(
-        metrics.body.contains(
-            r#"switchboard_requests_total{vendor="varda",type="call.ended",outcome="duplicate"} 1"#
-        ),
-        "{}",
-        metrics.body
-    );
-    assert!(
-        metrics.body.contains("switchboard_sink_events_total 4"),
-        "{}",
-        metrics.body
-    );
-    server.terminate();
-
-    // After a restart the journal still knows what it holds.
-    let server = Server::start(&dir);
-    let (status, answer) = server.post("/webhooks/varda", &headers, body);
-    assert_eq!(
-        (status, &answer["duplicate"]),
-        (200, &Value::Bool(true)),
-        "{answer}"
-    );
-    assert_eq!(journal_lines(&dir).len(), 4);
-    server.terminate();
+/// A client that stops sending half-way through its body is cut off.
+#[test]
+fn a_stalled_body_is_cut_off_with_408() {
+    let dir = scratch("stalled", CONFIG);
+    let server = start(&dir, &[]);
+    let mut stream = connect(server.address);
+    stream
+        .write_all(
+            b"POST /webhooks/varda HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"event\"",
+        )
+        .unwrap();
+    let started = Instant::now();
+    let response = read_response(&mut stream);
+    assert_eq!(response.status, 408, "{response:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(server.healthy(), "still serving after a stalled client");
+    stop(server);
 }
 
 /// A journal that cannot be written (`/dev/full`): the vendor hears 503, so
 /// it retries, never a 200.
 #[test]
 fn a_failed_journal_write_is_a_503() {
-    let dir = std::env::temp_dir().join(format!("switchboard-full-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("switchboard.toml"), CONFIG).unwrap();
-    let server = Server::start_with(&dir, Path::new("/dev/full"), &[]);
-    let config: Config = toml::from_str(CONFIG).unwrap();
+    let dir = scratch("full", CONFIG);
+    let server = start_with(&dir, Path::new("/dev/full"), &[]);
     let body = br#"{"event":"contact.created","data":{"id":1}}"#;
-    let (status, answer) = server.post("/webhooks/varda", &signed(&config, "varda", body), body);
-    assert_eq!(status, 503, "{answer}");
+    let response = server
+        .post("/webhooks/varda", &signed(&config(), "varda", body), body)
+        .unwrap();
+    assert_eq!(response.status, 503, "{response:?}");
+    let answer: Value = serde_json::from_str(&response.body).unwrap();
     assert_eq!(answer["error"], "unavailable");
+    assert!(response.header("retry-after").is_some(), "{response:?}");
     assert!(server.healthy());
-    server.terminate();
+    stop(server);
 }
 
 #[test]
 fn events_are_forwarded_after_a_refusal() {
-    let dir = std::env::temp_dir().join(format!("switchboard-forward-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("switchboard.toml"), CONFIG).unwrap();
+    let dir = scratch("forward", CONFIG);
     // The downstream refuses the first delivery (503), then accepts.
     let (downstream, received) = http::downstream(|attempt| match attempt {
         0 => "503 Service Unavailable",
         _ => "202 Accepted",
     });
-    let forward = [
-        "--forward".to_owned(),
-        format!("http://{downstream}/ingest"),
-    ];
-    let server = Server::start_with(&dir, &dir.join("events.ndjson"), &forward);
+    let url = format!("http://{downstream}/ingest");
+    let server = start(&dir, &["--forward", &url]);
 
-    let config: Config = toml::from_str(CONFIG).unwrap();
     let body = br#"{"event":"contact.created","timestamp":"2026-03-25T18:29:58Z","data":{"id":456,"name":"Jane Doe"}}"#;
-    let (status, answer) = server.post("/webhooks/varda", &signed(&config, "varda", body), body);
+    let (status, answer) = post(
+        &server,
+        "/webhooks/varda",
+        &signed(&config(), "varda", body),
+        body,
+    );
     assert_eq!(
         status, 200,
         "acknowledged once spooled, whatever the downstream does: {answer}"
     );
     let refused = received
-        .recv_timeout(std::time::Duration::from_secs(20))
+        .recv_timeout(Duration::from_secs(20))
         .expect("a first delivery");
     assert_eq!(refused.attempt, 0);
     let http::Received {
@@ -304,7 +401,7 @@ fn events_are_forwarded_after_a_refusal() {
         body: forwarded,
         ..
     } = received
-        .recv_timeout(std::time::Duration::from_secs(20))
+        .recv_timeout(Duration::from_secs(20))
         .expect("forwarded after a retry");
     assert!(head.starts_with("POST /ingest HTTP/1.1"), "{head}");
     assert!(
@@ -315,5 +412,282 @@ fn events_are_forwarded_after_a_refusal() {
     let event: Value = serde_json::from_str(&forwarded).unwrap();
     assert_eq!(event["id"], answer["id"]);
     assert_eq!(event["type"], "contact.created");
-    server.terminate();
+    stop(server);
+}
+
+/// Finding 4: the metric labels come from closed sets (a family or
+/// `unknown`, a vocabulary type, an answer's code), so thousands of
+/// made-up paths add no series.
+#[test]
+fn random_paths_do_not_grow_metrics() {
+    let dir = scratch("labels", CONFIG);
+    let server = start(&dir, &[]);
+    let series = |metrics: &str| -> Vec<String> {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with("switchboard_requests_total{"))
+            .map(|l| l.rsplit_once(' ').unwrap().0.to_owned())
+            .collect()
+    };
+    let mut sent = 0;
+    let mut flood = |n: usize| {
+        for _ in 0..n {
+            sent += 1;
+            let path = match sent % 3 {
+                0 => format!("/webhooks/vendor-{sent}-\"quoted\""),
+                1 => format!("/webhooks/v{sent}/deeper"),
+                _ => format!("/random/{sent}"),
+            };
+            let status = server.post(&path, &[], b"{}").unwrap().status;
+            assert_eq!(status, 404, "{path}");
+        }
+    };
+    flood(30);
+    let before = server.metrics().unwrap();
+    flood(2_000);
+    let after = server.metrics().unwrap();
+    assert_eq!(series(&before), series(&after), "{after}");
+    assert!(after.len() < 8 * 1024, "{} bytes", after.len());
+    assert!(
+        after.contains(
+            r#"switchboard_requests_total{vendor="unknown",type="",outcome="unknown-vendor"}"#
+        ),
+        "{after}"
+    );
+    assert!(
+        after.contains(
+            r#"switchboard_requests_total{vendor="unknown",type="",outcome="not-found"}"#
+        ),
+        "{after}"
+    );
+    stop(server);
+}
+
+/// Finding 5: a client that writes its whole over-limit body before
+/// reading (no `Expect: 100-continue`, like Python's `http.client`) can
+/// write it all and then reads the `413`, rather than a broken pipe.
+#[test]
+fn a_client_that_sends_its_whole_body_reads_the_413() {
+    let dir = scratch("linger", CONFIG);
+    let server = start(&dir, &[]);
+    let body = vec![b' '; 1 << 20];
+    let mut stream = connect(server.address);
+    let head = format!(
+        "POST /webhooks/varda HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream
+        .write_all(&body)
+        .expect("the receiver reads the rest of a refused body before it closes");
+    let response = read_response(&mut stream);
+    assert_eq!(response.status, 413, "{response:?}");
+    let answer: Value = serde_json::from_str(&response.body).unwrap();
+    assert_eq!(answer["error"], "too-large");
+    assert_eq!(response.header("connection"), Some("close"));
+    assert!(server.healthy());
+    stop(server);
+}
+
+/// The header caps of `crates/http`: past 100 fields or 400 KiB of head the
+/// answer is `431`; a 300 KB head still reaches the core.
+#[test]
+fn request_heads_past_the_caps_are_431() {
+    let dir = scratch("heads", CONFIG);
+    let server = start(&dir, &[]);
+    let many: Vec<(String, String)> = (0..switchboard_http::MAX_HEADERS + 1)
+        .map(|n| (format!("X-Pad-{n}"), "x".to_owned()))
+        .collect();
+    let large = vec![(
+        "X-Pad".to_owned(),
+        "x".repeat(switchboard_http::MAX_HEADER_BYTES),
+    )];
+    for headers in [many, large] {
+        let response = server.post("/webhooks/varda", &headers, b"{}").unwrap();
+        assert_eq!(response.status, 431, "{}", response.head);
+        assert!(server.healthy());
+    }
+    let within = vec![("X-Pad".to_owned(), "x".repeat(300_000))];
+    let (status, answer) = post(&server, "/webhooks/varda", &within, b"{}");
+    assert_eq!(status, 401, "the core saw it: {answer}");
+    stop(server);
+}
+
+/// Finding 1, through the receiver: 14 000 signature entries and a 1 MB
+/// body are refused `401` at once (the core's cap on signature entries),
+/// not after a second of hashing.
+#[test]
+fn a_signature_flood_is_answered_401_at_once() {
+    let config = r#"
+body_limit = 1048576
+[vendors.varda]
+secrets = ["serve-varda"]
+[vendors.openphone]
+secrets = ["c2VydmUtb3BlbnBob25lLWtleQ=="]
+"#;
+    let dir = scratch("flood", config);
+    let server = start(&dir, &[]);
+    let body = vec![b' '; 1_000_000];
+    let millis = now() * 1000;
+    let floods = [
+        (
+            "openphone",
+            "openphone-signature",
+            vec![format!("hmac;1;{millis};AAAA"); 14_000].join(","),
+        ),
+        (
+            "varda",
+            "X-Varda-Signature",
+            format!("t={},{}", now(), vec!["v1=00"; 14_000].join(",")),
+        ),
+    ];
+    for (vendor, header, value) in floods {
+        let started = Instant::now();
+        let (status, answer) = post(
+            &server,
+            &format!("/webhooks/{vendor}"),
+            &[(header.to_owned(), value)],
+            &body,
+        );
+        let took = started.elapsed();
+        assert_eq!(status, 401, "{vendor}: {answer}");
+        assert!(
+            answer["message"]
+                .as_str()
+                .unwrap()
+                .contains("too many signatures"),
+            "{answer}"
+        );
+        assert!(took < Duration::from_secs(1), "{vendor}: {took:?}");
+    }
+    stop(server);
+}
+
+/// Finding 8: past `--max-connections`, a new connection is answered `503`
+/// with `Retry-After` at once; once connections close, it serves again.
+#[test]
+fn past_the_connection_limit_connections_are_turned_away() {
+    let dir = scratch("connections", CONFIG);
+    // Held connections stay open however slow the machine is.
+    let server = start(&dir, &["--max-connections", "2", "--read-timeout", "30"]);
+    let held: Vec<TcpStream> = (0..2).map(|_| held_open(server.address)).collect();
+    let response = server.send("GET", "/healthz").unwrap();
+    assert_overloaded(&response);
+    assert_eq!(response.header("connection"), Some("close"));
+    drop(held);
+    // Polls sent before the receiver sees the closes are turned away too
+    // (read as a 503, or cut off).
+    let (mut read_503, mut not_served) = (1, 1);
+    eventually("serving again once connections closed", || {
+        let status = server.send("GET", "/healthz").map(|r| r.status);
+        let served = matches!(status, Ok(200));
+        read_503 += u64::from(matches!(status, Ok(503)));
+        not_served += u64::from(!served);
+        served
+    });
+    let metrics = server.metrics().unwrap();
+    let series = r#"switchboard_requests_total{vendor="unknown",type="",outcome="overloaded"}"#;
+    let counted = metric(&metrics, series).expect("the overloaded series");
+    assert!(
+        (read_503..=not_served).contains(&counted),
+        "{counted} counted, {read_503} read as 503, {not_served} not served"
+    );
+    stop(server);
+}
+
+/// Finding 8: bodies held across requests are bounded by `--body-budget`;
+/// a body that would pass it is `503` with `Retry-After` (from its declared
+/// length, or as it streams in), and the budget comes back when the held
+/// bodies go.
+#[test]
+fn past_the_body_budget_bodies_are_turned_away() {
+    let dir = scratch("budget", CONFIG);
+    let server = start(&dir, &["--body-budget", "8192", "--read-timeout", "30"]);
+    // Two clients declare 4000 bytes, send 3000 and stall: 6000 held.
+    let stalled: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut stream = connect(server.address);
+            stream
+                .write_all(
+                    b"POST /webhooks/varda HTTP/1.1\r\nHost: x\r\nContent-Length: 4000\r\n\r\n",
+                )
+                .unwrap();
+            stream.write_all(&[b' '; 3000]).unwrap();
+            stream
+        })
+        .collect();
+    // Once the stalled bytes are in (a probe sent earlier could take the
+    // budget from them), 3000 more cannot fit.
+    eventually("the stalled bodies are held", || {
+        budget_held(&server) == 6000
+    });
+    let response = server.post("/webhooks/varda", &[], &[b' '; 3000]).unwrap();
+    assert_overloaded(&response);
+    assert_eq!(response.header("connection"), Some("close"));
+
+    let mut chunked = connect(server.address);
+    chunked
+        .write_all(b"POST /webhooks/varda HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nbb8\r\n")
+        .unwrap();
+    chunked.write_all(&[b' '; 3000]).unwrap();
+    chunked.write_all(b"\r\n0\r\n\r\n").unwrap();
+    assert_overloaded(&read_response(&mut chunked));
+
+    drop(stalled);
+    eventually("the budget is given back", || budget_held(&server) == 0);
+    let response = server.post("/webhooks/varda", &[], &[b' '; 3000]).unwrap();
+    assert_eq!(response.status, 401, "{response:?}");
+    stop(server);
+}
+
+/// Finding 8: a delivery waits at most `--instance-wait-ms` for an
+/// instance, then is `503` with `Retry-After`; the instance held meanwhile
+/// (by a delivery that hashes a large body with many keys until its
+/// deadline) is replaced, and the next delivery is answered normally.
+#[test]
+fn past_the_instance_wait_deliveries_are_turned_away() {
+    let secrets: Vec<String> = (0..32).map(|n| format!("\"serve-varda-{n}\"")).collect();
+    let config = format!(
+        "body_limit = 16777216\n[vendors.varda]\nsecrets = [{}]\n",
+        secrets.join(", ")
+    );
+    let dir = scratch("instances", &config);
+    let server = start(&dir, &["--instances", "1", "--instance-wait-ms", "100"]);
+    let mut stream = connect(server.address);
+    let (sent, body_sent) = std::sync::mpsc::channel();
+    let slow = std::thread::spawn(move || {
+        let body = vec![b'x'; 8 << 20];
+        let head = format!(
+            "POST /webhooks/varda HTTP/1.1\r\nHost: x\r\nX-Varda-Signature: t={},v1=00\r\nContent-Length: {}\r\n\r\n",
+            now(),
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(&body).unwrap();
+        let started = Instant::now();
+        sent.send(()).unwrap();
+        (read_response(&mut stream), started.elapsed())
+    });
+    // Once the slow delivery's 8 MiB are in, well before its 32 HMACs over
+    // them end.
+    body_sent.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let parsed: Config = toml::from_str(&config).unwrap();
+    let headers = signed(&parsed, "varda", VARDA_BODY);
+    let response = server
+        .post("/webhooks/varda", &headers, VARDA_BODY)
+        .unwrap();
+    assert_overloaded(&response);
+    let (slow, took) = slow.join().unwrap();
+    assert!(
+        [401, 500].contains(&slow.status),
+        "refused or interrupted: {slow:?}"
+    );
+    assert!(
+        took > Duration::from_millis(400),
+        "it held the instance: {took:?}"
+    );
+    let (status, answer) = post(&server, "/webhooks/varda", &headers, VARDA_BODY);
+    assert_eq!(status, 200, "{answer}");
+    stop(server);
 }

@@ -506,7 +506,7 @@ fn median(rounds: &[f64]) -> Option<f64> {
 /// different content (a distinct timestamp inside the window), and every one
 /// of `KEYS` configured keys tried on each; the guest time through a reused
 /// instance, and past the cap (the flood of issue 11) for comparison.
-fn worst_refusal(instance: &mut switchboard_host::Instance<'_>) -> anyhow::Result<()> {
+fn worst_refusal(instance: &mut switchboard_host::Instance) -> anyhow::Result<()> {
     const KEYS: usize = 4;
     const NOW: i64 = 1_639_710_054;
     let secrets: Vec<String> = (0..KEYS)

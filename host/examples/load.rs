@@ -217,7 +217,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-fn main() -> anyhow::Result<()> {
+/// `--requests` (4 000, at most 100 000) and `--concurrency` (16, 1 to 64).
+fn flags() -> anyhow::Result<(usize, usize)> {
     let args: Vec<String> = std::env::args().collect();
     let flag = |name: &str, default: usize| -> anyhow::Result<usize> {
         match args.iter().position(|a| a == name) {
@@ -227,29 +228,30 @@ fn main() -> anyhow::Result<()> {
     };
     let requests = flag("--requests", 4000)?.min(100_000);
     let concurrency = flag("--concurrency", 16)?.clamp(1, 64);
-    let dir: PathBuf =
-        std::env::temp_dir().join(format!("switchboard-load-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("load.toml"), CONFIG)?;
-    let config: Config = toml::from_str(CONFIG)?;
-    let now = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs())?;
-    let all: Vec<Delivery> = (0..2 * requests)
-        .map(|n| delivery(&config, n, now))
-        .collect::<anyhow::Result<_>>()?;
-    let (first, second): (Vec<_>, Vec<_>) = all
-        .into_iter()
-        .enumerate()
-        .partition(|(n, _)| *n < requests);
-    let first = Arc::new(first.into_iter().map(|(_, d)| d).collect::<Vec<_>>());
-    let second = Arc::new(second.into_iter().map(|(_, d)| d).collect::<Vec<_>>());
+    Ok((requests, concurrency))
+}
 
-    println!(
-        "load: {requests} signed deliveries (4 vendors), {concurrency} connections, journal {}",
-        dir.display()
-    );
-    let mut server = start(&dir)?;
+/// Twice `requests` unique signed deliveries, split in two halves: one per
+/// run.
+fn two_halves(config: &Config, requests: usize) -> anyhow::Result<[Arc<Vec<Delivery>>; 2]> {
+    let now = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs())?;
+    let mut first = (0..2 * requests)
+        .map(|n| delivery(config, n, now))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let second = first.split_off(requests);
+    Ok([Arc::new(first), Arc::new(second)])
+}
+
+/// Run 1: every delivery acknowledged and in the journal exactly once; the
+/// group commit's figures from `/metrics`.
+fn first_run(
+    server: &Server,
+    dir: &Path,
+    deliveries: &Arc<Vec<Delivery>>,
+    concurrency: usize,
+) -> anyhow::Result<Run> {
     let never = Arc::new(AtomicBool::new(false));
-    let one = run(server.address, &first, concurrency, &never);
+    let one = run(server.address, deliveries, concurrency, &never);
     let rps = one.latencies.len() as f64 / one.elapsed.as_secs_f64();
     println!(
         "run 1: {} acknowledged, {} failed in {:.2} s: {rps:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms",
@@ -260,7 +262,7 @@ fn main() -> anyhow::Result<()> {
         percentile(&one.latencies, 0.99).as_secs_f64() * 1e3,
     );
     ensure!(one.failed == 0, "requests failed without a crash");
-    let events = check_exactly_once(&dir, &one.acknowledged)?;
+    let events = check_exactly_once(dir, &one.acknowledged)?;
     println!("run 1: the journal holds {events} events, each acknowledged one exactly once");
     let metrics = http::request(server.address, "GET", "/metrics", &[], b"")?.body;
     let metric = |name: &str| -> f64 {
@@ -276,14 +278,22 @@ fn main() -> anyhow::Result<()> {
         metric("switchboard_sink_events_total") / commits.max(1.0),
         metric("switchboard_sink_write_seconds_sum") / commits.max(1.0) * 1e3,
     );
+    Ok(one)
+}
 
-    // Run 2: SIGKILL half-way through.
+/// Run 2: the receiver is killed with SIGKILL after `after`, while the
+/// deliveries are being sent.
+fn killed_run(
+    server: &mut Server,
+    deliveries: &Arc<Vec<Delivery>>,
+    concurrency: usize,
+    after: Duration,
+) -> anyhow::Result<Run> {
     let stop = Arc::new(AtomicBool::new(false));
     let killer = {
         let (stop, pid) = (Arc::clone(&stop), server.child.id());
-        let half = one.elapsed / 2;
         std::thread::spawn(move || {
-            std::thread::sleep(half);
+            std::thread::sleep(after);
             let killed = Command::new("kill")
                 .arg("-KILL")
                 .arg(pid.to_string())
@@ -293,7 +303,7 @@ fn main() -> anyhow::Result<()> {
             killed
         })
     };
-    let two = run(server.address, &second, concurrency, &stop);
+    let two = run(server.address, deliveries, concurrency, &stop);
     match killer.join() {
         Ok(Ok(status)) if status.success() => {}
         _ => bail!("could not SIGKILL the receiver"),
@@ -301,19 +311,24 @@ fn main() -> anyhow::Result<()> {
     let _ = server.child.wait();
     println!(
         "run 2: SIGKILL after {:.2} s: {} acknowledged before the kill, {} refused or cut off",
-        one.elapsed.as_secs_f64() / 2.0,
+        after.as_secs_f64(),
         two.acknowledged.len(),
         two.failed
     );
+    Ok(two)
+}
 
-    server = start(&dir)?;
-    let mut acknowledged = one.acknowledged;
-    acknowledged.extend(
-        two.acknowledged
-            .iter()
-            .map(|(id, n)| (id.clone(), *n + requests)),
-    );
-    let events = check_exactly_once(&dir, &acknowledged)?;
+/// After the restart: every event acknowledged in either run is in the
+/// journal exactly once, and redelivering run 2's answers `duplicate`
+/// without writing anything.
+fn check_after_restart(
+    server: &Server,
+    dir: &Path,
+    acknowledged: &HashMap<String, usize>,
+    two: &Run,
+    second: &[Delivery],
+) -> anyhow::Result<()> {
+    let events = check_exactly_once(dir, acknowledged)?;
     println!(
         "after restart: the journal holds {events} events; all {} acknowledged are there exactly once",
         acknowledged.len()
@@ -337,12 +352,38 @@ fn main() -> anyhow::Result<()> {
         duplicates += 1;
     }
     ensure!(
-        check_exactly_once(&dir, &acknowledged)? == events,
+        check_exactly_once(dir, acknowledged)? == events,
         "redeliveries were written again"
     );
     println!(
         "after restart: {duplicates} redeliveries of acknowledged events answered duplicate, nothing written"
     );
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let (requests, concurrency) = flags()?;
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("switchboard-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("load.toml"), CONFIG)?;
+    let config: Config = toml::from_str(CONFIG)?;
+    let [first, second] = two_halves(&config, requests)?;
+    println!(
+        "load: {requests} signed deliveries (4 vendors), {concurrency} connections, journal {}",
+        dir.display()
+    );
+    let mut server = start(&dir)?;
+    let one = first_run(&server, &dir, &first, concurrency)?;
+    let two = killed_run(&mut server, &second, concurrency, one.elapsed / 2)?;
+    server = start(&dir)?;
+    let mut acknowledged = one.acknowledged;
+    acknowledged.extend(
+        two.acknowledged
+            .iter()
+            .map(|(id, n)| (id.clone(), *n + requests)),
+    );
+    check_after_restart(&server, &dir, &acknowledged, &two, &second)?;
     let _ = Command::new("kill")
         .arg("-TERM")
         .arg(server.child.id().to_string())

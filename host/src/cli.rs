@@ -23,7 +23,16 @@ enum Command {
     Process(Process),
     Sign(Sign),
     Serve(Serve),
+    Keygen(Keygen),
 }
+
+/// Print a new Standard Webhooks ed25519 key pair for `v1a` signatures, as
+/// two shell assignments: `SIGNING_KEY=whsk_…` (for the sender, and for
+/// `switchboard sign --secret`; never configure it on a receiver) and
+/// `PUBLIC_KEY=whpk_…` (for the receiver's secrets list). The randomness
+/// comes from the operating system.
+#[derive(Debug, clap::Args)]
+struct Keygen {}
 
 /// Receive webhooks over HTTP: `POST /webhooks/{vendor}` (or `/webhooks` to
 /// detect the vendor), `GET /healthz`, `GET /metrics`. Each accepted event is
@@ -39,20 +48,27 @@ struct Serve {
     #[command(flatten)]
     settings: Settings,
     /// The journal: an NDJSON file events are appended to, or `-` for
-    /// standard output (not durable).
+    /// standard output (not durable). A receiver holds its journal with an
+    /// exclusive lock: a second one on the same file refuses to start.
     #[arg(long, value_name = "FILE|-", default_value = "events.ndjson")]
     out: String,
     /// Also POST every event to this `http://` URL (at least once, retried
-    /// with backoff; the journal is the spool).
+    /// with backoff on 5xx, 408, 429 and network errors; the journal is the
+    /// spool). Events refused for good (another 4xx) are written to
+    /// `FILE.dead`; the place reached is kept in `FILE.forwarded`.
     #[arg(long, value_name = "URL")]
     forward: Option<String>,
     /// How many recent events are remembered to recognise redeliveries,
-    /// across restarts too.
+    /// across restarts too. Each costs the same, whatever it holds: a
+    /// 16-byte digest of its source and id, in tables reserved at start
+    /// (6.1 MB at the default, about 60 bytes per event).
     #[arg(long, value_name = "EVENTS", default_value_t = 100_000)]
     dedupe_window: usize,
     /// Seconds a client may take to send its headers, and then its body.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     read_timeout: u64,
+    #[command(flatten)]
+    limits: crate::serve::Limits,
     /// The component to run; the one `make build` produced when absent.
     #[arg(long, value_name = "PATH")]
     component: Option<PathBuf>,
@@ -149,6 +165,9 @@ pub fn main() -> ExitCode {
             if let Some(refused) = error.downcast_ref::<switchboard_host::Error>() {
                 eprintln!("error: {}: {refused}", refused.class());
                 ExitCode::from(refused.class().exit_code())
+            } else if let Some(refused) = error.downcast_ref::<core::Error>() {
+                eprintln!("error: {}: {refused}", refused.class());
+                ExitCode::from(refused.class().exit_code())
             } else if let Some(config) = error.downcast_ref::<ConfigError>() {
                 let class = core::ErrorClass::Config;
                 eprintln!("error: {class}: invalid configuration: {config}");
@@ -167,7 +186,22 @@ impl Cli {
             Command::Process(process) => process.run(),
             Command::Sign(sign) => sign.run(),
             Command::Serve(serve) => serve.run(),
+            Command::Keygen(keygen) => keygen.run(),
         }
+    }
+}
+
+impl Keygen {
+    fn run(self) -> anyhow::Result<()> {
+        let mut seed = [0u8; 32];
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut random| random.read_exact(&mut seed))
+            .context("reading 32 random bytes from /dev/urandom")?;
+        let (signing, public) = core::schemes::standard_webhooks::key_pair(&seed);
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "SIGNING_KEY={signing}")?;
+        writeln!(stdout, "PUBLIC_KEY={public}")?;
+        Ok(())
     }
 }
 
@@ -240,6 +274,7 @@ impl Serve {
             dedupe_window: self.dedupe_window,
             read_timeout: std::time::Duration::from_secs(self.read_timeout),
             drain_timeout: std::time::Duration::from_secs(30),
+            limits: self.limits,
         };
         tokio::runtime::Runtime::new()?.block_on(crate::serve::run(options))
     }

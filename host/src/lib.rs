@@ -19,20 +19,23 @@
 //! allocator), with a memory limit and an epoch deadline, so a misbehaving
 //! guest costs one request, never the host. [`Switchboard::instance`] keeps
 //! one instance for many calls instead, which is faster (see `make bench`)
-//! and is replaced automatically after a trap.
+//! and is replaced automatically after a trap; a [`Pool`] keeps instances
+//! for concurrent callers (the receiver's). Guest failures are typed:
+//! [`Error::Trap`] carries wasmtime's [`wasmtime::Trap`]
+//! (`Trap::Interrupt` past the deadline), [`Error::OutOfMemory`] the limit.
 
 #![deny(missing_docs)]
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use switchboard_core::ErrorClass;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{
-    Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
-    StoreLimitsBuilder,
+    Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
+    StoreLimits, StoreLimitsBuilder,
 };
 
 mod bindings {
@@ -43,6 +46,9 @@ mod bindings {
 }
 
 mod convert;
+
+/// wasmtime's trap kinds, as [`Error::Trap`] carries them.
+pub use wasmtime::Trap;
 
 /// The WIT types, as the host passes them to the component.
 pub mod wit {
@@ -106,10 +112,24 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
-    /// The guest trapped, ran out of memory or time, or could not be
-    /// instantiated; the host is unharmed.
-    #[error("the component failed: {0}")]
-    Trap(String),
+    /// The guest trapped or could not be instantiated; the host is unharmed
+    /// and the instance is never called again.
+    #[error("the component failed: {message}")]
+    Trap {
+        /// wasmtime's trap: [`wasmtime::Trap::Interrupt`] when the call
+        /// outlived [`HostOptions::call_timeout`]; `None` when the failure
+        /// was no wasm trap (an instantiation that failed).
+        trap: Option<wasmtime::Trap>,
+        /// The trap or its root cause, on one line.
+        message: String,
+    },
+    /// The guest asked for more linear memory than
+    /// [`HostOptions::memory_limit`]; the instance is never called again.
+    #[error("the component needed more than its {limit} byte memory limit")]
+    OutOfMemory {
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// The component could not be read or compiled.
     #[error("cannot load the component {path}: {reason}")]
     Load {
@@ -121,32 +141,96 @@ pub enum Error {
 }
 
 impl Error {
-    /// The class of the error; traps and load failures are `internal`.
+    /// The class of the error; guest failures and load failures are
+    /// `internal`.
     pub fn class(&self) -> ErrorClass {
         match self {
             Error::Rejected { class, .. } => *class,
-            Error::Trap(_) | Error::Load { .. } => ErrorClass::Internal,
+            Error::Trap { .. } | Error::OutOfMemory { .. } | Error::Load { .. } => {
+                ErrorClass::Internal
+            }
         }
     }
 }
 
-/// The per-store state: only the resource limits.
+/// The per-store state: the resource limits.
 struct State {
     limits: StoreLimits,
+    memory_limit: usize,
 }
 
-/// A compiled, pre-instantiated processor component.
+/// The error a refused memory growth raises in the guest, so that the call
+/// fails as [`Error::OutOfMemory`] rather than as an anonymous trap.
+#[derive(Debug, thiserror::Error)]
+#[error("memory limit of {0} bytes reached")]
+struct MemoryLimitReached(usize);
+
+impl ResourceLimiter for State {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if self.limits.memory_growing(current, desired, maximum)? {
+            Ok(true)
+        } else {
+            Err(wasmtime::Error::new(MemoryLimitReached(self.memory_limit)))
+        }
+    }
+
+    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        Err(wasmtime::Error::new(MemoryLimitReached(self.memory_limit)))
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
+}
+
+/// A compiled, pre-instantiated processor component. Cloning it is cheap:
+/// the clones share the compiled code.
+#[derive(Clone)]
 pub struct Switchboard {
+    shared: Arc<Shared>,
+}
+
+/// What every instance of one component needs, shared by [`Switchboard`]
+/// clones, [`Instance`]s and [`Pool`]s.
+struct Shared {
     engine: Engine,
     pre: bindings::SwitchboardPre<State>,
     options: HostOptions,
     ticker: Arc<AtomicBool>,
 }
 
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.ticker.store(false, Ordering::Relaxed);
+    }
+}
+
 impl std::fmt::Debug for Switchboard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Switchboard")
-            .field("options", &self.options)
+            .field("options", &self.shared.options)
             .finish_non_exhaustive()
     }
 }
@@ -182,21 +266,29 @@ impl Switchboard {
         let pre = bindings::SwitchboardPre::new(instance_pre).map_err(load)?;
         let ticker = Arc::new(AtomicBool::new(true));
         spawn_epoch_ticker(&engine, Arc::clone(&ticker));
-        Ok(Switchboard {
+        let shared = Shared {
             engine,
             pre,
             options,
             ticker,
+        };
+        Ok(Switchboard {
+            shared: Arc::new(shared),
         })
+    }
+
+    /// The limits and settings it was made with.
+    pub fn options(&self) -> &HostOptions {
+        &self.shared.options
     }
 
     /// The names of everything the component imports (empty for switchboard's
     /// own component).
     pub fn imports(&self) -> Vec<String> {
-        let component = self.pre.instance_pre().component();
+        let component = self.shared.pre.instance_pre().component();
         component
             .component_type()
-            .imports(&self.engine)
+            .imports(&self.shared.engine)
             .map(|(name, _)| name.to_owned())
             .collect()
     }
@@ -229,56 +321,86 @@ impl Switchboard {
         self.instance()?.detect(request)
     }
 
-    /// An instance to reuse across calls.
-    pub fn instance(&self) -> Result<Instance<'_>, Error> {
-        let (store, bindings) = self.instantiate()?;
+    /// An instance to reuse across calls; it owns what it needs, so it may
+    /// outlive this handle and move between threads.
+    pub fn instance(&self) -> Result<Instance, Error> {
         Ok(Instance {
-            owner: self,
-            store,
-            bindings,
+            live: Some(self.shared.instantiate()?),
+            shared: Arc::clone(&self.shared),
         })
     }
+}
 
-    fn instantiate(&self) -> Result<(Store<State>, bindings::Switchboard), Error> {
+impl Shared {
+    fn instantiate(&self) -> Result<Live, Error> {
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.options.memory_limit)
             .instances(1)
-            .trap_on_grow_failure(true)
             .build();
-        let mut store = Store::new(&self.engine, State { limits });
-        store.limiter(|state| &mut state.limits);
+        let state = State {
+            limits,
+            memory_limit: self.options.memory_limit,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| state);
         store.set_epoch_deadline(self.deadline_ticks());
-        let bindings = self.pre.instantiate(&mut store).map_err(trap)?;
-        Ok((store, bindings))
+        let bindings = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| self.guest_failure(e))?;
+        Ok(Live { store, bindings })
     }
 
     fn deadline_ticks(&self) -> u64 {
         let ticks = self.options.call_timeout.as_millis() / EPOCH_TICK.as_millis();
         u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
     }
-}
 
-impl Drop for Switchboard {
-    fn drop(&mut self) {
-        self.ticker.store(false, Ordering::Relaxed);
+    /// A guest failure, typed: out of memory, a wasm trap, or (no trap) its
+    /// root cause on one line, without the wasm backtrace wasmtime attaches.
+    fn guest_failure(&self, e: wasmtime::Error) -> Error {
+        if e.downcast_ref::<MemoryLimitReached>().is_some() {
+            return Error::OutOfMemory {
+                limit: self.options.memory_limit,
+            };
+        }
+        let trap = e.downcast_ref::<wasmtime::Trap>().copied();
+        let message = match trap {
+            Some(trap) => trap.to_string(),
+            None => e.root_cause().to_string(),
+        };
+        Error::Trap {
+            trap,
+            message: message.split_whitespace().collect::<Vec<_>>().join(" "),
+        }
     }
 }
 
-/// One live instance, reused across calls. After a trap it is replaced by a
-/// fresh one, so that no call ever sees a guest left in a broken state.
-pub struct Instance<'s> {
-    owner: &'s Switchboard,
+/// One live instance, reused across calls. A call that fails in the guest
+/// (a trap, the deadline, the memory limit) drops the instance's store
+/// there and then, so no call ever enters a guest left in a broken state;
+/// the next call makes a fresh one.
+pub struct Instance {
+    shared: Arc<Shared>,
+    /// `None` after a guest failure, until the next call.
+    live: Option<Live>,
+}
+
+/// A store and the component instantiated in it.
+struct Live {
     store: Store<State>,
     bindings: bindings::Switchboard,
 }
 
-impl std::fmt::Debug for Instance<'_> {
+impl std::fmt::Debug for Instance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Instance").finish_non_exhaustive()
+        f.debug_struct("Instance")
+            .field("live", &self.live.is_some())
+            .finish_non_exhaustive()
     }
 }
 
-impl Instance<'_> {
+impl Instance {
     /// Processes one request (see the WIT `process`).
     pub fn process(
         &mut self,
@@ -323,34 +445,99 @@ impl Instance<'_> {
         })
     }
 
+    /// Whether the instance holds a guest that has never failed; `false`
+    /// after a guest failure, until the next call instantiates a fresh one.
+    pub fn is_live(&self) -> bool {
+        self.live.is_some()
+    }
+
     fn call<R>(
         &mut self,
         f: impl FnOnce(&bindings::Switchboard, &mut Store<State>) -> wasmtime::Result<R>,
     ) -> Result<R, Error> {
-        self.store.set_epoch_deadline(self.owner.deadline_ticks());
-        match f(&self.bindings, &mut self.store) {
-            Ok(value) => Ok(value),
-            Err(e) => {
-                let error = trap(e);
-                // Leave no broken guest behind for the next call.
-                if let Ok((store, bindings)) = self.owner.instantiate() {
-                    self.store = store;
-                    self.bindings = bindings;
-                }
-                Err(error)
-            }
-        }
+        let live = match &mut self.live {
+            Some(live) => live,
+            None => self.live.insert(self.shared.instantiate()?),
+        };
+        live.store.set_epoch_deadline(self.shared.deadline_ticks());
+        let result = f(&live.bindings, &mut live.store);
+        result.map_err(|e| {
+            // Drop the broken guest now: its slot in the pooling allocator
+            // is free before anything instantiates again.
+            self.live = None;
+            self.shared.guest_failure(e)
+        })
     }
 }
 
-/// A guest failure as one line: the trap or its root cause, without the
-/// wasm backtrace wasmtime attaches.
-fn trap(e: wasmtime::Error) -> Error {
-    let reason = match e.downcast_ref::<wasmtime::Trap>() {
-        Some(trap) => trap.to_string(),
-        None => e.root_cause().to_string(),
-    };
-    Error::Trap(reason.split_whitespace().collect::<Vec<_>>().join(" "))
+/// Instances kept for reuse by concurrent callers. A call takes an idle
+/// instance (or makes one) and gives it back afterwards, unless the call
+/// failed in the guest: an instance that trapped, ran out of memory or time
+/// is dropped, never reused, and its slot freed for a fresh one.
+///
+/// At most [`HostOptions::max_instances`] instances exist at once (the
+/// pooling allocator's slots), and the pool never holds more idle instances
+/// than calls have run at once. Callers bound their concurrency to
+/// [`Pool::size`] (`switchboard serve` holds a permit per call); a call past
+/// it fails with [`Error::Trap`] (`trap: None`), instantiation being refused.
+pub struct Pool {
+    switchboard: Switchboard,
+    idle: Mutex<Vec<Instance>>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("size", &self.size())
+            .field("idle", &self.idle())
+            .finish()
+    }
+}
+
+impl Pool {
+    /// An empty pool of `switchboard`'s instances.
+    pub fn new(switchboard: Switchboard) -> Pool {
+        Pool {
+            switchboard,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// How many calls may run at once: [`HostOptions::max_instances`].
+    pub fn size(&self) -> usize {
+        self.switchboard.options().max_instances as usize
+    }
+
+    /// How many instances wait idle for a call.
+    pub fn idle(&self) -> usize {
+        self.idle_list().len()
+    }
+
+    /// Processes one request in a pooled instance (see
+    /// [`Instance::process`]).
+    pub fn process(
+        &self,
+        request: &wit::Request,
+        vendor: Option<&str>,
+        config: &wit::Config,
+        now: i64,
+    ) -> Result<wit::Event, Error> {
+        let idle = self.idle_list().pop();
+        let mut instance = match idle {
+            Some(instance) => instance,
+            None => self.switchboard.instance()?,
+        };
+        let result = instance.process(request, vendor, config, now);
+        if instance.is_live() {
+            self.idle_list().push(instance);
+        }
+        result
+    }
+
+    fn idle_list(&self) -> std::sync::MutexGuard<'_, Vec<Instance>> {
+        // A list of instances stays consistent whatever panicked.
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 fn engine_config(options: &HostOptions) -> wasmtime::Result<wasmtime::Config> {

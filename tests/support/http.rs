@@ -7,13 +7,25 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-/// A response's status and body.
+/// A response's status, head and body.
 #[derive(Debug)]
 pub struct Response {
     /// The status code.
     pub status: u16,
+    /// The status line and headers, as text.
+    pub head: String,
     /// The body, as text.
     pub body: String,
+}
+
+impl Response {
+    /// The value of the header `name` (any case), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (n, value) = line.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    }
 }
 
 /// Sends one request and reads the whole response.
@@ -39,7 +51,12 @@ pub fn request(
     let _ = stream.write_all(body);
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw);
+    parse_response(&raw)
+}
+
+/// A whole HTTP/1.1 response, as read up to the end of the connection.
+pub fn parse_response(raw: &[u8]) -> std::io::Result<Response> {
+    let text = String::from_utf8_lossy(raw);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head
         .split_whitespace()
@@ -48,6 +65,7 @@ pub fn request(
         .ok_or_else(|| std::io::Error::other(format!("no status line in {head:?}")))?;
     Ok(Response {
         status,
+        head: head.to_owned(),
         body: body.to_owned(),
     })
 }
@@ -59,6 +77,19 @@ pub fn start_receiver(
     binary: &str,
     args: &[std::ffi::OsString],
 ) -> std::io::Result<(std::process::Child, SocketAddr)> {
+    start_receiver_logged(binary, args).map(|(child, address, _)| (child, address))
+}
+
+/// [`start_receiver`], also handing over every line of its log (those
+/// before `listening on` included), until it exits.
+pub fn start_receiver_logged(
+    binary: &str,
+    args: &[std::ffi::OsString],
+) -> std::io::Result<(
+    std::process::Child,
+    SocketAddr,
+    std::sync::mpsc::Receiver<String>,
+)> {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     let mut child = Command::new(binary)
@@ -72,17 +103,28 @@ pub fn start_receiver(
         .take()
         .ok_or_else(|| std::io::Error::other("no stderr"))?;
     let mut lines = BufReader::new(stderr).lines();
+    let (log, logged) = std::sync::mpsc::channel();
     let address = loop {
         let line = lines
             .next()
             .ok_or_else(|| std::io::Error::other("the receiver exited before listening"))??;
-        if let Some((_, rest)) = line.split_once("listening on ") {
-            let address = rest.split_whitespace().next().unwrap_or_default();
+        let listening = line.split_once("listening on ").map(|(_, rest)| {
+            rest.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        });
+        let _ = log.send(line);
+        if let Some(address) = listening {
             break address.parse().map_err(std::io::Error::other)?;
         }
     };
-    std::thread::spawn(move || lines.for_each(drop));
-    Ok((child, address))
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let _ = log.send(line);
+        }
+    });
+    Ok((child, address, logged))
 }
 
 /// One request a [`downstream`] received.
@@ -102,6 +144,14 @@ pub struct Received {
 pub fn downstream(
     status: impl Fn(usize) -> &'static str + Send + 'static,
 ) -> (SocketAddr, std::sync::mpsc::Receiver<Received>) {
+    downstream_answering(move |attempt| (status(attempt), ""))
+}
+
+/// [`downstream`], answering its `n`-th request with the status line and
+/// body `answer(n)`.
+pub fn downstream_answering(
+    answer: impl Fn(usize) -> (&'static str, &'static str) + Send + 'static,
+) -> (SocketAddr, std::sync::mpsc::Receiver<Received>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
     let address = listener.local_addr().expect("its address");
     let (report, received) = std::sync::mpsc::channel();
@@ -110,9 +160,10 @@ pub fn downstream(
             let Ok(mut stream) = stream else { continue };
             let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
             let (head, body) = read_request(&mut stream);
+            let (status, reply) = answer(attempt);
             let answer = format!(
-                "HTTP/1.1 {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                status(attempt)
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                reply.len()
             );
             let _ = stream.write_all(answer.as_bytes());
             let _ = report.send(Received {

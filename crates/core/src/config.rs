@@ -85,6 +85,50 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+/// The `SWITCHBOARD_*` variables of an environment, every name checked.
+struct Env<'v> {
+    vars: Vec<(&'v str, &'v str)>,
+}
+
+impl<'v> Env<'v> {
+    /// Refuses any name that is neither [`Config::apply_env`]'s nor one of
+    /// `host_variables`, suggesting the closest known one.
+    fn new<K: AsRef<str>, V: AsRef<str>>(
+        vars: &'v [(K, V)],
+        host_variables: &[&str],
+    ) -> Result<Env<'v>, ConfigError> {
+        let known = known_variables(host_variables);
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+        if let Some((name, _)) = vars
+            .iter()
+            .find(|(name, _)| !known.iter().any(|k| k == name))
+        {
+            let hint = did_you_mean(name, &known)
+                .map(|k| format!(" (did you mean {k}?)"))
+                .unwrap_or_default();
+            return Err(ConfigError::new(
+                *name,
+                format!("not a switchboard variable{hint}"),
+            ));
+        }
+        Ok(Env { vars })
+    }
+
+    fn get(&self, name: &str) -> Option<&'v str> {
+        self.vars.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
+    }
+
+    fn number(&self, name: &str) -> Result<Option<u64>, ConfigError> {
+        self.get(name)
+            .map(|v| {
+                v.trim()
+                    .parse()
+                    .map_err(|_| ConfigError::new(name, "is not a whole number"))
+            })
+            .transpose()
+    }
+}
+
 /// The whole configuration of one processor.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -286,83 +330,76 @@ impl Config {
             .into_iter()
             .filter(|(k, _)| k.as_ref().starts_with(ENV_PREFIX))
             .collect();
-        let known = known_variables(host_variables);
-        for (name, _) in &vars {
-            let name = name.as_ref();
-            if !known.iter().any(|k| k == name) {
-                let hint = did_you_mean(name, &known)
-                    .map(|k| format!(" (did you mean {k}?)"))
-                    .unwrap_or_default();
-                return Err(ConfigError::new(
-                    name,
-                    format!("not a switchboard variable{hint}"),
-                ));
-            }
-        }
-        let get = |name: &str| {
-            vars.iter()
-                .find(|(k, _)| k.as_ref() == name)
-                .map(|(_, v)| v.as_ref())
-        };
-        if let Some(list) = get("SWITCHBOARD_VENDORS") {
-            let enabled: Vec<&str> = list
-                .split(',')
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .collect();
-            if let Some(unknown) = enabled.iter().find(|v| crate::vendors::family(v).is_none()) {
-                return Err(ConfigError::new(
-                    "SWITCHBOARD_VENDORS",
-                    format!(
-                        "no vendor family is called `{unknown}` (expected one of {})",
-                        crate::vendors::names()
-                    ),
-                ));
-            }
-            self.vendors
-                .retain(|name, _| enabled.contains(&name.as_str()));
-            for vendor in enabled {
-                self.vendor_mut(vendor);
-            }
+        let env = Env::new(&vars, host_variables)?;
+        if let Some(list) = env.get("SWITCHBOARD_VENDORS") {
+            self.enable_only(list)?;
         }
         for family in crate::FAMILIES {
-            let upper = family.name().to_ascii_uppercase();
-            let variable = format!("SWITCHBOARD_SCHEME_{upper}");
-            if let Some(scheme) = get(&variable) {
-                let value = match scheme.trim_start().starts_with('{') {
-                    true => crate::json::parse(scheme)
-                        .map_err(|e| ConfigError::unreadable(&variable, &e.to_string()))?
-                        .into_owned(),
-                    false => Value::String(scheme.trim().to_owned().into()),
-                };
-                let scheme = Scheme::try_from(value).map_err(|e| ConfigError::new(&variable, e))?;
-                self.enabled(family.name(), &variable)?.scheme = scheme;
-            }
-            let variable = format!("SWITCHBOARD_SECRET_{upper}");
-            if let Some(secrets) = get(&variable) {
-                self.enabled(family.name(), &variable)?.secrets =
-                    secrets.split(',').map(|s| Secret::new(s.trim())).collect();
-                self.check_vendor(crate::FAMILIES, family.name())
-                    .map_err(|e| ConfigError::new(&variable, e.problem))?;
-            }
+            self.apply_vendor_env(&env, family.name())?;
         }
-        let number = |name: &str| -> Result<Option<u64>, ConfigError> {
-            get(name)
-                .map(|v| {
-                    v.trim()
-                        .parse()
-                        .map_err(|_| ConfigError::new(name, "is not a whole number"))
-                })
-                .transpose()
-        };
-        if let Some(tolerance) = number("SWITCHBOARD_TOLERANCE_SECONDS")? {
+        self.apply_limits_env(&env)
+    }
+
+    /// `SWITCHBOARD_VENDORS`: enables the families listed, disables others.
+    fn enable_only(&mut self, list: &str) -> Result<(), ConfigError> {
+        let enabled: Vec<&str> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .collect();
+        if let Some(unknown) = enabled.iter().find(|v| crate::vendors::family(v).is_none()) {
+            return Err(ConfigError::new(
+                "SWITCHBOARD_VENDORS",
+                format!(
+                    "no vendor family is called `{unknown}` (expected one of {})",
+                    crate::vendors::names()
+                ),
+            ));
+        }
+        self.vendors
+            .retain(|name, _| enabled.contains(&name.as_str()));
+        for vendor in enabled {
+            self.vendor_mut(vendor);
+        }
+        Ok(())
+    }
+
+    /// `SWITCHBOARD_SCHEME_<VENDOR>`, then `SWITCHBOARD_SECRET_<VENDOR>`,
+    /// whose secrets are checked against the scheme at once.
+    fn apply_vendor_env(&mut self, env: &Env<'_>, vendor: &str) -> Result<(), ConfigError> {
+        let upper = vendor.to_ascii_uppercase();
+        let variable = format!("SWITCHBOARD_SCHEME_{upper}");
+        if let Some(scheme) = env.get(&variable) {
+            let value = match scheme.trim_start().starts_with('{') {
+                true => crate::json::parse(scheme)
+                    .map_err(|e| ConfigError::unreadable(&variable, &e.to_string()))?
+                    .into_owned(),
+                false => Value::String(scheme.trim().to_owned().into()),
+            };
+            let scheme = Scheme::try_from(value).map_err(|e| ConfigError::new(&variable, e))?;
+            self.enabled(vendor, &variable)?.scheme = scheme;
+        }
+        let variable = format!("SWITCHBOARD_SECRET_{upper}");
+        if let Some(secrets) = env.get(&variable) {
+            self.enabled(vendor, &variable)?.secrets =
+                secrets.split(',').map(|s| Secret::new(s.trim())).collect();
+            self.check_vendor(crate::FAMILIES, vendor)
+                .map_err(|e| ConfigError::new(&variable, e.problem))?;
+        }
+        Ok(())
+    }
+
+    /// `SWITCHBOARD_TOLERANCE_SECONDS`, `SWITCHBOARD_BODY_LIMIT`,
+    /// `SWITCHBOARD_INCLUDE_RAW`.
+    fn apply_limits_env(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
+        if let Some(tolerance) = env.number("SWITCHBOARD_TOLERANCE_SECONDS")? {
             self.tolerance_seconds = tolerance;
         }
-        if let Some(limit) = number("SWITCHBOARD_BODY_LIMIT")? {
+        if let Some(limit) = env.number("SWITCHBOARD_BODY_LIMIT")? {
             self.body_limit = usize::try_from(limit)
                 .map_err(|_| ConfigError::new("SWITCHBOARD_BODY_LIMIT", "is too large"))?;
         }
-        if let Some(raw) = get("SWITCHBOARD_INCLUDE_RAW") {
+        if let Some(raw) = env.get("SWITCHBOARD_INCLUDE_RAW") {
             self.include_raw = match raw.trim() {
                 "true" | "1" | "yes" => true,
                 "false" | "0" | "no" => false,

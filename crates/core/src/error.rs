@@ -60,7 +60,48 @@ pub enum Error {
     Config(#[from] ConfigError),
 }
 
+/// Every reason a delivery can be refused for: a stable, short, lowercase
+/// code beside the class, for logs, metrics and operators (see
+/// [`Error::reason`]). The list is closed: a new reason is a contract change.
+pub const REASONS: &[&str] = &[
+    "missing-header",
+    "unparseable-signature",
+    "no-match",
+    "stale",
+    "from-the-future",
+    "too-many-signatures",
+    "no-secret",
+    "no-scheme",
+    "too-large",
+    "vendor-not-detected",
+    "no-such-vendor",
+    "vendor-not-enabled",
+    "not-json",
+    "not-object",
+    "missing-event-type",
+    "missing-field",
+    "invalid-request",
+    "invalid-config",
+];
+
 impl Error {
+    /// Why the delivery was refused, as one of [`REASONS`].
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::Unauthenticated(error) => error.reason(),
+            Error::TooLarge { .. } => "too-large",
+            Error::VendorNotDetected => "vendor-not-detected",
+            Error::NoSuchVendor(_) => "no-such-vendor",
+            Error::VendorNotEnabled(_) => "vendor-not-enabled",
+            Error::NotJson(_) => "not-json",
+            Error::NotObject(_) => "not-object",
+            Error::MissingEventType { .. } => "missing-event-type",
+            Error::MissingField { .. } => "missing-field",
+            Error::InvalidRequest(_) => "invalid-request",
+            Error::Config(_) => "invalid-config",
+        }
+    }
+
     /// The class of this error, which fixes its HTTP status and exit code.
     pub fn class(&self) -> ErrorClass {
         match self {

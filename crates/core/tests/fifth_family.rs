@@ -14,7 +14,7 @@
 use switchboard_core::event::{Call, EventType};
 use switchboard_core::fields::{self, Object};
 use switchboard_core::schemes::{
-    EntryCount, KeyForm, Keys, SignInput, Verified, VerifyError, base64, check_window,
+    EntryCount, Key, KeyForm, Keys, SignInput, Verified, VerifyError, base64, check_window,
     decode_base64, hmac_sha256, parse_unix,
 };
 use switchboard_core::time::SignedTime;
@@ -73,9 +73,9 @@ impl SignatureScheme for AcmeScheme {
         outcome
     }
 
-    fn sign(&self, key: &[u8], input: SignInput<'_>) -> Vec<(String, String)> {
+    fn sign(&self, key: &Key, input: SignInput<'_>) -> Vec<(String, String)> {
         let t = input.timestamp.to_string();
-        let digest = hmac_sha256(key, &[input.body, b"|", t.as_bytes()]);
+        let digest = hmac_sha256(key.bytes(), &[input.body, b"|", t.as_bytes()]);
         vec![(
             SIGNATURE_HEADER.to_owned(),
             format!("{t}:{}", base64(&digest)),

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
+use switchboard_core::error::REASONS;
 use switchboard_core::{Config, Error, FAMILIES, Request, process};
 
 #[test]
@@ -59,4 +60,39 @@ fn at_most_one_family_claims_any_fixture_request() {
             fixture.name
         );
     }
+}
+
+/// Every refusal of every fixture has a reason from the closed list, and the
+/// list has no reason that no code path gives.
+#[test]
+fn every_refusal_has_a_listed_reason() {
+    let mut given = std::collections::BTreeSet::new();
+    for fixture in switchboard_fixtures::all() {
+        let outcome = Config::from_json(&fixture.config_json())
+            .map_err(Error::Config)
+            .and_then(|config| {
+                let headers = fixture
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str()));
+                let request = Request::new(headers, &fixture.body);
+                process(&request, fixture.vendor.as_deref(), &config, fixture.now)
+            });
+        if let Err(error) = outcome {
+            assert!(
+                REASONS.contains(&error.reason()),
+                "{}: {}",
+                fixture.name,
+                error.reason()
+            );
+            given.insert(error.reason());
+        }
+    }
+    // The reasons no fixture reaches are the host's (a request document
+    // the JSON API cannot read) or need a configuration the loaders refuse.
+    let unreached: Vec<&&str> = REASONS.iter().filter(|r| !given.contains(*r)).collect();
+    assert!(
+        unreached.iter().all(|r| ["invalid-request"].contains(r)),
+        "reasons no fixture gives: {unreached:?}"
+    );
 }

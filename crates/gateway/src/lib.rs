@@ -33,8 +33,11 @@ use std::io::Write as _;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use serde_json::json;
 use switchboard_core::{Config, ConfigError, Error, Request};
+use switchboard_http::{
+    Answer, Route, Routes, check_declared_length, check_header_caps, check_received_length,
+    header_text, http,
+};
 use wasip2::clocks::monotonic_clock;
 use wasip2::exports::http::incoming_handler::Guest;
 use wasip2::http::types::{
@@ -135,140 +138,106 @@ impl Forward {
     }
 }
 
-/// A response to send.
-struct Answer {
-    status: u16,
-    content_type: &'static str,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn error(status: u16, class: &str, message: &str) -> Answer {
-        Answer {
-            status,
-            content_type: "application/json",
-            body: json!({"error": class, "message": message})
-                .to_string()
-                .into_bytes(),
-        }
-    }
-
-    fn refused(error: &Error) -> Answer {
-        let class = error.class();
-        Answer::error(class.http_status(), class.as_str(), &error.to_string())
-    }
-}
-
 impl Guest for Gateway {
     fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
         let answer = route(request);
         let headers = Fields::new();
-        let _ = headers.set("content-type", &[answer.content_type.as_bytes().to_vec()]);
+        for (name, value) in answer.headers() {
+            let _ = headers.append(name.as_str(), value.as_bytes());
+        }
         let response = OutgoingResponse::new(headers);
-        let _ = response.set_status_code(answer.status);
+        let _ = response.set_status_code(answer.status().as_u16());
         let Ok(body) = response.body() else { return };
         ResponseOutparam::set(response_out, Ok(response));
         if let Ok(mut out) = body.write() {
-            let _ = out.write_all(&answer.body);
+            let _ = out.write_all(answer.body().as_bytes());
             let _ = out.flush();
         }
         let _ = OutgoingBody::finish(body, None);
     }
 }
 
+/// The contract's answer to `request` (see `switchboard_http::Routes`).
 fn route(request: IncomingRequest) -> Answer {
-    let path_and_query = request.path_with_query().unwrap_or_default();
-    let path = path_and_query
-        .split('?')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let method = request.method();
-    let vendor = match (path.as_str(), &method) {
-        ("/healthz", Method::Get) => {
+    let target = request.path_with_query().unwrap_or_default();
+    let method = match request.method() {
+        Method::Get => http::Method::GET,
+        Method::Post => http::Method::POST,
+        Method::Put => http::Method::PUT,
+        Method::Delete => http::Method::DELETE,
+        Method::Head => http::Method::HEAD,
+        Method::Patch => http::Method::PATCH,
+        Method::Options => http::Method::OPTIONS,
+        Method::Connect => http::Method::CONNECT,
+        Method::Trace => http::Method::TRACE,
+        // A method that is not a valid token takes no route: any method no
+        // route takes gives the same 404 or 405 answer.
+        Method::Other(other) => {
+            http::Method::from_bytes(other.as_bytes()).unwrap_or(http::Method::PATCH)
+        }
+    };
+    let vendor = match Routes::GATEWAY.route(&method, &target) {
+        Ok(Route::Webhook { vendor }) => vendor.map(str::to_owned),
+        Ok(Route::Health) => {
             return match settings() {
-                Ok(_) => Answer {
-                    status: 200,
-                    content_type: "text/plain",
-                    body: b"ok\n".to_vec(),
-                },
-                Err(e) => Answer::refused(&Error::Config(e.clone())),
+                Ok(_) => Answer::Healthy,
+                Err(e) => Answer::from(&Error::Config(e.clone())),
             };
         }
-        ("/webhooks", Method::Post) => None,
-        (other, Method::Post) => match other.strip_prefix("/webhooks/") {
-            Some(vendor) if !vendor.is_empty() && !vendor.contains('/') => Some(vendor.to_owned()),
-            _ => return Answer::error(404, "not-found", &format!("no route for POST {other}")),
-        },
-        ("/healthz" | "/webhooks", _) => {
-            return Answer::error(405, "method-not-allowed", "wrong method");
+        // The gateway's routes serve no metrics.
+        Ok(Route::Metrics) => {
+            return Answer::NotFound {
+                method,
+                path: switchboard_http::echoed(&target),
+            };
         }
-        (other, _) if other.starts_with("/webhooks/") => {
-            return Answer::error(405, "method-not-allowed", "use POST");
-        }
-        (other, _) => return Answer::error(404, "not-found", &format!("no route for {other}")),
+        Err(refused) => return refused,
     };
     match settings() {
-        Ok(settings) => webhook(request, vendor.as_deref(), settings),
-        Err(e) => Answer::refused(&Error::Config(e.clone())),
+        Ok(settings) => webhook(request, vendor.as_deref(), settings).unwrap_or_else(|a| a),
+        Err(e) => Answer::from(&Error::Config(e.clone())),
     }
 }
 
-fn webhook(request: IncomingRequest, vendor: Option<&str>, settings: &Settings) -> Answer {
+fn webhook(
+    request: IncomingRequest,
+    vendor: Option<&str>,
+    settings: &Settings,
+) -> Result<Answer, Answer> {
     let config = &settings.config;
     let limit = config.body_limit;
-    let headers: Vec<(String, String)> = request
-        .headers()
-        .entries()
-        .into_iter()
-        .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
-        .collect();
-    let declared = headers
+    let fields = request.headers().entries();
+    let bytes = fields.iter().map(|(n, v)| n.len() + v.len()).sum();
+    check_header_caps(fields.len(), bytes)?;
+    let declared = fields
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, value)| value.trim().parse::<u64>().ok());
-    if let Some(length) = declared.filter(|&length| length > limit as u64) {
-        return Answer::refused(&Error::TooLarge {
-            size: usize::try_from(length).unwrap_or(usize::MAX),
-            limit,
-        });
-    }
-    let body = match read_body(&request, limit, settings.read_timeout) {
-        Ok(body) => body,
-        Err(answer) => return answer,
-    };
+        .map(|(_, value)| value.as_slice());
+    check_declared_length(declared, limit)?;
+    let headers: Vec<(String, String)> = fields
+        .into_iter()
+        .map(|(name, value)| (name, header_text(&value)))
+        .collect();
+    let body = read_body(&request, limit, settings.read_timeout)?;
     let now = i64::try_from(wasip2::clocks::wall_clock::now().seconds).unwrap_or(i64::MAX);
     let pairs = headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
-    let event = match switchboard_core::process(&Request::new(pairs, &body), vendor, config, now) {
-        Ok(event) => event,
-        Err(error) => return Answer::refused(&error),
-    };
+    let event = switchboard_core::process(&Request::new(pairs, &body), vendor, config, now)
+        .map_err(|error| Answer::from(&error))?;
     let document = event.to_json();
-    match &settings.forward {
-        None => Answer {
-            status: 200,
-            content_type: "application/cloudevents+json",
-            body: document.into_bytes(),
-        },
-        Some(forward) => match post(forward, document.as_bytes()) {
-            Ok(status) if (200..300).contains(&status) => Answer {
-                status: 200,
-                content_type: "application/json",
-                body: json!({"id": event.id, "type": event.event_type.as_str(), "forwarded": true})
-                    .to_string()
-                    .into_bytes(),
-            },
-            Ok(status) => Answer::error(
-                502,
-                "bad-gateway",
-                &format!("the downstream answered {status}"),
-            ),
-            Err(e) => Answer::error(
-                502,
-                "bad-gateway",
-                &format!("the downstream could not be reached: {e}"),
-            ),
-        },
+    let Some(forward) = &settings.forward else {
+        return Ok(Answer::Event(document));
+    };
+    match post(forward, document.as_bytes()) {
+        Ok(status) if (200..300).contains(&status) => Ok(Answer::Forwarded {
+            id: event.id,
+            event_type: event.event_type.as_str().to_owned(),
+        }),
+        Ok(status) => Err(Answer::BadGateway {
+            message: format!("the downstream answered {status}"),
+        }),
+        Err(e) => Err(Answer::BadGateway {
+            message: format!("the downstream could not be reached: {e}"),
+        }),
     }
 }
 
@@ -279,9 +248,8 @@ fn read_body(
     limit: usize,
     timeout: Duration,
 ) -> Result<Vec<u8>, Answer> {
-    let unreadable = || Answer::error(400, "bad-request", "the body could not be read");
-    let incoming = request.consume().map_err(|()| unreadable())?;
-    let stream = incoming.stream().map_err(|()| unreadable())?;
+    let incoming = request.consume().map_err(|()| Answer::BodyUnreadable)?;
+    let stream = incoming.stream().map_err(|()| Answer::BodyUnreadable)?;
     let deadline = monotonic_clock::subscribe_duration(nanos(timeout));
     let mut body = Vec::new();
     loop {
@@ -289,21 +257,17 @@ fn read_body(
             Ok(chunk) if chunk.is_empty() => {
                 let readable = stream.subscribe();
                 if !wait(&readable, &deadline) {
-                    let message = format!("the body did not arrive within {} s", timeout.as_secs());
-                    return Err(Answer::error(408, "timeout", &message));
+                    return Err(Answer::BodyTimeout {
+                        seconds: timeout.as_secs(),
+                    });
                 }
             }
             Ok(chunk) => {
                 body.extend_from_slice(&chunk);
-                if body.len() > limit {
-                    return Err(Answer::refused(&Error::TooLarge {
-                        size: body.len(),
-                        limit,
-                    }));
-                }
+                check_received_length(body.len(), limit)?;
             }
             Err(StreamError::Closed) => break,
-            Err(StreamError::LastOperationFailed(_)) => return Err(unreadable()),
+            Err(StreamError::LastOperationFailed(_)) => return Err(Answer::BodyUnreadable),
         }
     }
     Ok(body)

@@ -3,18 +3,54 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Everything the receiver counts.
 #[derive(Debug)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, String), u64>>,
+    requests: Mutex<BTreeMap<RequestLabels, u64>>,
     latency: Histogram,
     sink_write: Histogram,
     sink_events: AtomicU64,
     forwarded: AtomicU64,
     forward_failures: AtomicU64,
+    journal: Position,
+    forwarding: AtomicBool,
+    forwarded_through: Position,
+    dead_letters: AtomicU64,
+}
+
+/// A place in the journal: bytes from its start, and the lines below them.
+#[derive(Debug, Default)]
+struct Position {
+    bytes: AtomicU64,
+    lines: AtomicU64,
+}
+
+impl Position {
+    fn set(&self, bytes: u64, lines: u64) {
+        self.bytes.store(bytes, Ordering::Relaxed);
+        self.lines.store(lines, Ordering::Relaxed);
+    }
+}
+
+/// The labels of `switchboard_requests_total`: the vendor (a family's name
+/// or `unknown`), the normalized type (empty when there is no event) and
+/// the outcome (an answer's code). Each comes from a closed set, so the
+/// series are bounded whatever the requests' paths or bodies.
+type RequestLabels = (&'static str, String, &'static str);
+
+/// The most `switchboard_requests_total` series, a bound on top of the
+/// closed label sets (which give about 600 real combinations): past it, a
+/// request of an unseen combination is counted with an empty type.
+const MAX_REQUEST_SERIES: usize = 1024;
+
+/// The vendor label: the family a name (a path's, or an event's) belongs
+/// to, else `unknown`, so that no client chooses a label.
+pub fn vendor_label(name: Option<&str>) -> &'static str {
+    name.and_then(switchboard_core::vendors::family)
+        .map_or("unknown", |family| family.name())
 }
 
 /// Request latency buckets, in seconds.
@@ -32,14 +68,28 @@ impl Metrics {
             sink_events: AtomicU64::new(0),
             forwarded: AtomicU64::new(0),
             forward_failures: AtomicU64::new(0),
+            journal: Position::default(),
+            forwarding: AtomicBool::new(false),
+            forwarded_through: Position::default(),
+            dead_letters: AtomicU64::new(0),
         }
     }
 
-    /// One request: its vendor, normalized type and outcome (`ok`,
-    /// `duplicate`, an error class, ...), and how long it took.
-    pub fn request(&self, vendor: &str, event_type: &str, outcome: &str, took: Duration) {
-        let key = (vendor.to_owned(), event_type.to_owned(), outcome.to_owned());
+    /// One request: its vendor label ([`vendor_label`]), the event's
+    /// normalized type (from the component's vocabulary) or `""`, its
+    /// outcome (`switchboard_http::Answer::code`), and how long it took.
+    pub fn request(
+        &self,
+        vendor: &'static str,
+        event_type: &str,
+        outcome: &'static str,
+        took: Duration,
+    ) {
         if let Ok(mut requests) = self.requests.lock() {
+            let mut key = (vendor, event_type.to_owned(), outcome);
+            if requests.len() >= MAX_REQUEST_SERIES && !requests.contains_key(&key) {
+                key.1 = String::new();
+            }
             *requests.entry(key).or_default() += 1;
         }
         self.latency.observe(took);
@@ -59,6 +109,23 @@ impl Metrics {
             &self.forward_failures
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The journal's durable length and the lines below it.
+    pub fn journal_durable(&self, bytes: u64, lines: u64) {
+        self.journal.set(bytes, lines);
+    }
+
+    /// How far the forwarder has got: everything below `bytes` (`lines`
+    /// lines) was forwarded or dead-lettered. Turns on the backlog gauges.
+    pub fn forwarded_through(&self, bytes: u64, lines: u64) {
+        self.forwarded_through.set(bytes, lines);
+        self.forwarding.store(true, Ordering::Relaxed);
+    }
+
+    /// One event written to the dead-letter file.
+    pub fn dead_letter(&self) {
+        self.dead_letters.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition.
@@ -111,8 +178,45 @@ impl Metrics {
                 value.load(Ordering::Relaxed)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP switchboard_dead_letters_total Events the downstream refused for good, written to the dead-letter file.\n\
+             # TYPE switchboard_dead_letters_total counter\n\
+             switchboard_dead_letters_total {}",
+            self.dead_letters.load(Ordering::Relaxed)
+        );
+        if self.forwarding.load(Ordering::Relaxed) {
+            let backlog = |of: fn(&Position) -> &AtomicU64| {
+                of(&self.journal)
+                    .load(Ordering::Relaxed)
+                    .saturating_sub(of(&self.forwarded_through).load(Ordering::Relaxed))
+            };
+            let gauges = [
+                (
+                    "switchboard_forward_backlog_events",
+                    "Durable journal events not yet forwarded (nor dead-lettered).",
+                    backlog(|p| &p.lines),
+                ),
+                (
+                    "switchboard_forward_backlog_bytes",
+                    "Durable journal bytes not yet forwarded (nor dead-lettered).",
+                    backlog(|p| &p.bytes),
+                ),
+            ];
+            for (name, help, value) in gauges {
+                gauge(&mut out, name, help, value);
+            }
+        }
         out
     }
+}
+
+/// One gauge's Prometheus text, appended to `out`.
+pub fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+    );
 }
 
 /// Label values: backslash, quote and newline escaped.
@@ -193,6 +297,68 @@ mod tests {
         );
         assert!(
             text.contains("switchboard_request_duration_seconds_count 2"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn vendor_labels_are_families_or_unknown() {
+        assert_eq!(vendor_label(Some("openphone")), "openphone");
+        assert_eq!(vendor_label(Some("nosuchvendor")), "unknown");
+        assert_eq!(vendor_label(Some("varda\"\n")), "unknown");
+        assert_eq!(vendor_label(None), "unknown");
+    }
+
+    #[test]
+    fn request_series_are_bounded() {
+        let metrics = Metrics::new();
+        let took = Duration::from_micros(1);
+        for n in 0..MAX_REQUEST_SERIES + 500 {
+            metrics.request("varda", &format!("type.{n}"), "ok", took);
+        }
+        metrics.request("varda", "type.0", "ok", took);
+        let text = metrics.render();
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("switchboard_requests_total{"))
+            .count();
+        assert_eq!(
+            series,
+            MAX_REQUEST_SERIES + 1,
+            "the cap, plus the empty type"
+        );
+        assert!(
+            text.contains(r#"switchboard_requests_total{vendor="varda",type="",outcome="ok"} 500"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"switchboard_requests_total{vendor="varda",type="type.0",outcome="ok"} 2"#
+            ),
+            "a seen series still counts"
+        );
+    }
+
+    #[test]
+    fn renders_the_forwarding_backlog_and_dead_letters() {
+        let metrics = Metrics::new();
+        metrics.journal_durable(1000, 10);
+        let text = metrics.render();
+        assert!(text.contains("switchboard_dead_letters_total 0"), "{text}");
+        assert!(
+            !text.contains("switchboard_forward_backlog"),
+            "no backlog without a forwarder: {text}"
+        );
+        metrics.forwarded_through(400, 3);
+        metrics.dead_letter();
+        let text = metrics.render();
+        assert!(text.contains("switchboard_dead_letters_total 1"), "{text}");
+        assert!(
+            text.contains("# TYPE switchboard_forward_backlog_events gauge\nswitchboard_forward_backlog_events 7\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("switchboard_forward_backlog_bytes 600\n"),
             "{text}"
         );
     }

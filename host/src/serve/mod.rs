@@ -1,39 +1,52 @@
-//! `switchboard serve`: the webhook receiver.
+//! `switchboard serve`: the webhook receiver, an HTTP adapter over the
+//! contract of `crates/http` (routes, statuses, bodies, limits).
 //!
-//! Each delivery is read (bounded by the body limit and a read timeout), run
-//! through the component in a pooled instance on the blocking pool, and its
-//! event appended to the journal; the vendor hears `200` only once the event
-//! is durable. Routes: `POST /webhooks/{vendor}`, `POST /webhooks`
-//! (detection), `GET /healthz`, `GET /metrics`.
+//! Each delivery is read (bounded by the body limit, the body budget and a
+//! read timeout), run through the component in a pooled instance on the
+//! blocking pool (after a bounded wait for one), and its event appended to
+//! the journal; the vendor hears `200` only once the event is durable.
+//! Routes: `POST /webhooks/{vendor}`, `POST /webhooks` (detection),
+//! `GET /healthz`, `GET /metrics`.
+//!
+//! Bounds ([`Limits`], each a flag): connections, buffered body bytes and
+//! the wait for an instance, past which the answer is `503 overloaded` with
+//! `Retry-After`; request heads past `switchboard_http::MAX_HEADERS` fields
+//! or `MAX_HEADER_BYTES` bytes are `431` (hyper's answer). Connections close
+//! lingering ([`limits::Lingering`]), so a refused body's sender reads its
+//! `413`.
 
 mod forward;
 mod journal;
+mod limits;
 mod metrics;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::CONTENT_LENGTH;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode, Uri};
+use hyper::{HeaderMap, Request, Response, Uri};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use serde_json::json;
 use switchboard_core::{Config, ErrorClass};
-use switchboard_host::{HostOptions, Instance, Switchboard, wit};
-use tokio::net::TcpListener;
+use switchboard_host::{HostOptions, Pool, Switchboard, wit};
+use switchboard_http::{Answer, Overload, Route, Routes};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub use journal::Target;
 use journal::{Journal, Outcome};
-use metrics::Metrics;
+pub use limits::Limits;
+use limits::{BodyBudget, Lingering};
+use metrics::{Metrics, vendor_label};
 
 /// Everything `serve` is started with.
 #[derive(Debug)]
@@ -54,24 +67,40 @@ pub struct Options {
     pub read_timeout: Duration,
     /// How long in-flight requests may take to finish at shutdown.
     pub drain_timeout: Duration,
+    /// Connections, body bytes, instances.
+    pub limits: Limits,
 }
 
+/// What every request shares.
 struct State {
-    pool: Pool,
-    config: wit::Config,
+    pool: Arc<Pool>,
+    /// One permit per instance of the pool, held for the length of a call.
+    instances: Arc<Semaphore>,
+    instance_wait: Duration,
+    budget: BodyBudget,
+    config: Arc<wit::Config>,
     body_limit: usize,
     read_timeout: Duration,
     journal: Journal,
     metrics: Arc<Metrics>,
 }
 
+/// The most a connection's read buffer holds: room for the largest request
+/// head, and hyper's default beyond it.
+const MAX_BUF_SIZE: usize = switchboard_http::MAX_HEADER_BYTES + 8 * 1024;
+
+/// How long the accept loop pauses after a failed accept (out of file
+/// descriptors, say), rather than spinning.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
 /// Runs the receiver until SIGTERM or Ctrl-C, then drains and flushes.
 pub async fn run(options: Options) -> anyhow::Result<()> {
-    let host_options = HostOptions::default();
-    let pool_size = host_options.max_instances;
+    options.limits.check(options.config.body_limit)?;
+    let host_options = HostOptions {
+        max_instances: options.limits.instances,
+        ..HostOptions::default()
+    };
     let switchboard = Switchboard::from_file(&options.component, host_options)?;
-    // The receiver runs for the life of the process; so does its component.
-    let switchboard: &'static Switchboard = Box::leak(Box::new(switchboard));
     let metrics = Arc::new(Metrics::new());
     let (journal, writer) = Journal::open(
         options.target.clone(),
@@ -83,7 +112,8 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         (Some(url), Target::File(path)) => Some(forward::spawn(
             url.clone(),
             path.clone(),
-            Arc::clone(&journal.written),
+            journal.durable.clone(),
+            options.config.body_limit,
             Arc::clone(&metrics),
         )),
         (Some(_), Target::Stdout) => {
@@ -91,9 +121,13 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         }
         (None, _) => None,
     };
+    let pool = Pool::new(switchboard);
     let state = Arc::new(State {
-        pool: Pool::new(switchboard, pool_size),
-        config: wit::Config::from(&options.config),
+        instances: Arc::new(Semaphore::new(pool.size())),
+        pool: Arc::new(pool),
+        instance_wait: options.limits.instance_wait(),
+        budget: BodyBudget::new(options.limits.body_budget),
+        config: Arc::new(wit::Config::from(&options.config)),
         body_limit: options.config.body_limit,
         read_timeout: options.read_timeout,
         journal,
@@ -104,35 +138,10 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", options.listen))?;
     let address = listener.local_addr()?;
+    let shutdown = shutdown_signal()?;
     tracing::info!(%address, "listening on {address}");
     let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown_signal());
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(accepted) => accepted,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        continue;
-                    }
-                };
-                let state = Arc::clone(&state);
-                let service = service_fn(move |request| handle(Arc::clone(&state), request));
-                let connection = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(options.read_timeout)
-                    .serve_connection(TokioIo::new(stream), service);
-                let connection = graceful.watch(connection);
-                tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
-                    }
-                });
-            }
-            () = &mut shutdown => break,
-        }
-    }
+    accept_until_shutdown(&listener, &state, &graceful, &options.limits, shutdown).await;
     drop(listener);
     tracing::info!("shutting down: finishing in-flight requests");
     tokio::select! {
@@ -140,65 +149,105 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         () = tokio::time::sleep(options.drain_timeout) => tracing::warn!("in-flight requests did not finish in time"),
     }
     drop(state);
-    if let Some(forwarder) = forwarder {
-        forwarder.abort();
-    }
     writer.await.context("the journal writer failed")?;
+    if let Some(forwarder) = forwarder {
+        forwarder.stop().await;
+    }
     tracing::info!("stopped; the journal is flushed");
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Serves each accepted connection while under the connection limit, turns
+/// away the others, until `shutdown`.
+async fn accept_until_shutdown(
+    listener: &TcpListener,
+    state: &Arc<State>,
+    graceful: &GracefulShutdown,
+    limits: &Limits,
+    shutdown: impl Future<Output = ()>,
+) {
+    let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let turning_away = Arc::new(Semaphore::new(limits.max_connections));
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => match Arc::clone(&connections).try_acquire_owned() {
+                    Ok(permit) => serve_connection(state, graceful, stream, peer, permit),
+                    Err(_) => {
+                        let answer = Answer::Overloaded(Overload::Connections);
+                        state.metrics.request(vendor_label(None), "", answer.code(), Duration::ZERO);
+                        limits::turn_away(stream, &turning_away);
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            },
+            () = &mut shutdown => break,
         }
-    };
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
     }
 }
 
-/// What one request came to, for the response, the log line and metrics.
-struct Answer {
-    status: StatusCode,
-    body: String,
-    content_type: &'static str,
-    vendor: String,
+/// Serves one connection's requests with hyper, holding `permit` (its place
+/// under the connection limit) until it is closed.
+fn serve_connection(
+    state: &Arc<State>,
+    graceful: &GracefulShutdown,
+    stream: TcpStream,
+    peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
+) {
+    let service_state = Arc::clone(state);
+    let service = service_fn(move |request| handle(Arc::clone(&service_state), request));
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(state.read_timeout)
+        .max_headers(switchboard_http::MAX_HEADERS)
+        .max_header_size(switchboard_http::MAX_HEADER_BYTES)
+        .max_buf_size(MAX_BUF_SIZE)
+        .serve_connection(TokioIo::new(Lingering::new(stream)), service);
+    let connection = graceful.watch(connection);
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(%peer, error = %e, "connection ended with an error");
+        }
+        drop(permit);
+    });
+}
+
+/// SIGTERM or SIGINT (Ctrl-C), listened for from the moment this returns:
+/// before the receiver says it listens, so that a signal sent as soon as it
+/// does is never the default, fatal one.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+    })
+}
+
+/// What one request came to: the answer, and the labels of its metrics and
+/// log line.
+struct Handled {
+    answer: Answer,
+    /// A family's name or `unknown` ([`vendor_label`]).
+    vendor: &'static str,
+    /// The event's normalized type, or empty.
     event_type: String,
-    outcome: String,
-    close: bool,
 }
 
-impl Answer {
-    fn error(status: StatusCode, class: &str, message: &str, vendor: &str) -> Answer {
-        Answer {
-            status,
-            body: json!({"error": class, "message": message}).to_string(),
-            content_type: "application/json",
-            vendor: vendor.to_owned(),
+impl Handled {
+    fn answer(answer: Answer, vendor: &'static str) -> Handled {
+        Handled {
+            answer,
+            vendor,
             event_type: String::new(),
-            outcome: class.to_owned(),
-            close: false,
-        }
-    }
-
-    fn text(body: String, content_type: &'static str) -> Answer {
-        Answer {
-            status: StatusCode::OK,
-            body,
-            content_type,
-            vendor: String::new(),
-            event_type: String::new(),
-            outcome: "ok".to_owned(),
-            close: false,
         }
     }
 }
@@ -209,231 +258,199 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let started = Instant::now();
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let answer = route(&state, request).await;
+    let path = switchboard_http::echoed(request.uri().path());
+    let handled = respond(&state, request).await;
     let took = started.elapsed();
-    let webhook = path.starts_with("/webhooks");
-    if webhook {
+    let Handled {
+        answer,
+        vendor,
+        event_type,
+    } = &handled;
+    if !matches!(answer, Answer::Healthy | Answer::Metrics(_)) {
         state
             .metrics
-            .request(&answer.vendor, &answer.event_type, &answer.outcome, took);
+            .request(vendor, event_type, answer.code(), took);
     }
     tracing::info!(
         %method,
         path,
-        status = answer.status.as_u16(),
-        vendor = answer.vendor,
-        r#type = answer.event_type,
-        outcome = answer.outcome,
+        status = answer.status().as_u16(),
+        vendor,
+        r#type = event_type,
+        outcome = answer.code(),
         micros = took.as_micros() as u64,
         "request"
     );
-    let mut response = Response::builder()
-        .status(answer.status)
-        .header(CONTENT_TYPE, answer.content_type);
-    if answer.close {
-        response = response.header(CONNECTION, "close");
-    }
-    Ok(response
-        .body(Full::new(Bytes::from(answer.body)))
-        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()))))
+    Ok(answer
+        .to_response()
+        .map(|body| Full::new(Bytes::from(body))))
 }
 
-async fn route(state: &State, request: Request<Incoming>) -> Answer {
-    let path = request.uri().path().to_owned();
-    let method = request.method().clone();
-    let vendor = match path.as_str() {
-        "/healthz" if method == Method::GET => {
-            return Answer::text("ok\n".to_owned(), "text/plain");
+async fn respond(state: &State, request: Request<Incoming>) -> Handled {
+    let vendor = match Routes::RECEIVER.route(request.method(), request.uri().path()) {
+        Ok(Route::Webhook { vendor }) => vendor.map(str::to_owned),
+        Ok(Route::Health) => return Handled::answer(Answer::Healthy, vendor_label(None)),
+        Ok(Route::Metrics) => {
+            let mut text = state.metrics.render();
+            metrics::gauge(
+                &mut text,
+                "switchboard_body_budget_held_bytes",
+                "Request body bytes read and held now (bounded by --body-budget).",
+                state.budget.held() as u64,
+            );
+            return Handled::answer(Answer::Metrics(text), vendor_label(None));
         }
-        "/metrics" if method == Method::GET => {
-            return Answer::text(state.metrics.render(), "text/plain; version=0.0.4");
-        }
-        "/webhooks" => None,
-        other => match other.strip_prefix("/webhooks/") {
-            Some(vendor) if !vendor.is_empty() && !vendor.contains('/') => Some(vendor.to_owned()),
-            _ if other == "/healthz" || other == "/metrics" => {
-                return Answer::error(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "method-not-allowed",
-                    "use GET",
-                    "",
-                );
-            }
-            _ => {
-                let message = format!("no route for {method} {path}");
-                return Answer::error(StatusCode::NOT_FOUND, "not-found", &message, "");
-            }
-        },
+        Err(refusal) => return Handled::answer(refusal, vendor_label(None)),
     };
-    if method != Method::POST {
-        return Answer::error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method-not-allowed",
-            "use POST",
-            "",
-        );
-    }
     webhook(state, request, vendor).await
 }
 
-async fn webhook(state: &State, request: Request<Incoming>, vendor: Option<String>) -> Answer {
-    let named = vendor.clone().unwrap_or_default();
-    let limit = state.body_limit;
-    let declared = request
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
-        let message = format!(
-            "body is {} bytes, over the {limit} byte limit",
-            declared.unwrap_or_default()
-        );
-        return too_large(message, &named);
-    }
+/// One delivery: read, processed, journaled.
+async fn webhook(state: &State, request: Request<Incoming>, vendor: Option<String>) -> Handled {
+    let named = vendor_label(vendor.as_deref());
     let (parts, body) = request.into_parts();
-    let body =
-        match tokio::time::timeout(state.read_timeout, Limited::new(body, limit).collect()).await {
-            Ok(Ok(collected)) => collected.to_bytes(),
-            Ok(Err(e))
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some() =>
-            {
-                return too_large(format!("body is over the {limit} byte limit"), &named);
-            }
-            Ok(Err(e)) => {
-                let mut answer = Answer::error(
-                    StatusCode::BAD_REQUEST,
-                    "bad-request",
-                    &format!("reading the body: {e}"),
-                    &named,
-                );
-                answer.close = true;
-                return answer;
-            }
-            Err(_) => {
-                let message = format!(
-                    "the body did not arrive within {} s",
-                    state.read_timeout.as_secs()
-                );
-                let mut answer =
-                    Answer::error(StatusCode::REQUEST_TIMEOUT, "timeout", &message, &named);
-                answer.close = true;
-                return answer;
-            }
-        };
-    let headers = parts
-        .headers
+    // The body stays charged to the budget until the answer.
+    let body = match read_body(state, &parts.headers, body).await {
+        Ok(body) => body,
+        Err(refusal) => return Handled::answer(refusal, named),
+    };
+    let request = wit::Request {
+        headers: wit_headers(&parts.headers),
+        body: body.bytes,
+    };
+    let event = match process(state, request, vendor).await {
+        Ok(event) => event,
+        Err(refusal) => return Handled::answer(refusal, named),
+    };
+    let vendor = vendor_label(Some(&event.vendor));
+    let event_type = event.type_.clone();
+    let answer = journal(state, event).await;
+    Handled {
+        answer,
+        vendor,
+        event_type,
+    }
+}
+
+/// A request body read whole, and its charge against the body budget.
+struct Body<'s> {
+    bytes: Vec<u8>,
+    _charge: limits::Charge<'s>,
+}
+
+/// The body, read within the read timeout: refused from its declared length
+/// (`413`, or `503` when it cannot fit in the body budget now) before any
+/// of it is read, else as soon as it passes the limit or the budget; `408`
+/// when it is too slow.
+async fn read_body<'s>(
+    state: &'s State,
+    headers: &HeaderMap,
+    mut body: Incoming,
+) -> Result<Body<'s>, Answer> {
+    let limit = state.body_limit;
+    let declared = switchboard_http::check_declared_length(
+        headers.get(CONTENT_LENGTH).map(|value| value.as_bytes()),
+        limit,
+    )?;
+    if declared.is_some_and(|length| !state.budget.fits(length)) {
+        return Err(Answer::Overloaded(Overload::BodyBudget));
+    }
+    let mut charge = state.budget.charge();
+    // At most the limit, which the declared length is within.
+    let mut bytes = Vec::with_capacity(declared.map_or(0, |length| length as usize));
+    let read = async {
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|_| Answer::BodyUnreadable)?;
+            let Ok(data) = frame.into_data() else {
+                continue; // trailers
+            };
+            switchboard_http::check_received_length(bytes.len() + data.len(), limit)?;
+            charge.add(data.len())?;
+            bytes.extend_from_slice(&data);
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(state.read_timeout, read).await {
+        Ok(Ok(())) => Ok(Body {
+            bytes,
+            _charge: charge,
+        }),
+        Ok(Err(refusal)) => Err(refusal),
+        Err(_) => Err(Answer::BodyTimeout {
+            seconds: state.read_timeout.as_secs(),
+        }),
+    }
+}
+
+/// The request's headers as the component takes them, values converted by
+/// the contract's rule.
+fn wit_headers(headers: &HeaderMap) -> Vec<wit::Header> {
+    headers
         .iter()
         .map(|(name, value)| wit::Header {
             name: name.as_str().to_owned(),
-            value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            value: switchboard_http::header_text(value.as_bytes()),
         })
-        .collect();
-    let request = wit::Request {
-        headers,
-        body: body.to_vec(),
-    };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let event = match state
-        .pool
-        .process(request, vendor, state.config.clone(), now)
-        .await
-    {
-        Ok(event) => event,
-        Err(e) => {
-            let class = e.class();
-            let status = StatusCode::from_u16(class.http_status())
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return Answer::error(status, class.as_str(), &e.to_string(), &named);
-        }
-    };
-    let duplicate = match state
-        .journal
-        .append(journal::key(&event.source, &event.id), event.json)
-        .await
-    {
-        Ok(outcome) => outcome == Outcome::Duplicate,
-        Err(e) => {
-            let mut answer = Answer::error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                &e.to_string(),
-                &event.vendor,
-            );
-            answer.event_type = event.type_;
-            return answer;
-        }
-    };
-    Answer {
-        status: StatusCode::OK,
-        body: json!({"id": event.id, "type": event.type_, "duplicate": duplicate}).to_string(),
-        content_type: "application/json",
-        vendor: event.vendor,
-        event_type: event.type_,
-        outcome: if duplicate { "duplicate" } else { "ok" }.to_owned(),
-        close: false,
-    }
+        .collect()
 }
 
-/// 413, closing the connection so the rest of the body is never read.
-fn too_large(message: String, vendor: &str) -> Answer {
-    let mut answer = Answer::error(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        ErrorClass::TooLarge.as_str(),
-        &message,
-        vendor,
-    );
-    answer.close = true;
-    answer
-}
-
-/// Reusable component instances, one per concurrent request at most. An
-/// instance that trapped replaces itself (see `switchboard_host::Instance`).
-/// Requests beyond the pool's size wait for an instance rather than fail.
-struct Pool {
-    switchboard: &'static Switchboard,
-    idle: Mutex<Vec<Instance<'static>>>,
-    permits: tokio::sync::Semaphore,
-}
-
-impl Pool {
-    fn new(switchboard: &'static Switchboard, size: u32) -> Pool {
-        Pool {
-            switchboard,
-            idle: Mutex::new(Vec::new()),
-            permits: tokio::sync::Semaphore::new(size as usize),
-        }
-    }
-
-    async fn process(
-        &self,
-        request: wit::Request,
-        vendor: Option<String>,
-        config: wit::Config,
-        now: i64,
-    ) -> Result<wit::Event, switchboard_host::Error> {
-        let _permit =
-            self.permits.acquire().await.map_err(|_| {
-                switchboard_host::Error::Trap("the instance pool is closed".to_owned())
-            })?;
-        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let mut instance = match idle {
-            Some(instance) => instance,
-            None => self.switchboard.instance()?,
-        };
-        let (instance, result) = tokio::task::spawn_blocking(move || {
-            let result = instance.process(&request, vendor.as_deref(), &config, now);
-            (instance, result)
-        })
-        .await
-        .map_err(|e| switchboard_host::Error::Trap(format!("the processing task failed: {e}")))?;
-        if let Ok(mut idle) = self.idle.lock() {
-            idle.push(instance);
-        }
+/// Runs the delivery in a pooled instance on the blocking pool, once one is
+/// free: `503` if none is within the instance wait.
+async fn process(
+    state: &State,
+    request: wit::Request,
+    vendor: Option<String>,
+) -> Result<wit::Event, Answer> {
+    let permit = tokio::time::timeout(
+        state.instance_wait,
+        Arc::clone(&state.instances).acquire_owned(),
+    )
+    .await;
+    let Ok(Ok(permit)) = permit else {
+        return Err(Answer::Overloaded(Overload::Instances));
+    };
+    let pool = Arc::clone(&state.pool);
+    let config = Arc::clone(&state.config);
+    let now = unix_now();
+    // The permit goes with the call: it is held until the instance is free,
+    // even if this request is abandoned meanwhile.
+    let result = tokio::task::spawn_blocking(move || {
+        let result = pool.process(&request, vendor.as_deref(), &config, now);
+        drop(permit);
         result
+    })
+    .await;
+    match result {
+        Ok(Ok(event)) => Ok(event),
+        Ok(Err(e)) => Err(Answer::Refused {
+            class: e.class(),
+            message: e.to_string(),
+        }),
+        Err(e) => Err(Answer::Refused {
+            class: ErrorClass::Internal,
+            message: format!("the processing task failed: {e}"),
+        }),
     }
+}
+
+/// Appends the event to the journal: `200` once it is durable (or was
+/// already there), `503` if it cannot be written.
+async fn journal(state: &State, event: wit::Event) -> Answer {
+    let key = journal::key(&event.source, &event.id);
+    match state.journal.append(key, event.json).await {
+        Ok(outcome) => Answer::Accepted {
+            id: event.id,
+            event_type: event.type_,
+            duplicate: outcome == Outcome::Duplicate,
+        },
+        Err(e) => Answer::Unavailable {
+            message: e.to_string(),
+        },
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }

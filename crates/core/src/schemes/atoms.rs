@@ -14,7 +14,7 @@
 
 use std::sync::LazyLock;
 
-use super::{Keys, SignInput, SignatureScheme, Verified, VerifyError};
+use super::{Key, Keys, SignInput, SignatureScheme, Verified, VerifyError};
 use crate::config::{DigestEncoding, HmacOptions};
 use crate::request::Request;
 
@@ -50,7 +50,7 @@ impl SignatureScheme for Atoms {
         OPTIONS.verify_at(keys, request, now, tolerance)
     }
 
-    fn sign(&self, key: &[u8], input: SignInput<'_>) -> Vec<(String, String)> {
+    fn sign(&self, key: &Key, input: SignInput<'_>) -> Vec<(String, String)> {
         OPTIONS.sign(key, input)
     }
 }
@@ -80,7 +80,7 @@ mod tests {
             id: "",
         };
         assert_eq!(
-            Atoms.sign(b"test_secret", input),
+            Atoms.sign(&KeyForm::Utf8.key("test_secret").unwrap(), input),
             [(SIGNATURE_HEADER.to_owned(), VECTOR.to_owned())]
         );
         let verified = verify(Some(VECTOR), &["test_secret"]).unwrap();

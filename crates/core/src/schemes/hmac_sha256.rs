@@ -7,7 +7,7 @@
 //! spaces; any one matching passes.
 
 use super::{
-    EntryCount, Keys, SignInput, SignatureScheme, Verified, VerifyError, base64, check_window,
+    EntryCount, Key, Keys, SignInput, SignatureScheme, Verified, VerifyError, base64, check_window,
     decode_base64, decode_hex, hex, hmac_sha256, parse_unix,
 };
 use crate::config::{DigestEncoding, HmacOptions};
@@ -86,11 +86,11 @@ impl SignatureScheme for HmacOptions {
         }
     }
 
-    fn sign(&self, key: &[u8], input: SignInput<'_>) -> Vec<(String, String)> {
+    fn sign(&self, key: &Key, input: SignInput<'_>) -> Vec<(String, String)> {
         let timestamp = input.timestamp.to_string();
         let digest = match self.timestamp_header {
-            Some(_) => hmac_sha256(key, &[timestamp.as_bytes(), b".", input.body]),
-            None => hmac_sha256(key, &[input.body]),
+            Some(_) => hmac_sha256(key.bytes(), &[timestamp.as_bytes(), b".", input.body]),
+            None => hmac_sha256(key.bytes(), &[input.body]),
         };
         let encoded = match self.encoding {
             DigestEncoding::Hex => hex(&digest),
@@ -140,7 +140,7 @@ mod tests {
             timestamp: 1_700_000_000,
             id: "",
         };
-        let headers = options.sign(secret.as_bytes(), input);
+        let headers = options.sign(&KeyForm::Utf8.key(secret).unwrap(), input);
         let pairs = headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
         options.verify_at(
             &keys(&["old", secret]),
@@ -155,7 +155,7 @@ mod tests {
         // GitHub's published example for X-Hub-Signature-256.
         let options = options(DigestEncoding::Hex, Some("sha256="), None);
         let headers = options.sign(
-            b"It's a Secret to Everybody",
+            &KeyForm::Utf8.key("It's a Secret to Everybody").unwrap(),
             SignInput {
                 body: b"Hello, World!",
                 timestamp: 0,

@@ -61,7 +61,7 @@ pub trait SignatureScheme: Sync {
     ) -> Result<Verified, VerifyError>;
 
     /// The headers a sender would send for `input`, signed with `key`.
-    fn sign(&self, key: &[u8], input: SignInput<'_>) -> Vec<(String, String)>;
+    fn sign(&self, key: &Key, input: SignInput<'_>) -> Vec<(String, String)>;
 }
 
 /// What a successful verification established.
@@ -106,7 +106,7 @@ impl SignatureScheme for Unverified {
         Ok(Verified::default())
     }
 
-    fn sign(&self, _: &[u8], _: SignInput<'_>) -> Vec<(String, String)> {
+    fn sign(&self, _: &Key, _: SignInput<'_>) -> Vec<(String, String)> {
         Vec::new()
     }
 }
@@ -168,6 +168,24 @@ pub enum VerifyError {
     },
 }
 
+impl VerifyError {
+    /// Why verification failed, as one of [`crate::error::REASONS`].
+    pub fn reason(&self) -> &'static str {
+        match self {
+            VerifyError::MissingHeader(_) | VerifyError::MissingConfiguredHeader(_) => {
+                "missing-header"
+            }
+            VerifyError::UnparseableHeader { .. } => "unparseable-signature",
+            VerifyError::Mismatch(_) => "no-match",
+            VerifyError::TimestampTooOld { .. } => "stale",
+            VerifyError::TimestampInFuture { .. } => "from-the-future",
+            VerifyError::NoSecret(_) => "no-secret",
+            VerifyError::NoScheme(_) => "no-scheme",
+            VerifyError::TooManySignatures { .. } => "too-many-signatures",
+        }
+    }
+}
+
 /// The most signature entries one request may carry, counted over every
 /// signature header of its scheme before anything is decoded or hashed.
 /// Senders put one, or two or three while they rotate keys; past this the
@@ -190,20 +208,48 @@ pub enum KeyForm {
 }
 
 impl KeyForm {
-    /// The key bytes of `secret`, or what is wrong with it (never the
-    /// secret itself).
-    pub fn key(self, secret: &str) -> Result<Vec<u8>, &'static str> {
+    /// The key `secret` stands for when verifying, or what is wrong with it
+    /// (never the secret itself). Under [`KeyForm::Base64`], a `whpk_` key
+    /// is an ed25519 public key, and a `whsk_` key (a signing key, which a
+    /// receiver must never hold) is refused.
+    pub fn key(self, secret: &str) -> Result<Key, &'static str> {
+        match self.parse(secret)? {
+            Key(KeyKind::Signing(_)) => Err(
+                "it is a whsk_ signing key, which only the sender needs: configure its whpk_ public key (`switchboard keygen` prints both)",
+            ),
+            key => Ok(key),
+        }
+    }
+
+    /// The key `secret` stands for when signing: a `whsk_` key signs `v1a`;
+    /// a `whpk_` public key cannot sign.
+    pub fn signing_key(self, secret: &str) -> Result<Key, &'static str> {
+        match self.parse(secret)? {
+            Key(KeyKind::Public(_)) => {
+                Err("it is a whpk_ public key, which can only verify: sign with its whsk_ key")
+            }
+            key => Ok(key),
+        }
+    }
+
+    fn parse(self, secret: &str) -> Result<Key, &'static str> {
         match self {
             KeyForm::Utf8 if secret.trim().is_empty() => Err("it is empty"),
             KeyForm::Utf8 if secret.trim() != secret => {
                 Err("it begins or ends with whitespace (a stray newline?)")
             }
-            KeyForm::Utf8 => Ok(secret.as_bytes().to_vec()),
+            KeyForm::Utf8 => Ok(Key(KeyKind::Hmac(HmacKey::new(secret.as_bytes().to_vec())))),
             KeyForm::Base64 => {
                 let trimmed = secret.trim();
+                if let Some(encoded) = trimmed.strip_prefix(PUBLIC_KEY_PREFIX) {
+                    return ed25519_public(encoded).map(|key| Key(KeyKind::Public(key)));
+                }
+                if let Some(encoded) = trimmed.strip_prefix(SIGNING_KEY_PREFIX) {
+                    return ed25519_signing(encoded).map(|key| Key(KeyKind::Signing(key)));
+                }
                 let encoded = trimmed.strip_prefix("whsec_").unwrap_or(trimmed);
                 match decode_base64_key(encoded) {
-                    Some(key) if !key.is_empty() => Ok(key),
+                    Some(key) if !key.is_empty() => Ok(Key(KeyKind::Hmac(HmacKey::new(key)))),
                     Some(_) => Err("it is empty"),
                     None => Err("it is not base64 (after any whsec_ prefix)"),
                 }
@@ -212,26 +258,105 @@ impl KeyForm {
     }
 }
 
-/// The keys one scheme verifies with: their bytes, and each one's HMAC-SHA256
-/// state with the key already absorbed (so that verifying hashes only the
-/// signed content). `Debug` never shows them.
-#[derive(Clone, Default)]
-pub struct Keys(Vec<Key>);
+/// The prefix of a Standard Webhooks ed25519 public key.
+pub const PUBLIC_KEY_PREFIX: &str = "whpk_";
+/// The prefix of a Standard Webhooks ed25519 signing (secret) key.
+pub const SIGNING_KEY_PREFIX: &str = "whsk_";
 
-#[derive(Clone)]
-struct Key {
-    bytes: Vec<u8>,
-    mac: Hmac<Sha256>,
+/// A `whpk_` key: base64 of the 32 bytes of a valid, not weak, ed25519
+/// point.
+fn ed25519_public(encoded: &str) -> Result<ed25519_dalek::VerifyingKey, &'static str> {
+    let bytes = decode_base64_key(encoded).ok_or("it is not base64 after the whpk_ prefix")?;
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| "a whpk_ public key is 32 bytes")?;
+    match ed25519_dalek::VerifyingKey::from_bytes(&bytes) {
+        Ok(key) if !key.is_weak() => Ok(key),
+        _ => Err("it is not a valid ed25519 public key"),
+    }
 }
 
-impl Key {
-    fn new(bytes: Vec<u8>) -> Key {
-        Key {
+/// A `whsk_` key: base64 of the 32-byte seed, or of the 64 bytes of seed
+/// and public key that libsodium writes (the public half must match).
+fn ed25519_signing(encoded: &str) -> Result<ed25519_dalek::SigningKey, &'static str> {
+    let bytes = decode_base64_key(encoded).ok_or("it is not base64 after the whsk_ prefix")?;
+    let seed: [u8; 32] = bytes
+        .get(..32)
+        .and_then(|seed| seed.try_into().ok())
+        .ok_or("a whsk_ signing key is 32 bytes (or 64 with its public key)")?;
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    match bytes.len() {
+        32 => Ok(key),
+        64 if bytes[32..] == key.verifying_key().to_bytes() => Ok(key),
+        64 => Err("the public half of this whsk_ key does not match its seed"),
+        _ => Err("a whsk_ signing key is 32 bytes (or 64 with its public key)"),
+    }
+}
+
+/// One configured key. `Debug` never shows it.
+#[derive(Clone)]
+pub struct Key(KeyKind);
+
+#[derive(Clone)]
+enum KeyKind {
+    /// An HMAC key.
+    Hmac(HmacKey),
+    /// An ed25519 public key (`whpk_`): verifies `v1a`.
+    Public(ed25519_dalek::VerifyingKey),
+    /// An ed25519 signing key (`whsk_`): signs `v1a`, for tools only.
+    Signing(ed25519_dalek::SigningKey),
+}
+
+/// An HMAC key (or a shared secret): its bytes, its HMAC-SHA256 state with
+/// the key already absorbed (so that verifying hashes only the signed
+/// content), and its SHA-256 digest (what a shared secret is compared by, so
+/// that comparing costs the same whatever the secret's length).
+#[derive(Clone)]
+struct HmacKey {
+    bytes: Vec<u8>,
+    mac: Hmac<Sha256>,
+    digest: [u8; 32],
+}
+
+impl HmacKey {
+    fn new(bytes: Vec<u8>) -> HmacKey {
+        HmacKey {
             mac: hmac_state(&bytes),
+            digest: sha256(&[&bytes]),
             bytes,
         }
     }
 }
+
+impl Key {
+    /// The key's bytes: an HMAC key's, or an ed25519 key's 32 bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match &self.0 {
+            KeyKind::Hmac(key) => &key.bytes,
+            KeyKind::Public(key) => key.as_bytes(),
+            KeyKind::Signing(key) => key.as_bytes(),
+        }
+    }
+
+    /// An ed25519 signature of `message` when this is a signing key.
+    pub(crate) fn sign_ed25519(&self, message: &[u8]) -> Option<[u8; 64]> {
+        use ed25519_dalek::Signer as _;
+        match &self.0 {
+            KeyKind::Signing(key) => Some(key.sign(message).to_bytes()),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Key(<redacted>)")
+    }
+}
+
+/// The keys one scheme verifies with. `Debug` never shows them.
+#[derive(Clone, Default)]
+pub struct Keys(Vec<Key>);
 
 impl Keys {
     /// Each of `secrets` in `form`; a secret that cannot be used is a
@@ -248,7 +373,6 @@ impl Keys {
             .enumerate()
             .map(|(i, s)| {
                 form.key(s.expose())
-                    .map(Key::new)
                     .map_err(|reason| unusable(vendor, scheme, i, reason))
             })
             .collect::<Result<_, _>>()
@@ -266,17 +390,24 @@ impl Keys {
         scheme: &'static str,
         secret: &Secret,
         form: KeyForm,
-    ) -> Result<Vec<u8>, ConfigError> {
-        form.key(secret.expose())
+    ) -> Result<Key, ConfigError> {
+        form.signing_key(secret.expose())
             .map_err(|reason| unusable(vendor, scheme, 0, reason))
     }
 
+    fn hmac(&self) -> impl Iterator<Item = &HmacKey> {
+        self.0.iter().filter_map(|key| match &key.0 {
+            KeyKind::Hmac(key) => Some(key),
+            _ => None,
+        })
+    }
+
     /// Whether any of `candidates` is the HMAC-SHA256 of `parts` under any
-    /// key. Each key hashes `parts` once, and every key and candidate is
-    /// tried, whether or not an earlier one matched.
+    /// HMAC key. Each key hashes `parts` once, and every key and candidate
+    /// is tried, whether or not an earlier one matched.
     pub fn any_matches(&self, parts: &[&[u8]], candidates: &[Vec<u8>]) -> bool {
         let mut matched = false;
-        for key in &self.0 {
+        for key in self.hmac() {
             let mut mac = key.mac.clone();
             for part in parts {
                 mac.update(part);
@@ -288,17 +419,42 @@ impl Keys {
         }
         matched
     }
-}
 
-impl Keys {
+    /// Whether any of `signatures` is a valid ed25519 signature of the
+    /// concatenation of `parts` under any public key, checked strictly
+    /// (`verify_strict`: no malleable signatures, no small-order points).
+    /// Public-key verification reveals nothing secret, so it need not be
+    /// constant-time.
+    pub fn any_ed25519_verifies(&self, parts: &[&[u8]], signatures: &[[u8; 64]]) -> bool {
+        let mut public = self
+            .0
+            .iter()
+            .filter_map(|key| match &key.0 {
+                KeyKind::Public(key) => Some(key),
+                _ => None,
+            })
+            .peekable();
+        if public.peek().is_none() || signatures.is_empty() {
+            return false;
+        }
+        let message = parts.concat();
+        public.any(|key| {
+            signatures.iter().any(|signature| {
+                let signature = ed25519_dalek::Signature::from_bytes(signature);
+                key.verify_strict(&message, &signature).is_ok()
+            })
+        })
+    }
+
     /// Whether `presented` equals any key, compared as SHA-256 digests in
     /// constant time: the time taken depends on neither the keys' lengths
-    /// nor how much of one `presented` got right. Every key is compared.
+    /// (their digests are computed once, when the keys are) nor how much of
+    /// one `presented` got right. Every key is compared.
     pub fn any_equals(&self, presented: &[u8]) -> bool {
         let presented = sha256(&[presented]);
         let mut matched = false;
-        for key in &self.0 {
-            matched |= bool::from(presented.ct_eq(&sha256(&[&key.bytes])));
+        for key in self.hmac() {
+            matched |= bool::from(presented.ct_eq(&key.digest));
         }
         matched
     }
@@ -569,10 +725,11 @@ mod tests {
 
     #[test]
     fn key_forms_refuse_unusable_secrets() {
-        assert_eq!(KeyForm::Utf8.key("s3cret"), Ok(b"s3cret".to_vec()));
+        let bytes = |form: KeyForm, secret: &str| form.key(secret).map(|k| k.bytes().to_vec());
+        assert_eq!(bytes(KeyForm::Utf8, "s3cret"), Ok(b"s3cret".to_vec()));
         for blank in ["", " ", "\n"] {
-            assert_eq!(KeyForm::Utf8.key(blank), Err("it is empty"));
-            assert_eq!(KeyForm::Base64.key(blank), Err("it is empty"));
+            assert_eq!(bytes(KeyForm::Utf8, blank), Err("it is empty"));
+            assert_eq!(bytes(KeyForm::Base64, blank), Err("it is empty"));
         }
         assert!(KeyForm::Utf8.key("s3cret\n").is_err());
         assert!(KeyForm::Utf8.key(" s3cret").is_err());
@@ -584,10 +741,14 @@ mod tests {
             "whsec_TWZLUTlyOEdLWXFyVHdqVVBEOElMUFpJbzJMYUxhU3c",
             "TWZLUTlyOEdLWXFyVHdqVVBEOElMUFpJbzJMYUxhU3c",
         ] {
-            assert_eq!(KeyForm::Base64.key(written), Ok(key.clone()), "{written:?}");
+            assert_eq!(
+                bytes(KeyForm::Base64, written),
+                Ok(key.clone()),
+                "{written:?}"
+            );
         }
         assert!(KeyForm::Base64.key("whsec_not*base64!").is_err());
-        assert_eq!(KeyForm::Base64.key("whsec_"), Err("it is empty"));
+        assert_eq!(bytes(KeyForm::Base64, "whsec_"), Err("it is empty"));
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //! else an unparseable header.
 
 use super::{
-    EntryCount, KeyForm, Keys, SignInput, SignatureScheme, Verified, VerifyError, base64,
+    EntryCount, Key, KeyForm, Keys, SignInput, SignatureScheme, Verified, VerifyError, base64,
     decode_base64, hmac_sha256, parse_unix,
 };
 use crate::request::Request;
@@ -107,9 +107,9 @@ impl SignatureScheme for OpenPhone {
 
     /// Signs at `input.timestamp`, taken as milliseconds when it already is
     /// one (see [`millis`]).
-    fn sign(&self, key: &[u8], input: SignInput<'_>) -> Vec<(String, String)> {
+    fn sign(&self, key: &Key, input: SignInput<'_>) -> Vec<(String, String)> {
         let t = millis(input.timestamp).to_string();
-        let digest = hmac_sha256(key, &[t.as_bytes(), b".", input.body]);
+        let digest = hmac_sha256(key.bytes(), &[t.as_bytes(), b".", input.body]);
         let value = format!("{SCHEME};{VERSION};{t};{}", base64(&digest));
         vec![(SIGNATURE_HEADER.to_owned(), value)]
     }

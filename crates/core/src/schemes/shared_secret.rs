@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use super::{Keys, SignInput, SignatureScheme, Verified, VerifyError};
+use super::{Key, Keys, SignInput, SignatureScheme, Verified, VerifyError};
 use crate::request::Request;
 
 /// The `shared-secret` scheme: `header` must carry one of the secrets.
@@ -42,10 +42,10 @@ impl SignatureScheme for SharedSecret {
         }
     }
 
-    fn sign(&self, key: &[u8], _: SignInput<'_>) -> Vec<(String, String)> {
+    fn sign(&self, key: &Key, _: SignInput<'_>) -> Vec<(String, String)> {
         vec![(
             self.header.clone(),
-            String::from_utf8_lossy(key).into_owned(),
+            String::from_utf8_lossy(key.bytes()).into_owned(),
         )]
     }
 }

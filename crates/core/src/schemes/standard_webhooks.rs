@@ -1,10 +1,22 @@
 //! Standard Webhooks: `webhook-id`, `webhook-timestamp` (unix seconds) and
-//! `webhook-signature` (space-separated `v1,<base64>` entries; other versions
-//! are ignored). The signed content is `"{id}.{timestamp}.{raw body}"`; the
-//! key is the secret with any `whsec_` prefix stripped, base64-decoded.
+//! `webhook-signature` (space-separated `<version>,<base64>` entries). The
+//! signed content is `"{id}.{timestamp}.{raw body}"`.
+//!
+//! - `v1`: HMAC-SHA256, keyed with a `whsec_` secret (base64 after the
+//!   prefix).
+//! - `v1a`: ed25519, verified with a `whpk_` public key (base64 of its 32
+//!   bytes), signed with a `whsk_` key (base64 of the 32-byte seed, or of
+//!   libsodium's 64 bytes of seed and public key). Verification is strict
+//!   (`verify_strict`), so the receiver never holds anything that can forge
+//!   a delivery.
+//!
+//! One secrets list may hold `whsec_` and `whpk_` keys together; a delivery
+//! passes when any `v1` entry matches any symmetric key or any `v1a` entry
+//! verifies under any public key. Other versions are ignored; the replay
+//! window and the signature cap apply to all.
 
 use super::{
-    EntryCount, KeyForm, Keys, SignInput, SignatureScheme, Verified, VerifyError, base64,
+    EntryCount, Key, KeyForm, Keys, SignInput, SignatureScheme, Verified, VerifyError, base64,
     check_window, decode_base64, hmac_sha256, parse_unix,
 };
 use crate::request::Request;
@@ -54,26 +66,38 @@ impl SignatureScheme for StandardWebhooks {
             reason: "not a unix timestamp",
         })?;
         let mut count = EntryCount::new(SIGNATURE_HEADER);
-        let mut signatures = Vec::new();
-        let mut saw_v1 = false;
+        let mut symmetric = Vec::new();
+        let mut asymmetric: Vec<[u8; 64]> = Vec::new();
+        let mut saw_known = false;
         let mut saw_header = false;
         for value in request.headers_named(SIGNATURE_HEADER) {
             saw_header = true;
             for entry in value.split_ascii_whitespace() {
                 count.add()?;
-                if let Some(("v1", signature)) = entry.split_once(',') {
-                    saw_v1 = true;
-                    signatures.extend(decode_base64(signature));
+                match entry.split_once(',') {
+                    Some(("v1", signature)) => {
+                        saw_known = true;
+                        symmetric.extend(decode_base64(signature));
+                    }
+                    Some(("v1a", signature)) => {
+                        saw_known = true;
+                        // A signature that is not 64 bytes can verify nothing.
+                        asymmetric.extend(
+                            decode_base64(signature)
+                                .and_then(|bytes| <[u8; 64]>::try_from(bytes).ok()),
+                        );
+                    }
+                    _ => {}
                 }
             }
         }
         if !saw_header {
             return Err(VerifyError::MissingHeader(SIGNATURE_HEADER));
         }
-        if !saw_v1 {
+        if !saw_known {
             return Err(VerifyError::UnparseableHeader {
                 header: SIGNATURE_HEADER.to_owned(),
-                reason: "no v1 signature",
+                reason: "no v1 or v1a signature",
             });
         }
         check_window(timestamp, now, tolerance)?;
@@ -84,7 +108,8 @@ impl SignatureScheme for StandardWebhooks {
             b".",
             request.body(),
         ];
-        if keys.any_matches(&signed, &signatures) {
+        if keys.any_matches(&signed, &symmetric) || keys.any_ed25519_verifies(&signed, &asymmetric)
+        {
             Ok(Verified {
                 signed_at: Some(SignedTime::Seconds(timestamp)),
                 webhook_id: Some(id.to_owned()),
@@ -95,27 +120,42 @@ impl SignatureScheme for StandardWebhooks {
     }
 
     /// The three headers a Standard Webhooks sender would send.
-    fn sign(&self, key: &[u8], input: SignInput<'_>) -> Vec<(String, String)> {
+    /// `v1` with a `whsec_` key, `v1a` with a `whsk_` key (ed25519 signing is
+    /// deterministic: no randomness is needed).
+    fn sign(&self, key: &Key, input: SignInput<'_>) -> Vec<(String, String)> {
         let timestamp = input.timestamp.to_string();
-        let digest = hmac_sha256(
-            key,
-            &[
-                input.id.as_bytes(),
-                b".",
-                timestamp.as_bytes(),
-                b".",
-                input.body,
-            ],
-        );
+        let signed = [
+            input.id.as_bytes(),
+            b".",
+            timestamp.as_bytes(),
+            b".",
+            input.body,
+        ];
+        let signature = match key.sign_ed25519(&signed.concat()) {
+            Some(signature) => format!("v1a,{}", base64(&signature)),
+            None => format!("v1,{}", base64(&hmac_sha256(key.bytes(), &signed))),
+        };
         vec![
             (ID_HEADER.to_owned(), input.id.to_owned()),
             (TIMESTAMP_HEADER.to_owned(), timestamp),
-            (
-                SIGNATURE_HEADER.to_owned(),
-                format!("v1,{}", base64(&digest)),
-            ),
+            (SIGNATURE_HEADER.to_owned(), signature),
         ]
     }
+}
+
+/// The `whsk_` signing key and `whpk_` public key of the ed25519 key pair
+/// whose 32-byte seed is `seed`. The caller brings the randomness (the core
+/// has none): `switchboard keygen` reads it from the operating system.
+pub fn key_pair(seed: &[u8; 32]) -> (String, String) {
+    let signing = ed25519_dalek::SigningKey::from_bytes(seed);
+    (
+        format!("{}{}", super::SIGNING_KEY_PREFIX, base64(seed)),
+        format!(
+            "{}{}",
+            super::PUBLIC_KEY_PREFIX,
+            base64(signing.verifying_key().as_bytes())
+        ),
+    )
 }
 
 #[cfg(test)]
@@ -123,6 +163,10 @@ mod tests {
     use super::*;
     use crate::config::Secret;
     use crate::schemes::MAX_SIGNATURES;
+
+    fn keys_for(secret: &str) -> Keys {
+        keys(secret).unwrap()
+    }
 
     fn keys(secret: &str) -> Result<Keys, crate::ConfigError> {
         Keys::new(
@@ -216,5 +260,40 @@ mod tests {
         );
         let rotation = format!("v1,AAAA v1a,BBBB {SIGNATURE}");
         assert!(verify(&rotation, 1614265330).is_ok());
+    }
+
+    #[test]
+    fn v1a_signs_with_whsk_and_verifies_with_whpk() {
+        let (signing, public) = key_pair(&[7; 32]);
+        let input = SignInput {
+            body: BODY,
+            timestamp: 1614265330,
+            id: ID,
+        };
+        let headers = StandardWebhooks.sign(&KeyForm::Base64.signing_key(&signing).unwrap(), input);
+        assert!(headers[2].1.starts_with("v1a,"), "{headers:?}");
+        let request = Request::new(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())), BODY);
+        let keys = Keys::new(
+            "t",
+            "standard-webhooks",
+            &[Secret::new(&public)],
+            KeyForm::Base64,
+        );
+        let keys = keys.unwrap();
+        assert!(
+            StandardWebhooks
+                .verify_at(&keys, &request, 1614265330, 300)
+                .is_ok()
+        );
+        // A public key verifies but never signs; a signing key never verifies.
+        assert!(KeyForm::Base64.signing_key(&public).is_err());
+        assert!(KeyForm::Base64.key(&signing).is_err());
+        // HMAC keys do not verify v1a, nor public keys v1.
+        let hmac_only = keys_for(SECRET);
+        assert!(
+            StandardWebhooks
+                .verify_at(&hmac_only, &request, 1614265330, 300)
+                .is_err()
+        );
     }
 }

@@ -4,8 +4,8 @@
 //! (any one matching passes); unknown keys are ignored.
 
 use super::{
-    EntryCount, Keys, SignInput, SignatureScheme, Verified, VerifyError, check_window, decode_hex,
-    hex, hmac_sha256, parse_unix,
+    EntryCount, Key, Keys, SignInput, SignatureScheme, Verified, VerifyError, check_window,
+    decode_hex, hex, hmac_sha256, parse_unix,
 };
 use crate::request::Request;
 use crate::time::SignedTime;
@@ -76,9 +76,9 @@ impl SignatureScheme for Varda {
         Err(window_error.unwrap_or_else(|| VerifyError::Mismatch(SIGNATURE_HEADER.to_owned())))
     }
 
-    fn sign(&self, key: &[u8], input: SignInput<'_>) -> Vec<(String, String)> {
+    fn sign(&self, key: &Key, input: SignInput<'_>) -> Vec<(String, String)> {
         let t = input.timestamp.to_string();
-        let digest = hmac_sha256(key, &[t.as_bytes(), b".", input.body]);
+        let digest = hmac_sha256(key.bytes(), &[t.as_bytes(), b".", input.body]);
         vec![(
             SIGNATURE_HEADER.to_owned(),
             format!("t={t},v1={}", hex(&digest)),
@@ -167,7 +167,10 @@ mod tests {
             timestamp,
             id: "",
         };
-        Varda.sign(secret.as_bytes(), input).remove(0).1
+        Varda
+            .sign(&KeyForm::Utf8.key(secret).unwrap(), input)
+            .remove(0)
+            .1
     }
 
     const BODY: &[u8] =

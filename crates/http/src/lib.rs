@@ -1,0 +1,729 @@
+//! switchboard's HTTP contract, written once for every HTTP shell.
+//!
+//! A shell (the receiver in `host/src/serve/mod.rs`; the wasi:http gateway in
+//! `crates/gateway`) reads a request in, asks [`Routes::route`] where it goes
+//! and [`check_declared_length`] whether its body may be read, runs the
+//! delivery through switchboard-core (directly or through the component), and
+//! writes the resulting [`Answer`] out. The status, the headers, the body and
+//! the metric label of every answer come from here, so the shells answer the
+//! same request the same way. No I/O and no runtime: this crate also builds
+//! for `wasm32-unknown-unknown`.
+//!
+//! ```
+//! use switchboard_http::http::{Method, StatusCode};
+//! use switchboard_http::{Answer, Route, Routes, check_declared_length};
+//!
+//! let routes = Routes::RECEIVER;
+//! assert_eq!(
+//!     routes.route(&Method::POST, "/webhooks/varda"),
+//!     Ok(Route::Webhook { vendor: Some("varda") })
+//! );
+//!
+//! let refused = routes.route(&Method::GET, "/webhooks/varda").unwrap_err();
+//! assert_eq!(refused.status(), StatusCode::METHOD_NOT_ALLOWED);
+//! assert_eq!(refused.code(), "method-not-allowed");
+//! assert_eq!(refused.body(), r#"{"error":"method-not-allowed","message":"use POST"}"#);
+//!
+//! // A declared length over the limit is refused before any body is read.
+//! let too_large = check_declared_length(Some(b"2000000"), 1 << 20).unwrap_err();
+//! assert_eq!(too_large.status(), StatusCode::PAYLOAD_TOO_LARGE);
+//! assert!(too_large.closes());
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+/// The `http` crate this contract is written in, so that shells name the
+/// same `StatusCode` and `Method`.
+pub use http;
+
+use http::header::{ALLOW, CONNECTION, CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderName, HeaderValue, Method, Response, StatusCode};
+use serde_json::json;
+use switchboard_core::ErrorClass;
+
+/// The most header fields a request may carry: hyper's default, five times
+/// what a vendor's delivery carries (10 to 20 fields, a proxy's included).
+/// Past it the answer is `431` ([`Answer::HeadersTooLarge`]).
+pub const MAX_HEADERS: usize = 100;
+
+/// The most bytes a request's head (request line and header fields) may
+/// take: 400 KiB, hyper's default read buffer. A list of 14 000 OpenPhone
+/// signature entries (364 KB) fits, so such a flood reaches the core and is
+/// refused there as `unauthenticated` (past its cap on signature entries)
+/// like any forged delivery. `MAX_HEADER_BYTES` times a shell's connection
+/// limit bounds the request heads it holds. Past it the answer is `431`.
+pub const MAX_HEADER_BYTES: usize = 400 * 1024;
+
+/// What every `503` tells the client in `Retry-After`, in seconds: vendors
+/// retry a `503`, and a short overload has usually passed by then.
+pub const RETRY_AFTER_SECONDS: u32 = 2;
+
+/// The longest request path an answer repeats back (in a `404`'s message);
+/// the rest is cut and marked with `…`.
+pub const ECHOED_PATH_CHARS: usize = 64;
+
+/// Where a request goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// `POST /webhooks/{vendor}` (`Some`), or `POST /webhooks` (`None`:
+    /// the vendor is detected).
+    Webhook {
+        /// The vendor the path names, as written (it may name no family:
+        /// the core refuses that as `unknown-vendor`).
+        vendor: Option<&'a str>,
+    },
+    /// `GET /healthz`.
+    Health,
+    /// `GET /metrics`, in shells that serve metrics.
+    Metrics,
+}
+
+/// The routes a shell serves. Every shell serves `POST /webhooks/{vendor}`,
+/// `POST /webhooks` and `GET /healthz`; the receiver also `GET /metrics`.
+///
+/// The rules, the same in every shell: a path the shell serves, with another
+/// method, is `405` with `Allow`; `/webhooks/{vendor}` takes one non-empty
+/// segment (`/webhooks/` and `/webhooks/a/b` are `404`); anything else is
+/// `404`. The query string is ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Routes {
+    /// Whether `GET /metrics` is served (else `/metrics` is `404`).
+    pub metrics: bool,
+}
+
+impl Routes {
+    /// The receiver's routes (`switchboard serve`), metrics included.
+    pub const RECEIVER: Routes = Routes { metrics: true };
+    /// The gateway's routes: no metrics.
+    pub const GATEWAY: Routes = Routes { metrics: false };
+
+    /// Where `method` on `target` (a path, with or without its query) goes,
+    /// or the `404` / `405` to answer.
+    pub fn route<'a>(&self, method: &Method, target: &'a str) -> Result<Route<'a>, Answer> {
+        let path = target.split_once('?').map_or(target, |(path, _)| path);
+        let (route, allow) = match path {
+            "/healthz" => (Route::Health, Method::GET),
+            "/metrics" if self.metrics => (Route::Metrics, Method::GET),
+            "/webhooks" => (Route::Webhook { vendor: None }, Method::POST),
+            other => match other.strip_prefix("/webhooks/") {
+                Some(vendor) if !vendor.is_empty() && !vendor.contains('/') => (
+                    Route::Webhook {
+                        vendor: Some(vendor),
+                    },
+                    Method::POST,
+                ),
+                _ => {
+                    return Err(Answer::NotFound {
+                        method: method.clone(),
+                        path: echoed(path),
+                    });
+                }
+            },
+        };
+        if *method == allow {
+            Ok(route)
+        } else {
+            Err(Answer::MethodNotAllowed { allow })
+        }
+    }
+}
+
+/// `path` as answers (and log lines) repeat it: cut to
+/// [`ECHOED_PATH_CHARS`] characters, so a client cannot make them as long
+/// as its request head.
+pub fn echoed(path: &str) -> String {
+    match path.char_indices().nth(ECHOED_PATH_CHARS) {
+        Some((cut, _)) => format!("{}…", &path[..cut]),
+        None => path.to_owned(),
+    }
+}
+
+/// The declared `Content-Length` check, made before any of the body is
+/// read: a declared length over `limit` is `413` from the header alone.
+/// Returns the declared length, if there is one that parses (a shell's HTTP
+/// parser refuses a malformed one itself; without one, the limit is checked
+/// as the body streams in, with [`check_received_length`]).
+pub fn check_declared_length(value: Option<&[u8]>, limit: usize) -> Result<Option<u64>, Answer> {
+    let declared = value
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(size) if size > limit as u64 => Err(Answer::TooLarge {
+            size: Some(size),
+            limit,
+        }),
+        declared => Ok(declared),
+    }
+}
+
+/// The streamed-body check: `413` as soon as the bytes `received` so far
+/// pass `limit`, so the rest is never read.
+pub fn check_received_length(received: usize, limit: usize) -> Result<(), Answer> {
+    if received > limit {
+        Err(Answer::TooLarge { size: None, limit })
+    } else {
+        Ok(())
+    }
+}
+
+/// The header caps, for shells whose HTTP parser does not enforce them
+/// itself: `count` fields taking `bytes` bytes (names and values) past
+/// [`MAX_HEADERS`] or [`MAX_HEADER_BYTES`] are `431`.
+pub fn check_header_caps(count: usize, bytes: usize) -> Result<(), Answer> {
+    if count > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
+        Err(Answer::HeadersTooLarge)
+    } else {
+        Ok(())
+    }
+}
+
+/// A header value as the core reads it: its bytes as UTF-8, each invalid
+/// sequence replaced by U+FFFD. Signatures and ids are ASCII, so a value
+/// that needed replacing simply fails to verify; nothing is dropped, so the
+/// core sees every field the vendor sent.
+pub fn header_text(value: &[u8]) -> String {
+    String::from_utf8_lossy(value).into_owned()
+}
+
+/// Which bound of a shell is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Overload {
+    /// The shell holds as many connections as it may.
+    Connections,
+    /// The bodies being read and processed hold the whole body budget.
+    BodyBudget,
+    /// No processor instance became free within the shell's wait.
+    Instances,
+}
+
+/// Everything a shell answers, refusals included. Each has one status, one
+/// code (the `error` field of an error body, and the `outcome` label of the
+/// receiver's metrics: a closed set of `&'static str`), one body and its
+/// headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Answer {
+    /// `GET /healthz`: `200`, `ok`.
+    Healthy,
+    /// `GET /metrics`: `200`, this Prometheus text exposition.
+    Metrics(String),
+    /// The event is durable (the receiver journals it): `200 {"id", "type",
+    /// "duplicate"}`, `duplicate` when it was journaled before.
+    Accepted {
+        /// The event's `id`.
+        id: String,
+        /// The event's normalized `type`.
+        event_type: String,
+        /// Whether the journal already held it.
+        duplicate: bool,
+    },
+    /// The event itself (the gateway, which keeps nothing): `200`, the
+    /// CloudEvent document as `application/cloudevents+json`.
+    Event(String),
+    /// The downstream accepted the event (the gateway, forwarding): `200
+    /// {"id", "type", "forwarded": true}`.
+    Forwarded {
+        /// The event's `id`.
+        id: String,
+        /// The event's normalized `type`.
+        event_type: String,
+    },
+    /// The core refused the delivery: its class's status
+    /// ([`ErrorClass::http_status`]) and name.
+    Refused {
+        /// The class of the refusal.
+        class: ErrorClass,
+        /// What was wrong.
+        message: String,
+    },
+    /// No such route: `404 not-found`.
+    NotFound {
+        /// The request's method.
+        method: Method,
+        /// The request's path, cut to [`ECHOED_PATH_CHARS`].
+        path: String,
+    },
+    /// A route that takes another method: `405 method-not-allowed`, with
+    /// `Allow`.
+    MethodNotAllowed {
+        /// The method the route takes.
+        allow: Method,
+    },
+    /// The body is over the limit: `413 too-large` (the class the core uses
+    /// for the same refusal); the connection is closed, so that the rest of
+    /// the body is never read.
+    TooLarge {
+        /// The declared length, when the refusal came from it.
+        size: Option<u64>,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The request head is past [`MAX_HEADERS`] or [`MAX_HEADER_BYTES`]:
+    /// `431 headers-too-large`.
+    HeadersTooLarge,
+    /// The body did not arrive within the read timeout: `408 timeout`, and
+    /// the connection is closed.
+    BodyTimeout {
+        /// The timeout, in seconds.
+        seconds: u64,
+    },
+    /// The body could not be read (the client broke its framing or the
+    /// connection): `400 bad-request`, and the connection is closed.
+    BodyUnreadable,
+    /// A bound of the shell is reached: `503 overloaded`, with
+    /// `Retry-After`.
+    Overloaded(Overload),
+    /// The event could not be made durable: `503 unavailable`, with
+    /// `Retry-After`.
+    Unavailable {
+        /// Why.
+        message: String,
+    },
+    /// The downstream refused the event or could not be reached: `502
+    /// bad-gateway`.
+    BadGateway {
+        /// Why.
+        message: String,
+    },
+}
+
+impl Answer {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Answer::Healthy
+            | Answer::Metrics(_)
+            | Answer::Accepted { .. }
+            | Answer::Event(_)
+            | Answer::Forwarded { .. } => StatusCode::OK,
+            Answer::Refused { class, .. } => status_of(*class),
+            Answer::NotFound { .. } => StatusCode::NOT_FOUND,
+            Answer::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Answer::TooLarge { .. } => status_of(ErrorClass::TooLarge),
+            Answer::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Answer::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Answer::BodyUnreadable => StatusCode::BAD_REQUEST,
+            Answer::Overloaded(_) | Answer::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Answer::BadGateway { .. } => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    /// The code: the `error` field of an error body, and the outcome label
+    /// of metrics (`ok`, `duplicate`, a class name, `not-found`, ...).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Answer::Healthy
+            | Answer::Metrics(_)
+            | Answer::Event(_)
+            | Answer::Forwarded { .. }
+            | Answer::Accepted {
+                duplicate: false, ..
+            } => "ok",
+            Answer::Accepted {
+                duplicate: true, ..
+            } => "duplicate",
+            Answer::Refused { class, .. } => class.as_str(),
+            Answer::NotFound { .. } => "not-found",
+            Answer::MethodNotAllowed { .. } => "method-not-allowed",
+            Answer::TooLarge { .. } => ErrorClass::TooLarge.as_str(),
+            Answer::HeadersTooLarge => "headers-too-large",
+            Answer::BodyTimeout { .. } => "timeout",
+            Answer::BodyUnreadable => "bad-request",
+            Answer::Overloaded(_) => "overloaded",
+            Answer::Unavailable { .. } => "unavailable",
+            Answer::BadGateway { .. } => "bad-gateway",
+        }
+    }
+
+    /// What went wrong, for the `message` field; `None` for a success.
+    pub fn message(&self) -> Option<String> {
+        Some(match self {
+            Answer::Healthy
+            | Answer::Metrics(_)
+            | Answer::Accepted { .. }
+            | Answer::Event(_)
+            | Answer::Forwarded { .. } => return None,
+            Answer::Refused { message, .. }
+            | Answer::Unavailable { message }
+            | Answer::BadGateway { message } => message.clone(),
+            Answer::NotFound { method, path } => format!("no route for {method} {path}"),
+            Answer::MethodNotAllowed { allow } => format!("use {allow}"),
+            Answer::TooLarge {
+                size: Some(size),
+                limit,
+            } => format!("body is {size} bytes, over the {limit} byte limit"),
+            Answer::TooLarge { size: None, limit } => {
+                format!("body is over the {limit} byte limit")
+            }
+            Answer::HeadersTooLarge => {
+                format!("the request head is over {MAX_HEADERS} fields or {MAX_HEADER_BYTES} bytes")
+            }
+            Answer::BodyTimeout { seconds } => {
+                format!("the body did not arrive within {seconds} s")
+            }
+            Answer::BodyUnreadable => "the body could not be read".to_owned(),
+            Answer::Overloaded(Overload::Connections) => {
+                "too many connections; retry later".to_owned()
+            }
+            Answer::Overloaded(Overload::BodyBudget) => {
+                "too many request bodies in flight; retry later".to_owned()
+            }
+            Answer::Overloaded(Overload::Instances) => {
+                "no processor instance was free in time; retry later".to_owned()
+            }
+        })
+    }
+
+    /// The body: `{"error", "message"}` for every refusal, else the
+    /// success's own document.
+    pub fn body(&self) -> String {
+        match self {
+            Answer::Healthy => "ok\n".to_owned(),
+            Answer::Metrics(text) | Answer::Event(text) => text.clone(),
+            Answer::Accepted {
+                id,
+                event_type,
+                duplicate,
+            } => json!({"id": id, "type": event_type, "duplicate": duplicate}).to_string(),
+            Answer::Forwarded { id, event_type } => {
+                json!({"id": id, "type": event_type, "forwarded": true}).to_string()
+            }
+            error => json!({"error": error.code(), "message": error.message().unwrap_or_default()})
+                .to_string(),
+        }
+    }
+
+    /// The body's media type.
+    pub fn content_type(&self) -> &'static str {
+        match self {
+            Answer::Healthy => "text/plain",
+            Answer::Metrics(_) => "text/plain; version=0.0.4",
+            Answer::Event(_) => "application/cloudevents+json",
+            _ => "application/json",
+        }
+    }
+
+    /// Whether the connection must be closed after this answer: the body
+    /// was left unread (or unreadable), or the connection itself was too
+    /// many.
+    pub fn closes(&self) -> bool {
+        matches!(
+            self,
+            Answer::TooLarge { .. }
+                | Answer::HeadersTooLarge
+                | Answer::BodyTimeout { .. }
+                | Answer::BodyUnreadable
+                | Answer::Overloaded(Overload::Connections | Overload::BodyBudget)
+        )
+    }
+
+    /// The headers to send: `Content-Type`; `Allow` on a `405`;
+    /// `Retry-After` on every `503` (the vendor retries; an `invalid-config`
+    /// refusal is a `503` too); `Connection: close` when [`Answer::closes`].
+    /// `Content-Length` is the shell's.
+    pub fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
+        let mut headers = vec![(CONTENT_TYPE, HeaderValue::from_static(self.content_type()))];
+        if let Answer::MethodNotAllowed { allow } = self {
+            // A method is a token, always a valid header value.
+            if let Ok(allow) = HeaderValue::from_str(allow.as_str()) {
+                headers.push((ALLOW, allow));
+            }
+        }
+        if self.status() == StatusCode::SERVICE_UNAVAILABLE {
+            headers.push((RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS)));
+        }
+        if self.closes() {
+            headers.push((CONNECTION, HeaderValue::from_static("close")));
+        }
+        headers
+    }
+
+    /// The whole response: status, headers and body.
+    pub fn to_response(&self) -> Response<String> {
+        let mut response = Response::new(self.body());
+        *response.status_mut() = self.status();
+        response.headers_mut().extend(self.headers());
+        response
+    }
+}
+
+impl From<&switchboard_core::Error> for Answer {
+    /// The core's refusal, by its class.
+    fn from(error: &switchboard_core::Error) -> Answer {
+        Answer::Refused {
+            class: error.class(),
+            message: error.to_string(),
+        }
+    }
+}
+
+/// The status of a refusal class (500 for a status the class should never
+/// name).
+fn status_of(class: ErrorClass) -> StatusCode {
+    StatusCode::from_u16(class.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    const RECEIVER: Routes = Routes::RECEIVER;
+
+    fn error_body(answer: &Answer) -> Value {
+        let body: Value = serde_json::from_str(&answer.body()).unwrap();
+        assert_eq!(body["error"], answer.code(), "{answer:?}");
+        assert!(body["message"].is_string(), "{answer:?}");
+        body
+    }
+
+    #[test]
+    fn webhook_routes_take_post_and_one_vendor_segment() {
+        let post = Method::POST;
+        assert_eq!(
+            RECEIVER.route(&post, "/webhooks"),
+            Ok(Route::Webhook { vendor: None })
+        );
+        assert_eq!(
+            RECEIVER.route(&post, "/webhooks/openphone?attempt=2"),
+            Ok(Route::Webhook {
+                vendor: Some("openphone")
+            })
+        );
+        for path in ["/webhooks/", "/webhooks/a/b", "/webhooksx", "/", "/webhook"] {
+            let answer = RECEIVER.route(&post, path).unwrap_err();
+            assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{path}");
+            assert_eq!(
+                error_body(&answer)["message"],
+                format!("no route for POST {path}")
+            );
+        }
+    }
+
+    #[test]
+    fn a_served_path_with_another_method_is_405_with_allow() {
+        let cases = [
+            (Method::GET, "/webhooks", "POST"),
+            (Method::PUT, "/webhooks/varda", "POST"),
+            (Method::POST, "/healthz", "GET"),
+            (Method::DELETE, "/metrics", "GET"),
+        ];
+        for (method, path, allow) in cases {
+            let answer = RECEIVER.route(&method, path).unwrap_err();
+            assert_eq!(answer.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+            assert_eq!(error_body(&answer)["message"], format!("use {allow}"));
+            let headers = answer.headers();
+            assert!(headers.contains(&(ALLOW, HeaderValue::from_static(allow))));
+            assert!(!answer.closes());
+        }
+    }
+
+    #[test]
+    fn health_everywhere_metrics_only_where_served() {
+        for routes in [Routes::RECEIVER, Routes::GATEWAY] {
+            assert_eq!(routes.route(&Method::GET, "/healthz"), Ok(Route::Health));
+        }
+        assert_eq!(
+            Routes::RECEIVER.route(&Method::GET, "/metrics"),
+            Ok(Route::Metrics)
+        );
+        let answer = Routes::GATEWAY.route(&Method::GET, "/metrics").unwrap_err();
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+        let answer = Routes::GATEWAY
+            .route(&Method::POST, "/metrics")
+            .unwrap_err();
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND, "not a 405 either");
+    }
+
+    #[test]
+    fn a_long_path_is_echoed_cut() {
+        let path = format!("/{}", "é".repeat(10_000));
+        let answer = RECEIVER.route(&Method::GET, &path).unwrap_err();
+        let message = answer.message().unwrap();
+        assert!(message.ends_with('…'), "{message}");
+        assert_eq!(
+            message.chars().count(),
+            "no route for GET ".len() + ECHOED_PATH_CHARS + 1
+        );
+    }
+
+    #[test]
+    fn refusals_take_their_class_status_and_name() {
+        for class in ErrorClass::ALL {
+            let answer = Answer::Refused {
+                class,
+                message: "why".to_owned(),
+            };
+            assert_eq!(answer.status().as_u16(), class.http_status());
+            assert_eq!(answer.code(), class.as_str());
+            assert_eq!(error_body(&answer)["message"], "why");
+        }
+        let core = switchboard_core::Error::NoSuchVendor("acme".to_owned());
+        let answer = Answer::from(&core);
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+        assert_eq!(answer.code(), "unknown-vendor");
+        assert_eq!(answer.message().unwrap(), core.to_string());
+    }
+
+    #[test]
+    fn the_declared_length_is_checked_from_the_header_alone() {
+        assert_eq!(check_declared_length(Some(b"1024"), 1024), Ok(Some(1024)));
+        assert_eq!(check_declared_length(None, 1024), Ok(None));
+        assert_eq!(check_declared_length(Some(b"lots"), 1024), Ok(None));
+        let answer = check_declared_length(Some(b" 1025 "), 1024).unwrap_err();
+        assert_eq!(
+            answer,
+            Answer::TooLarge {
+                size: Some(1025),
+                limit: 1024
+            }
+        );
+        assert_eq!(answer.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(answer.code(), "too-large");
+        // The same words as the core's own refusal of the same body.
+        let core = switchboard_core::Error::TooLarge {
+            size: 1025,
+            limit: 1024,
+        };
+        assert_eq!(answer.message().unwrap(), core.to_string());
+        assert!(answer.closes());
+        assert!(
+            answer
+                .headers()
+                .contains(&(CONNECTION, HeaderValue::from_static("close")))
+        );
+    }
+
+    #[test]
+    fn a_streamed_body_is_refused_as_soon_as_it_passes_the_limit() {
+        assert_eq!(check_received_length(1024, 1024), Ok(()));
+        let answer = check_received_length(1025, 1024).unwrap_err();
+        assert_eq!(answer.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(
+            error_body(&answer)["message"],
+            "body is over the 1024 byte limit"
+        );
+    }
+
+    #[test]
+    fn header_caps() {
+        assert_eq!(check_header_caps(MAX_HEADERS, MAX_HEADER_BYTES), Ok(()));
+        for (count, bytes) in [(MAX_HEADERS + 1, 10), (1, MAX_HEADER_BYTES + 1)] {
+            let answer = check_header_caps(count, bytes).unwrap_err();
+            assert_eq!(answer.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+            assert_eq!(error_body(&answer)["error"], "headers-too-large");
+        }
+        // The OpenPhone flood of 14 000 entries fits in a head.
+        let flood = vec!["hmac;1;1639710054089;AAAA"; 14_000].join(",");
+        assert!(flood.len() + 1024 < MAX_HEADER_BYTES, "{}", flood.len());
+    }
+
+    #[test]
+    fn header_values_are_read_as_lossy_utf8() {
+        assert_eq!(header_text(b"t=1,v1=ab"), "t=1,v1=ab");
+        assert_eq!(header_text(b"caf\xe9"), "caf\u{fffd}");
+    }
+
+    #[test]
+    fn every_503_says_when_to_retry() {
+        let answers = [
+            Answer::Overloaded(Overload::Connections),
+            Answer::Overloaded(Overload::BodyBudget),
+            Answer::Overloaded(Overload::Instances),
+            Answer::Unavailable {
+                message: "disk full".to_owned(),
+            },
+        ];
+        for answer in answers {
+            assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+            let response = answer.to_response();
+            assert_eq!(
+                response.headers()[RETRY_AFTER],
+                RETRY_AFTER_SECONDS.to_string().as_str(),
+                "{answer:?}"
+            );
+            error_body(&answer);
+        }
+        assert_eq!(Answer::Overloaded(Overload::Instances).code(), "overloaded");
+        // Instances ran out after the body was read whole: the connection
+        // may be reused; the other two left bytes unread.
+        assert!(!Answer::Overloaded(Overload::Instances).closes());
+        assert!(Answer::Overloaded(Overload::BodyBudget).closes());
+        assert!(
+            !Answer::Healthy
+                .headers()
+                .iter()
+                .any(|(n, _)| n == RETRY_AFTER)
+        );
+    }
+
+    #[test]
+    fn successes() {
+        let accepted = Answer::Accepted {
+            id: "evt_1".to_owned(),
+            event_type: "call.ended".to_owned(),
+            duplicate: true,
+        };
+        assert_eq!(accepted.status(), StatusCode::OK);
+        assert_eq!(accepted.code(), "duplicate");
+        assert_eq!(
+            accepted.body(),
+            r#"{"id":"evt_1","type":"call.ended","duplicate":true}"#
+        );
+        assert_eq!(accepted.message(), None);
+        let forwarded = Answer::Forwarded {
+            id: "evt_1".to_owned(),
+            event_type: "call.ended".to_owned(),
+        };
+        assert_eq!(
+            forwarded.body(),
+            r#"{"id":"evt_1","type":"call.ended","forwarded":true}"#
+        );
+        assert_eq!(forwarded.code(), "ok");
+        let event = Answer::Event("{}".to_owned()).to_response();
+        assert_eq!(
+            event.headers()[CONTENT_TYPE],
+            "application/cloudevents+json"
+        );
+        assert_eq!(event.body(), "{}");
+        let health = Answer::Healthy.to_response();
+        assert_eq!(
+            (health.status(), health.body().as_str()),
+            (StatusCode::OK, "ok\n")
+        );
+        assert_eq!(
+            Answer::Metrics(String::new()).content_type(),
+            "text/plain; version=0.0.4"
+        );
+    }
+
+    #[test]
+    fn the_other_refusals() {
+        let cases = [
+            (Answer::HeadersTooLarge, 431, "headers-too-large", true),
+            (Answer::BodyTimeout { seconds: 10 }, 408, "timeout", true),
+            (Answer::BodyUnreadable, 400, "bad-request", true),
+            (
+                Answer::BadGateway {
+                    message: "the downstream answered 500".to_owned(),
+                },
+                502,
+                "bad-gateway",
+                false,
+            ),
+        ];
+        for (answer, status, code, closes) in cases {
+            assert_eq!(answer.status().as_u16(), status, "{answer:?}");
+            assert_eq!(answer.code(), code);
+            assert_eq!(answer.closes(), closes, "{answer:?}");
+            error_body(&answer);
+        }
+        assert_eq!(
+            Answer::BodyTimeout { seconds: 10 }.message().unwrap(),
+            "the body did not arrive within 10 s"
+        );
+    }
+}

@@ -1,0 +1,15 @@
+//! The atoms family's normalization: `atoms` enabled with `"scheme": "none"`,
+//! so that every body reaches it.
+//!
+//! Input: the raw body.
+
+#![no_main]
+
+use std::sync::LazyLock;
+
+use libfuzzer_sys::fuzz_target;
+use switchboard_fuzz::Normalizer;
+
+static NORMALIZER: LazyLock<Normalizer> = LazyLock::new(|| Normalizer::new("atoms"));
+
+fuzz_target!(|data: &[u8]| NORMALIZER.check(data));

@@ -1,0 +1,15 @@
+//! The opencx family's normalization: `opencx` enabled with `"scheme": "none"`,
+//! so that every body reaches it.
+//!
+//! Input: the raw body.
+
+#![no_main]
+
+use std::sync::LazyLock;
+
+use libfuzzer_sys::fuzz_target;
+use switchboard_fuzz::Normalizer;
+
+static NORMALIZER: LazyLock<Normalizer> = LazyLock::new(|| Normalizer::new("opencx"));
+
+fuzz_target!(|data: &[u8]| NORMALIZER.check(data));

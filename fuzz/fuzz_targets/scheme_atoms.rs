@@ -1,0 +1,21 @@
+//! Smallest.ai Atoms' `X-Signature` parsing and verification, with the body
+//! and secrets of Atoms cases.
+//!
+//! Input: header lines (see the crate's documentation); every base case
+//! below is processed with them instead of its own headers.
+
+#![no_main]
+
+use std::sync::LazyLock;
+
+use libfuzzer_sys::fuzz_target;
+use switchboard_fuzz::{Base, check_headers};
+
+static BASES: LazyLock<[Base; 2]> = LazyLock::new(|| {
+    [
+        Base::load("atoms/published-vector.json"),
+        Base::load("atoms/rotation-previous-secret.json"),
+    ]
+});
+
+fuzz_target!(|data: &[u8]| check_headers(&*BASES, data));

@@ -1,0 +1,77 @@
+#!/bin/sh
+# Runs every fuzz target (or the ones named) for SECONDS each and prints
+# how many inputs each executed; exits 1 if any target failed (a panic, a
+# timeout of 10 s on one input, or running out of memory), after showing
+# where its log and the failing input are.
+#
+#     fuzz/run.sh SECONDS [TARGET...]
+#
+# `make fuzz` and `make fuzz-smoke` call it. Seeds come from fixtures/
+# (fuzz/seeds.py) into fuzz/corpus/<target>/, which libFuzzer grows with
+# every input that finds new coverage; failing inputs land in
+# fuzz/artifacts/<target>/. Everything is built in fuzz/target.
+#
+# Environment: CARGO (cargo), FUZZ_FEATURES (features of the fuzz crate,
+# such as secret-leak), FUZZ_ARGS (more libFuzzer flags).
+
+set -eu
+cd "$(dirname "$0")/.."
+
+if [ $# -lt 1 ]; then
+    echo "usage: fuzz/run.sh SECONDS [TARGET...]" >&2
+    exit 2
+fi
+seconds=$1
+shift
+cargo=${CARGO:-cargo}
+
+if ! $cargo fuzz --version >/dev/null 2>&1; then
+    $cargo install cargo-fuzz --locked
+fi
+# cargo-fuzz has no --locked: refuse a fuzz/Cargo.lock that needs changes.
+$cargo metadata --locked --format-version 1 --manifest-path fuzz/Cargo.toml >/dev/null
+# The helpers' own tests (the input formats, the RFC 3339 check).
+$cargo test --locked -q --manifest-path fuzz/Cargo.toml --lib >&2
+
+python3 fuzz/seeds.py
+# Stable Rust: no sanitizer (they need nightly); debug assertions and
+# overflow checks on, so that an overflow is a crash rather than a wrap.
+flags="--sanitizer none --debug-assertions"
+if [ -n "${FUZZ_FEATURES:-}" ]; then
+    flags="$flags --features $FUZZ_FEATURES"
+fi
+# shellcheck disable=SC2086 # $flags is a list of options
+$cargo fuzz build $flags
+
+targets=${*:-$($cargo fuzz list)}
+logs=fuzz/target/logs
+mkdir -p "$logs"
+failed=""
+printf '%-26s %12s %10s %7s\n' target executions "exec/s" seconds
+for target in $targets; do
+    log=$logs/$target.log
+    start=$(date +%s)
+    # shellcheck disable=SC2086
+    if $cargo fuzz run $flags "$target" -- \
+        -max_total_time="$seconds" -timeout=10 -print_final_stats=1 ${FUZZ_ARGS:-} \
+        >"$log" 2>&1; then
+        status=""
+    else
+        status="FAILED"
+        failed="$failed $target"
+    fi
+    elapsed=$(($(date +%s) - start))
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+    printf '%-26s %12s %10s %7s %s\n' "$target" "${runs:-?}" "${rate:-?}" "$elapsed" "$status"
+done
+
+if [ -n "$failed" ]; then
+    for target in $failed; do
+        echo
+        echo "--- $target failed; its log is $logs/$target.log:"
+        grep -E -A 12 'panicked at|ERROR: libFuzzer|==[0-9]+== ERROR' "$logs/$target.log" | head -40
+        grep -E 'Test unit written to' "$logs/$target.log" || true
+    done
+    exit 1
+fi
