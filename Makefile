@@ -113,12 +113,13 @@ lint: setup
 	$(CARGO) fmt --all --check
 	$(CARGO) fmt --manifest-path fuzz/Cargo.toml --check
 
-## bench: median time per event, natively and through the component, then
-## the time per call for a 1 KB webhook from Python and from Node.
+## bench: switchboard beside the floor and the hand-written Node and Python
+## handlers on ../shared/bench/mix.jsonl, natively, through the component and
+## from Node and Python, in one run (host/benches/throughput.rs), with the
+## ratios of issue 13 marked met or not met. About two minutes.
 bench: build python node
+	$(CARGO) build --release --locked --quiet --manifest-path ../shared/bench/floor/Cargo.toml --target-dir target/floor
 	$(CARGO) bench --locked -p switchboard-host --bench throughput
-	cd host/python && ../../$(PYTHON) bench.py
-	cd $(NODE_DIR) && node bench.mjs
 
 ## fuzz: every cargo-fuzz target in fuzz/ for FUZZ_SECONDS each (120),
 ## seeded from fixtures/, printing each one's executions. Installs

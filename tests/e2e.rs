@@ -316,3 +316,93 @@ fn an_instance_owns_what_it_needs() {
     .unwrap();
     assert_eq!(event.vendor, "varda");
 }
+
+/// The component under an engine that counts fuel: wasmtime's count of the
+/// wasm instructions a call executes, the same on every run.
+mod fueled {
+    use wasmtime::component::{Component, Linker};
+    use wasmtime::{Config, Engine, Store};
+
+    wasmtime::component::bindgen!({ path: "../wit", world: "switchboard" });
+
+    /// One instance; [`Fueled::process_json`] returns the call's fuel.
+    pub struct Fueled {
+        store: Store<()>,
+        switchboard: Switchboard,
+    }
+
+    impl Fueled {
+        pub fn new() -> Fueled {
+            let mut config = Config::new();
+            config.consume_fuel(true);
+            let engine = Engine::new(&config).unwrap();
+            let component = Component::from_file(&engine, super::default_component()).unwrap();
+            let mut store = Store::new(&engine, ());
+            store.set_fuel(u64::MAX / 2).unwrap();
+            let switchboard =
+                Switchboard::instantiate(&mut store, &component, &Linker::new(&engine)).unwrap();
+            Fueled { store, switchboard }
+        }
+
+        /// `process-json`'s answer for a varda delivery, and the fuel the
+        /// call took.
+        pub fn process_json(&mut self, request: &str, config: &str, now: i64) -> (String, u64) {
+            let before = self.store.get_fuel().unwrap();
+            let answer = self
+                .switchboard
+                .switchboard_webhooks_processor()
+                .call_process_json(&mut self.store, request, "varda", config, now)
+                .unwrap();
+            (answer, before - self.store.get_fuel().unwrap())
+        }
+    }
+}
+
+/// Finding 11: refusing a wrong shared secret takes the same work whatever
+/// the configured secret's length and however the presented value's length
+/// compares with it. Two configurations alike but for a 4 096-byte and a
+/// 5 120-byte secret (the documents padded to the same length) refuse
+/// values of several lengths, the secrets' own among them, each in a fresh
+/// instance prepared by a first call. Comparing (or hashing) a secret's
+/// bytes per delivery would cost tens of thousands of fuel more under one
+/// of them; what differs is the allocator's bookkeeping for the two
+/// configurations' sizes, a few hundred.
+#[test]
+fn a_shared_secret_is_compared_in_work_independent_of_its_length() {
+    const SECRETS: [usize; 2] = [4096, 5120];
+    const ALIKE: u64 = 2_000;
+    let config = |length: usize| {
+        let secret = "s".repeat(length);
+        let padding = " ".repeat(SECRETS[1] - length);
+        format!(
+            r#"{{"vendors": {{"varda": {{"secrets": ["{secret}"],{padding} "scheme": {{"type": "shared-secret", "header": "X-Token"}}}}}}}}"#
+        )
+    };
+    let lengths = [1, 100, SECRETS[0], SECRETS[1]];
+    let fuel = |secret_length: usize| -> Vec<u64> {
+        let config = config(secret_length);
+        lengths
+            .iter()
+            .map(|&length| {
+                let token = serde_json::json!({
+                    "headers": [["X-Token", "t".repeat(length)]],
+                    "body": r#"{"event":"call.ended"}"#,
+                })
+                .to_string();
+                let mut instance = fueled::Fueled::new();
+                let (first, _) = instance.process_json(&token, &config, 0);
+                assert!(first.contains("unauthenticated"), "{first}");
+                let (answer, fuel) = instance.process_json(&token, &config, 0);
+                assert!(answer.contains("unauthenticated"), "{answer}");
+                fuel
+            })
+            .collect()
+    };
+    let (short, long) = (fuel(SECRETS[0]), fuel(SECRETS[1]));
+    for ((length, short), long) in lengths.iter().zip(&short).zip(&long) {
+        assert!(
+            short.abs_diff(*long) < ALIKE,
+            "a {length}-byte value: {short} fuel against the 4 096-byte secret, {long} against the 5 120-byte one"
+        );
+    }
+}

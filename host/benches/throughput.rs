@@ -1,129 +1,504 @@
-//! `make bench`: the median time per event for a mix of the sample requests
-//! (every fixture that yields an event), natively and through the component,
-//! measured in one run so that the ratios compare like with like.
+//! `make bench`: switchboard beside what a team would write instead, on the
+//! same deliveries, in one run.
 //!
-//! Each round processes the whole mix once; the figure is the round's time
-//! divided by the mix's size, and the median is over the rounds.
+//! The deliveries are `../shared/bench/mix.jsonl` (see its README: each line
+//! is one signed delivery with its vendor, the scheme to configure, the
+//! secret and the `now` it was signed at). Every figure is microseconds per
+//! event, each line measured for about a second per round; the rounds are
+//! interleaved (every line once, then again) so that a change in the shared
+//! machine's load reaches every line alike, and each line reports the median
+//! of its rounds. The ratios the project holds itself to (issue 13) are
+//! computed from those medians and marked met or not met.
+//!
+//! Measured here:
+//! - the floor (`../shared/bench/floor`, built by `make bench` into
+//!   `target/floor`): HMAC-SHA256 over the signed content plus one JSON parse
+//!   that builds nothing, natively;
+//! - the hand-written Node and Python handlers
+//!   (`../shared/bench/node_handler.mjs`, `python_handler.py`);
+//! - switchboard natively (`switchboard_core::Processor`), through the
+//!   component in a reused and in a fresh instance (`switchboard_host`, as
+//!   the receiver runs it), and from Node and Python through their bindings
+//!   (`host/node/bench.mjs`, `host/python/bench.py`), the event back as its
+//!   JSON text as the handlers give theirs (`JSON.stringify`, `json.dumps`),
+//!   and, for reference, parsed into an object or a dict;
+//! - the 13 KB deliveries alone, natively and for the floor;
+//! - the component's size, and the guest time of the most expensive
+//!   unauthenticated request the limits allow.
+//!
+//! `SWITCHBOARD_BENCH_MIX` names another mix; `SWITCHBOARD_BENCH_ROUNDS`
+//! (default 3) and `SWITCHBOARD_BENCH_SECONDS` (default 1) set the rounds;
+//! `SWITCHBOARD_BENCH_LINES=floor,native` measures only the lines whose label
+//! holds one of the words.
 
+use std::collections::BTreeMap;
 use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use switchboard_core::{Config, Request};
-use switchboard_fixtures::{Expect, Fixture};
+use anyhow::{Context, bail, ensure};
+use serde_json::{Value, json};
+use switchboard_core::{Config, Processor, Request};
 use switchboard_host::{HostOptions, Switchboard, default_component, wit};
 
-struct Sample {
-    fixture: Fixture,
-    config: Config,
-    wit_config: wit::Config,
+/// The workspace's root.
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+/// The largest processor component the project accepts, in bytes.
+const SIZE_LIMIT: u64 = 250 * 1024;
+
+/// A body this large or larger is one of the mix's long-transcript calls.
+const LARGE: usize = 10_000;
+
+/// One delivery of the mix.
+struct Delivery {
+    vendor: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    now: i64,
     wit_request: wit::Request,
-    request_json: String,
-    config_json: String,
+    /// The mix's line, as written.
+    line: String,
+}
+
+/// What one line of the table measures, per event.
+enum Measure {
+    /// A program that prints `… <µs> us/event …`.
+    Child(Vec<String>),
+    /// switchboard natively, on all deliveries or the large ones.
+    Native { large: bool },
+    /// The component through one reused instance.
+    Reused,
+    /// The component in a fresh instance per delivery.
+    Fresh,
+}
+
+struct Line {
+    label: &'static str,
+    measure: Measure,
+    rounds: Vec<f64>,
+    /// Why it could not be measured, if it could not.
+    failed: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
-    let samples: Vec<Sample> = switchboard_fixtures::all()
-        .into_iter()
-        .filter(|f| matches!(f.expect, Expect::Event(_)))
-        .map(|fixture| {
-            let config =
-                Config::from_json(&fixture.config_json()).expect("sample configs are valid");
-            let headers = fixture
-                .headers
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str()));
-            let wit_request = wit::Request::new(headers, fixture.body.clone());
-            let request_json = serde_json::json!({
-                "headers": fixture.headers,
-                "body": String::from_utf8(fixture.body.clone()).expect("sample bodies are UTF-8"),
-            })
-            .to_string();
-            Sample {
-                wit_config: wit::Config::from(&config),
-                config_json: fixture.config_json(),
-                config,
-                wit_request,
-                request_json,
-                fixture,
-            }
-        })
+    let mix = std::env::var_os("SWITCHBOARD_BENCH_MIX").map_or_else(
+        || Path::new(ROOT).join("../shared/bench/mix.jsonl"),
+        PathBuf::from,
+    );
+    let rounds: usize = env_number("SWITCHBOARD_BENCH_ROUNDS", 3)?.max(1);
+    let seconds: f64 = env_number("SWITCHBOARD_BENCH_SECONDS", 1.0)?;
+    let text = std::fs::read_to_string(&mix).with_context(|| format!("{}", mix.display()))?;
+    let deliveries: Vec<Delivery> = text.lines().map(delivery).collect::<anyhow::Result<_>>()?;
+    ensure!(
+        !deliveries.is_empty(),
+        "{} holds no delivery",
+        mix.display()
+    );
+    let config = Config::from_json(&mix_config(&text)?.to_string())?;
+    let processor = Processor::new(config.clone())?;
+    let wit_config = wit::Config::from(&config);
+
+    // The large deliveries alone, for the floor to read.
+    let large_mix = Path::new(ROOT).join("target/bench/mix-13kb.jsonl");
+    std::fs::create_dir_all(large_mix.parent().context("a directory")?)?;
+    let large: Vec<&str> = deliveries
+        .iter()
+        .filter(|d| d.body.len() >= LARGE)
+        .map(|d| d.line.as_str())
         .collect();
-    let path = default_component();
-    let switchboard = Switchboard::from_file(&path, HostOptions::default())?;
+    ensure!(
+        !large.is_empty(),
+        "the mix has no delivery of {LARGE} bytes or more"
+    );
+    std::fs::write(&large_mix, large.join("\n") + "\n")?;
+
+    let component = default_component();
+    let switchboard = Switchboard::from_file(&component, HostOptions::default())?;
     let mut instance = switchboard.instance()?;
-    let bytes: usize = samples.iter().map(|s| s.fixture.body.len()).sum();
+    let size = std::fs::metadata(&component)?.len();
+    let bytes: usize = deliveries.iter().map(|d| d.body.len()).sum();
     println!(
-        "mix: {} sample requests from fixtures/ (mean body {} bytes); component {} ({} bytes)",
-        samples.len(),
-        bytes / samples.len(),
-        path.display(),
-        std::fs::metadata(&path)?.len()
+        "make bench: {} ({} deliveries, mean body {:.1} KB, {} of 10 KB or more), \
+         µs per event, median of {rounds} interleaved rounds of about {seconds} s",
+        mix.display(),
+        deliveries.len(),
+        bytes as f64 / deliveries.len() as f64 / 1024.0,
+        large.len(),
     );
 
-    let native = median_per_event(&samples, 400, |s| {
-        let headers = s
-            .fixture
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()));
-        let request = Request::new(headers, &s.fixture.body);
-        let event = switchboard_core::process(
-            &request,
-            s.fixture.vendor.as_deref(),
-            &s.config,
-            s.fixture.now,
+    let mix_arg = mix.display().to_string();
+    let secs = seconds.to_string();
+    let floor = Path::new(ROOT).join("target/floor/release/floor");
+    let python = Path::new(ROOT).join(".venv/bin/python");
+    let shared = Path::new(ROOT).join("../shared/bench");
+    let child = |program: &Path, args: &[&str]| {
+        Measure::Child(
+            std::iter::once(program.display().to_string())
+                .chain(args.iter().map(|a| (*a).to_owned()))
+                .collect(),
         )
-        .expect("samples are accepted");
-        black_box(event.to_json());
-    });
-    let reused = median_per_event(&samples, 400, |s| {
-        let event = instance
-            .process(
-                &s.wit_request,
-                s.fixture.vendor.as_deref(),
-                &s.wit_config,
-                s.fixture.now,
-            )
-            .expect("samples are accepted");
-        black_box(event);
-    });
-    let json = median_per_event(&samples, 400, |s| {
-        let vendor = s.fixture.vendor.as_deref().unwrap_or("");
-        let event = instance
-            .process_json(&s.request_json, vendor, &s.config_json, s.fixture.now)
-            .expect("samples are accepted");
-        black_box(event);
-    });
-    let detect = median_per_event(&samples, 400, |s| {
-        black_box(instance.detect(&s.wit_request).expect("detect"));
-    });
-    let fresh = median_per_event(&samples, 100, |s| {
-        let event = switchboard
-            .process(
-                &s.wit_request,
-                s.fixture.vendor.as_deref(),
-                &s.wit_config,
-                s.fixture.now,
-            )
-            .expect("samples are accepted");
-        black_box(event);
-    });
+    };
+    let node_handler = shared.join("node_handler.mjs").display().to_string();
+    let python_handler = shared.join("python_handler.py").display().to_string();
+    let node_bench = Path::new(ROOT)
+        .join("host/node/bench.mjs")
+        .display()
+        .to_string();
+    let python_bench = Path::new(ROOT)
+        .join("host/python/bench.py")
+        .display()
+        .to_string();
+    let large_arg = large_mix.display().to_string();
+    let mut lines = vec![
+        line(
+            "floor: HMAC-SHA256 + one JSON parse, native",
+            child(&floor, &[&mix_arg, &secs]),
+        ),
+        line(
+            "hand-written Node handler",
+            child(Path::new("node"), &[&node_handler, &mix_arg, &secs]),
+        ),
+        line(
+            "hand-written Python handler",
+            child(&python, &[&python_handler, &mix_arg, &secs]),
+        ),
+        line("switchboard, native", Measure::Native { large: false }),
+        line("switchboard, component, reused instance", Measure::Reused),
+        line("switchboard, component, fresh instance", Measure::Fresh),
+        line(
+            "switchboard from Node (jco)",
+            child(Path::new("node"), &[&node_bench, &mix_arg, &secs, "--json"]),
+        ),
+        line(
+            "  the same, the event as an object",
+            child(Path::new("node"), &[&node_bench, &mix_arg, &secs]),
+        ),
+        line(
+            "switchboard from Python (wasmtime-py)",
+            child(&python, &[&python_bench, &mix_arg, &secs, "--json"]),
+        ),
+        line(
+            "  the same, the event as a dict",
+            child(&python, &[&python_bench, &mix_arg, &secs]),
+        ),
+        line(
+            "13 KB deliveries alone: floor",
+            child(&floor, &[&large_arg, &secs]),
+        ),
+        line(
+            "13 KB deliveries alone: switchboard, native",
+            Measure::Native { large: true },
+        ),
+    ];
 
-    println!("{:<40} {:>12} {:>8}", "median time per event", "", "ratio");
-    for (name, time) in [
-        ("native (switchboard-core)", native),
-        ("component, reused instance", reused),
-        ("component, reused, process-json", json),
-        ("component, fresh instance per request", fresh),
-        ("component call overhead (detect)", detect),
-    ] {
-        let ratio = time.as_secs_f64() / native.as_secs_f64();
-        println!(
-            "{name:<40} {:>9.2} µs {ratio:>7.2}×",
-            time.as_secs_f64() * 1e6
-        );
+    // SWITCHBOARD_BENCH_LINES=floor,native measures only the lines whose
+    // label contains one of the words (for a quick look; make bench runs all).
+    if let Ok(only) = std::env::var("SWITCHBOARD_BENCH_LINES") {
+        let words: Vec<&str> = only.split(',').map(str::trim).collect();
+        for line in &mut lines {
+            if !words.iter().any(|w| line.label.contains(w)) {
+                line.failed = Some("left out (SWITCHBOARD_BENCH_LINES)".to_owned());
+            }
+        }
     }
+    for _ in 0..rounds {
+        for line in &mut lines {
+            if line.failed.is_some() {
+                continue;
+            }
+            let figure = match &line.measure {
+                Measure::Child(command) => run_child(command),
+                Measure::Native { large } => {
+                    let subset: Vec<&Delivery> = deliveries
+                        .iter()
+                        .filter(|d| !large || d.body.len() >= LARGE)
+                        .collect();
+                    Ok(per_event(seconds, &subset, |d| {
+                        let headers = d.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+                        let request = Request::new(headers, &d.body);
+                        let event = processor
+                            .process(&request, Some(&d.vendor), d.now)
+                            .expect("the mix is accepted");
+                        black_box(event.to_json());
+                    }))
+                }
+                Measure::Reused => {
+                    let subset: Vec<&Delivery> = deliveries.iter().collect();
+                    Ok(per_event(seconds, &subset, |d| {
+                        let event = instance
+                            .process(&d.wit_request, Some(&d.vendor), &wit_config, d.now)
+                            .expect("the mix is accepted");
+                        black_box(event);
+                    }))
+                }
+                Measure::Fresh => {
+                    let subset: Vec<&Delivery> = deliveries.iter().collect();
+                    Ok(per_event(seconds, &subset, |d| {
+                        let event = switchboard
+                            .process(&d.wit_request, Some(&d.vendor), &wit_config, d.now)
+                            .expect("the mix is accepted");
+                        black_box(event);
+                    }))
+                }
+            };
+            match figure {
+                Ok(figure) => line.rounds.push(figure),
+                Err(error) => line.failed = Some(format!("{error:#}")),
+            }
+        }
+    }
+
+    println!();
+    for line in &lines {
+        match (&line.failed, median(&line.rounds)) {
+            (None, Some(median)) => println!(
+                "{:<46} {median:>9.2}   (rounds: {})",
+                line.label,
+                line.rounds
+                    .iter()
+                    .map(|r| format!("{r:.2}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            (failed, _) => println!(
+                "{:<46} not measured: {}",
+                line.label,
+                failed.as_deref().unwrap_or("no rounds")
+            ),
+        }
+    }
+
+    let figure = |label: &str| {
+        lines
+            .iter()
+            .find(|l| l.label == label)
+            .and_then(|l| l.failed.is_none().then(|| median(&l.rounds)).flatten())
+    };
+    println!();
+    println!(
+        "{:<52} {:>9}   {:<10} verdict",
+        "ratio", "measured", "target"
+    );
+    let ratios = [
+        (
+            "native / floor",
+            "switchboard, native",
+            "floor: HMAC-SHA256 + one JSON parse, native",
+            3.0,
+        ),
+        (
+            "native / floor, 13 KB deliveries alone",
+            "13 KB deliveries alone: switchboard, native",
+            "13 KB deliveries alone: floor",
+            3.0,
+        ),
+        (
+            "component, reused instance / Node handler",
+            "switchboard, component, reused instance",
+            "hand-written Node handler",
+            0.5,
+        ),
+        (
+            "component, fresh instance / reused instance",
+            "switchboard, component, fresh instance",
+            "switchboard, component, reused instance",
+            2.0,
+        ),
+        (
+            "from Node / Node handler",
+            "switchboard from Node (jco)",
+            "hand-written Node handler",
+            1.0,
+        ),
+        (
+            "  the event as an object / Node handler",
+            "  the same, the event as an object",
+            "hand-written Node handler",
+            1.0,
+        ),
+        (
+            "from Python / Python handler",
+            "switchboard from Python (wasmtime-py)",
+            "hand-written Python handler",
+            1.0,
+        ),
+        (
+            "  the event as a dict / Python handler",
+            "  the same, the event as a dict",
+            "hand-written Python handler",
+            1.0,
+        ),
+    ];
+    for (name, measured, against, target) in ratios {
+        match (figure(measured), figure(against)) {
+            (Some(measured), Some(against)) => {
+                let ratio = measured / against;
+                println!(
+                    "{name:<52} {ratio:>8.2}×   ≤ {target:<7}× {}",
+                    verdict(ratio <= target)
+                );
+            }
+            _ => println!("{name:<52} {:>9}   ≤ {target:<7}× not measured", "-"),
+        }
+    }
+    println!(
+        "{:<52} {:>6} KB   ≤ {:<5} KB {}",
+        "processor component size",
+        size.div_ceil(1024),
+        SIZE_LIMIT / 1024,
+        verdict(size <= SIZE_LIMIT)
+    );
+    println!(
+        "{:<52} {:>9}   ≥ 20 000 requests/s, p99 ≤ 5 ms: `make load` measures it",
+        "receiver", "-"
+    );
+    println!();
+    println!("Python, where the time of a delivery goes (host/python/bench.py --decompose):");
+    match Command::new(&python)
+        .args([
+            python_bench.as_str(),
+            mix_arg.as_str(),
+            secs.as_str(),
+            "--decompose",
+        ])
+        .output()
+    {
+        Ok(output) if output.status.success() => {
+            for line in String::from_utf8_lossy(&output.stdout).lines() {
+                println!("  {line}");
+            }
+        }
+        Ok(output) => println!(
+            "  failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ),
+        Err(error) => println!("  cannot run {}: {error}", python.display()),
+    }
+    println!();
     worst_refusal(&mut instance)
+}
+
+fn line(label: &'static str, measure: Measure) -> Line {
+    Line {
+        label,
+        measure,
+        rounds: Vec::new(),
+        failed: None,
+    }
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "NOT MET" }
+}
+
+fn env_number<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
+    match std::env::var(name) {
+        Ok(value) => value
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{name} is not a number")),
+        Err(_) => Ok(default),
+    }
+}
+
+/// One line of the mix.
+fn delivery(line: &str) -> anyhow::Result<Delivery> {
+    let value: Value = serde_json::from_str(line)?;
+    let text = |key: &str| {
+        value[key]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("a mix line without `{key}`"))
+    };
+    let headers: Vec<(String, String)> = value["headers"]
+        .as_object()
+        .context("a mix line without headers")?
+        .iter()
+        .map(|(name, value)| Ok((name.clone(), value.as_str().context("a header")?.to_owned())))
+        .collect::<anyhow::Result<_>>()?;
+    let body = text("body")?.into_bytes();
+    let wit_request = wit::Request::new(
+        headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+        body.clone(),
+    );
+    Ok(Delivery {
+        vendor: text("vendor")?,
+        now: value["now"].as_i64().context("a mix line without `now`")?,
+        headers,
+        body,
+        wit_request,
+        line: line.to_owned(),
+    })
+}
+
+/// The one configuration a receiver of the whole mix would run: every
+/// vendor of the mix enabled with its scheme and secret.
+fn mix_config(text: &str) -> anyhow::Result<Value> {
+    let mut vendors = BTreeMap::new();
+    for line in text.lines() {
+        let value: Value = serde_json::from_str(line)?;
+        let vendor = value["vendor"].as_str().context("vendor")?.to_owned();
+        let scheme = match value["scheme"].as_str().context("scheme")? {
+            // The vendor's own scheme is its default.
+            own if own == vendor => "vendor-default",
+            other => other,
+        };
+        let settings = json!({"secrets": [value["secret"]], "scheme": scheme});
+        if let Some(previous) = vendors.insert(vendor.clone(), settings.clone())
+            && previous != settings
+        {
+            bail!("the mix configures {vendor} in two ways");
+        }
+    }
+    Ok(json!({ "vendors": vendors }))
+}
+
+/// Microseconds per event over `seconds` of passes over `deliveries`, after
+/// one pass to warm up.
+fn per_event(seconds: f64, deliveries: &[&Delivery], mut run: impl FnMut(&Delivery)) -> f64 {
+    for delivery in deliveries {
+        run(delivery);
+    }
+    let start = Instant::now();
+    let mut events = 0usize;
+    while start.elapsed().as_secs_f64() < seconds {
+        for delivery in deliveries {
+            run(delivery);
+        }
+        events += deliveries.len();
+    }
+    start.elapsed().as_secs_f64() * 1e6 / events as f64
+}
+
+/// Runs one measuring program and reads its `<µs> us/event`.
+fn run_child(command: &[String]) -> anyhow::Result<f64> {
+    let (program, args) = command.split_first().context("a command")?;
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .with_context(|| format!("cannot run {program}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    ensure!(
+        output.status.success(),
+        "{program} failed: {}",
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    stdout
+        .lines()
+        .rev()
+        .find_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let at = words.iter().position(|w| *w == "us/event")?;
+            words.get(at.checked_sub(1)?)?.parse().ok()
+        })
+        .with_context(|| format!("{program} printed no `us/event` figure: {stdout}"))
+}
+
+fn median(rounds: &[f64]) -> Option<f64> {
+    let mut sorted = rounds.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied()
 }
 
 /// The most expensive unauthenticated request the limits allow: a body at
@@ -178,22 +553,4 @@ fn worst_refusal(instance: &mut switchboard_host::Instance) -> anyhow::Result<()
         );
     }
     Ok(())
-}
-
-/// The median over `rounds` rounds of one pass over the mix, per event.
-fn median_per_event(samples: &[Sample], rounds: usize, mut run: impl FnMut(&Sample)) -> Duration {
-    for sample in samples {
-        run(sample); // warm-up
-    }
-    let mut times: Vec<Duration> = (0..rounds)
-        .map(|_| {
-            let start = Instant::now();
-            for sample in samples {
-                run(sample);
-            }
-            start.elapsed() / u32::try_from(samples.len()).expect("small mix")
-        })
-        .collect();
-    times.sort();
-    times[times.len() / 2]
 }

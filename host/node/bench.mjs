@@ -1,39 +1,42 @@
-// `make bench`: time per call from Node for a signed 1 KB Varda webhook,
-// through one reused instance (median of rounds).
+// `make bench`: switchboard from Node on the benchmark mix, as the
+// hand-written handler (../shared/bench/node_handler.mjs) is measured: every
+// delivery of MIX in turn for SECONDS, after 200 passes to warm up, through
+// one configuration of every vendor of the mix (`configure`, then `process`
+// per delivery, the CloudEvent back as an object).
+//
+// usage: node bench.mjs MIX.jsonl [SECONDS] [--json]
+//   --json  take the event back as its JSON text (`processToJson`) instead
 
-import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Processor } from './switchboard.mjs';
 
-const SECRET = 'bench-secret';
-const NOW = 1774463400;
+const args = process.argv.slice(2);
+const asJson = args.includes('--json');
+const [mix, seconds = '3'] = args.filter((a) => a !== '--json');
+if (!mix) throw new Error('usage: node bench.mjs MIX.jsonl [SECONDS] [--json]');
 
-function oneKbRequest() {
-  const payload = {
-    event: 'message.created', timestamp: '2026-03-25T18:31:00Z', data: {
-      id: 789, conversation_id: 123, direction: 'inbound', sender_type: 'contact',
-      sender_name: 'Jane Doe', content: '', channel_type: 'webchat',
-      contact: { id: 456, name: 'Jane Doe', email: 'jane@example.com', phone: '+18005551234' },
-    },
-  };
-  payload.data.content = 'x'.repeat(1024 - JSON.stringify(payload).length);
-  const body = Buffer.from(JSON.stringify(payload));
-  if (body.length !== 1024) throw new Error(`body is ${body.length} bytes`);
-  const signature = createHmac('sha256', SECRET).update(`${NOW}.`).update(body).digest('hex');
-  return [[['X-Varda-Signature', `t=${NOW},v1=${signature}`]], body];
+const deliveries = readFileSync(mix, 'utf8').trim().split('\n').map((line) => {
+  const d = JSON.parse(line);
+  return { vendor: d.vendor, headers: Object.entries(d.headers), body: Buffer.from(d.body, 'utf8'), now: d.now, d };
+});
+// One configuration, as a receiver of the whole mix runs: each vendor with
+// its scheme (its own is the default) and secret.
+const vendors = {};
+for (const { d } of deliveries) {
+  vendors[d.vendor] = { secrets: [d.secret], scheme: d.scheme === d.vendor ? 'vendor-default' : d.scheme };
 }
-
 const processor = await Processor.load();
-const [headers, body] = oneKbRequest();
-const config = { vendors: { varda: { secrets: [SECRET] } } };
-if (processor.process(headers, body, config, NOW).type !== 'message.received') throw new Error('not accepted');
-const calls = 1000;
-const rounds = 25;
-const perCall = [];
-for (let r = 0; r < rounds; r++) {
-  const start = performance.now();
-  for (let i = 0; i < calls; i++) processor.process(headers, body, config, NOW);
-  perCall.push((performance.now() - start) / calls);
+const configured = processor.configure({ vendors });
+const run = asJson
+  ? (x) => configured.processToJson(x.headers, x.body, x.now, x.vendor)
+  : (x) => configured.process(x.headers, x.body, x.now, x.vendor);
+
+for (let i = 0; i < 200; i++) for (const x of deliveries) run(x);
+let n = 0;
+const t0 = performance.now();
+while (performance.now() - t0 < Number(seconds) * 1000) {
+  for (const x of deliveries) run(x);
+  n += deliveries.length;
 }
-perCall.sort((a, b) => a - b);
-const median = perCall[Math.floor(rounds / 2)];
-console.log(`node (jco, process-json), 1 KB webhook: ${(median * 1000).toFixed(1)} µs per call (median of ${rounds} rounds of ${calls})`);
+const dt = (performance.now() - t0) / 1000;
+console.log(`switchboard from node (jco, ${asJson ? 'processToJson' : 'process'}): ${(dt / n * 1e6).toFixed(2)} us/event over ${n} events`);

@@ -2,21 +2,22 @@
 //
 // The component is transpiled by jco (`npm run transpile`, which `make`
 // runs) into ./generated. It imports nothing, so no WASI shim is needed.
-// Calls go through the component's strings-only `process-json`, so the
-// configuration is read by the component itself exactly as every other host
-// reads it; raw bytes stay exact (UTF-8 text when the body is valid UTF-8,
-// base64 otherwise).
+// Deliveries go through the component's `process-body`: the headers as
+// pairs, the raw body bytes as their own argument (one copy into the
+// guest's memory), the configuration as its JSON text (the component reads
+// and validates it once per instance while the text stays the same), and
+// the event back as its JSON document.
 //
 //   import { Processor, SwitchboardError } from './switchboard.mjs';
 //   const processor = await Processor.load();
-//   const event = processor.process(headers, body, config, now);
+//   const configured = processor.configure(config);   // validated here
+//   const event = configured.process(headers, body, now);
 
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { instantiate } from './generated/switchboard.js';
 
 const GENERATED = new URL('./generated/', import.meta.url);
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** A refused delivery; `errorClass` is one of the five classes. */
 export class SwitchboardError extends Error {
@@ -51,6 +52,28 @@ function configJson(config) {
   throw new TypeError(`config must be an object or JSON text, not ${typeof config}`);
 }
 
+function headerPairs(headers) {
+  const pairs = Array.isArray(headers) ? headers : Object.entries(headers);
+  for (const pair of pairs) {
+    if (!Array.isArray(pair) || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') {
+      throw new TypeError('headers must be [[name, value], ...] or {name: value}, all strings');
+    }
+  }
+  return pairs;
+}
+
+function checkBody(body) {
+  if (!(body instanceof Uint8Array)) {
+    throw new TypeError('body must be a Uint8Array or Buffer of the raw bytes as received');
+  }
+}
+
+function checkNow(now) {
+  if (!Number.isSafeInteger(now)) {
+    throw new TypeError(`now must be whole unix seconds, not ${now}`);
+  }
+}
+
 /** One compiled component and one live instance, replaced after a trap. */
 export class Processor {
   /** Compiles the transpiled component's core modules once. */
@@ -76,31 +99,31 @@ export class Processor {
   }
 
   /**
+   * Reads and validates `config` (an object or its JSON text) once, and
+   * returns what processes deliveries with it. Throws ConfigError.
+   */
+  configure(config) {
+    const text = configJson(config);
+    this.checkConfig(text);
+    return new Configured(this, text);
+  }
+
+  /**
    * Verifies and normalizes one delivery. `headers`: [[name, value], ...] or
    * an object; `body`: a Uint8Array (or Buffer) of the raw bytes; `config`:
    * the JSON configuration (object or text); `now`: unix seconds. Returns the
-   * CloudEvent object or throws SwitchboardError.
+   * CloudEvent object or throws SwitchboardError. With one configuration for
+   * many deliveries, `configure` it once.
    */
   process(headers, body, config, now, vendor = '') {
-    if (!(body instanceof Uint8Array)) {
-      throw new TypeError('body must be a Uint8Array or Buffer of the raw bytes as received');
-    }
-    if (!Number.isSafeInteger(now)) {
-      throw new TypeError(`now must be whole unix seconds, not ${now}`);
-    }
-    const request = { headers: Array.isArray(headers) ? headers : Object.entries(headers) };
-    try {
-      request.body = utf8.decode(body);
-    } catch {
-      request.body_base64 = Buffer.from(body).toString('base64');
-    }
-    const answer = JSON.parse(
-      this.processJson(JSON.stringify(request), vendor ?? '', configJson(config), now),
-    );
-    if (!('specversion' in answer)) {
-      throw refusal(answer.error, answer.message);
-    }
-    return answer;
+    return JSON.parse(this.processToJson(headers, body, config, now, vendor));
+  }
+
+  /** `process`, returning the CloudEvent as its JSON text. */
+  processToJson(headers, body, config, now, vendor = '') {
+    checkBody(body);
+    checkNow(now);
+    return this.#processBody(headerPairs(headers), body, vendor, configJson(config), now);
   }
 
   /**
@@ -128,5 +151,46 @@ export class Processor {
       this.#instantiate();
       throw new SwitchboardError('internal', `the component failed: ${trap.message}`);
     }
+  }
+
+  /** `process-body`; the headers, body and `now` are already checked. */
+  #processBody(pairs, body, vendor, configText, now) {
+    try {
+      return this.#exports.processBody(pairs, body, vendor || undefined, configText, BigInt(now));
+    } catch (error) {
+      // A refusal is the `result`'s error, a `{tag, val}` variant.
+      if (error && 'payload' in error) throw refusal(error.payload.tag, error.payload.val);
+      // A trapped instance must not be entered again.
+      this.#instantiate();
+      throw new SwitchboardError('internal', `the component failed: ${error.message}`);
+    }
+  }
+
+  /** For `Configured`: one delivery with an already checked configuration. */
+  _processChecked(headers, body, configText, now, vendor) {
+    checkBody(body);
+    checkNow(now);
+    return this.#processBody(headerPairs(headers), body, vendor, configText, now);
+  }
+}
+
+/** A configuration read and validated once (see `Processor.configure`). */
+export class Configured {
+  #processor;
+  #config;
+
+  constructor(processor, configText) {
+    this.#processor = processor;
+    this.#config = configText;
+  }
+
+  /** Verifies and normalizes one delivery; returns the CloudEvent object. */
+  process(headers, body, now, vendor = '') {
+    return JSON.parse(this.processToJson(headers, body, now, vendor));
+  }
+
+  /** `process`, returning the CloudEvent as its JSON text. */
+  processToJson(headers, body, now, vendor = '') {
+    return this.#processor._processChecked(headers, body, this.#config, now, vendor);
   }
 }

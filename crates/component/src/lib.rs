@@ -12,6 +12,8 @@ mod bindings {
     });
 }
 
+use std::cell::RefCell;
+
 use bindings::exports::switchboard::webhooks::processor::Guest;
 use bindings::exports::switchboard::webhooks::types::{
     Config, DigestEncoding, Error, Event, Request, Scheme,
@@ -22,6 +24,17 @@ struct Component;
 
 bindings::export!(Component with_types_in bindings);
 
+thread_local! {
+    /// The configuration the last `process` call was given, prepared
+    /// (validated, every secret decoded into its key): a reused instance
+    /// does that once while every call passes an equal configuration.
+    static LAST_CONFIG: RefCell<Option<core::Processor<'static>>> = const { RefCell::new(None) };
+
+    /// The same for the functions that take `config-json`, by its text.
+    static LAST_CONFIG_JSON: RefCell<Option<(String, core::Processor<'static>)>> =
+        const { RefCell::new(None) };
+}
+
 impl Guest for Component {
     fn process(
         request: Request,
@@ -30,12 +43,18 @@ impl Guest for Component {
         now: i64,
     ) -> Result<Event, Error> {
         let config = core_config(config);
-        config
-            .validate()
-            .map_err(|e| wit_error(core::Error::Config(e)))?;
-        core::process(&core_request(&request), vendor.as_deref(), &config, now)
-            .map(wit_event)
-            .map_err(wit_error)
+        LAST_CONFIG.with_borrow_mut(|last| {
+            let processor = match last.take() {
+                Some(processor) if *processor.config() == config => processor,
+                _ => core::Processor::new(config).map_err(|e| wit_error(e.into()))?,
+            };
+            let outcome = processor
+                .process(&core_request(&request), vendor.as_deref(), now)
+                .map(wit_event)
+                .map_err(wit_error);
+            *last = Some(processor);
+            outcome
+        })
     }
 
     fn detect(request: Request) -> Option<String> {
@@ -49,8 +68,72 @@ impl Guest for Component {
     }
 
     fn process_json(request_json: String, vendor: String, config_json: String, now: i64) -> String {
-        core::process_json(&request_json, &vendor, &config_json, now)
+        with_config_json(config_json, |processor| {
+            core::json_api::process_json_with(processor, &request_json, &vendor, now)
+        })
     }
+
+    fn process_body(
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        vendor: Option<String>,
+        config_json: String,
+        now: i64,
+    ) -> Result<String, Error> {
+        process_pairs(&headers, &body, vendor.as_deref(), config_json, now)
+    }
+
+    fn process_text(
+        headers: Vec<(String, String)>,
+        body: String,
+        vendor: Option<String>,
+        config_json: String,
+        now: i64,
+    ) -> Result<String, Error> {
+        process_pairs(
+            &headers,
+            body.as_bytes(),
+            vendor.as_deref(),
+            config_json,
+            now,
+        )
+    }
+}
+
+/// `process-body` and `process-text`: the event's document, or the error.
+fn process_pairs(
+    headers: &[(String, String)],
+    body: &[u8],
+    vendor: Option<&str>,
+    config_json: String,
+    now: i64,
+) -> Result<String, Error> {
+    with_config_json(config_json, |processor| {
+        let processor = processor.map_err(|e| wit_error(core::Error::Config(e.clone())))?;
+        let headers = headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+        processor
+            .process(&core::Request::new(headers, body), vendor, now)
+            .map(|event| event.to_json())
+            .map_err(wit_error)
+    })
+}
+
+/// Runs `f` with the configuration `config_json` prepared, or why it cannot
+/// be: the last one, when the text is the same, else read and validated now
+/// (and kept when it can be used).
+fn with_config_json<R>(
+    config_json: String,
+    f: impl FnOnce(Result<&core::Processor<'static>, &core::ConfigError>) -> R,
+) -> R {
+    LAST_CONFIG_JSON.with_borrow_mut(|last| {
+        let processor = match last.take() {
+            Some((text, processor)) if text == config_json => Ok(processor),
+            _ => core::Processor::from_json(&config_json),
+        };
+        let outcome = f(processor.as_ref());
+        *last = processor.ok().map(|processor| (config_json, processor));
+        outcome
+    })
 }
 
 fn core_request(request: &Request) -> core::Request<'_> {
@@ -63,18 +146,19 @@ fn core_request(request: &Request) -> core::Request<'_> {
 
 fn core_config(config: Config) -> core::Config {
     let defaults = core::Config::default();
+    // Inserted one by one (the last of a vendor named twice wins, as
+    // collecting would have it) rather than collected, which would bring
+    // in a sort.
+    let mut vendors = std::collections::BTreeMap::new();
+    for v in config.vendors {
+        let settings = core::VendorConfig {
+            secrets: v.secrets.into_iter().map(core::Secret::new).collect(),
+            scheme: core_scheme(v.scheme),
+        };
+        vendors.insert(v.vendor, settings);
+    }
     core::Config {
-        vendors: config
-            .vendors
-            .into_iter()
-            .map(|v| {
-                let settings = core::VendorConfig {
-                    secrets: v.secrets.into_iter().map(core::Secret::new).collect(),
-                    scheme: core_scheme(v.scheme),
-                };
-                (v.vendor, settings)
-            })
-            .collect(),
+        vendors,
         tolerance_seconds: config
             .tolerance_seconds
             .map_or(defaults.tolerance_seconds, u64::from),
@@ -105,7 +189,7 @@ fn core_scheme(scheme: Scheme) -> core::Scheme {
     }
 }
 
-fn wit_event(event: core::Event) -> Event {
+fn wit_event(event: core::Event<'_>) -> Event {
     Event {
         json: event.to_json(),
         id: event.id,

@@ -20,7 +20,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Deserialize;
-use serde_json::Value;
+
+use crate::json::Value;
 
 use crate::schemes::shared_secret::SharedSecret;
 use crate::schemes::standard_webhooks::StandardWebhooks;
@@ -233,10 +234,18 @@ fn redact_quoted(message: &str) -> String {
 impl Config {
     /// Reads the JSON form of the configuration and [validates](Config::validate) it.
     pub fn from_json(text: &str) -> Result<Config, ConfigError> {
-        let config: Config = serde_json::from_str(text)
-            .map_err(|e| ConfigError::unreadable("configuration", &e.to_string()))?;
+        let config = Config::read_json(text)?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// [`Config::from_json`] before validation (for [`crate::Processor`],
+    /// which validates).
+    pub(crate) fn read_json(text: &str) -> Result<Config, ConfigError> {
+        let unreadable =
+            |e: &dyn fmt::Display| ConfigError::unreadable("configuration", &e.to_string());
+        let document = crate::json::parse(text).map_err(|e| unreadable(&e))?;
+        Config::deserialize(document).map_err(|e| unreadable(&e))
     }
 
     /// Checks everything that can be checked before a delivery arrives:
@@ -362,9 +371,10 @@ impl Config {
         let variable = format!("SWITCHBOARD_SCHEME_{upper}");
         if let Some(scheme) = env.get(&variable) {
             let value = match scheme.trim_start().starts_with('{') {
-                true => serde_json::from_str(scheme)
-                    .map_err(|e| ConfigError::unreadable(&variable, &e.to_string()))?,
-                false => Value::String(scheme.trim().to_owned()),
+                true => crate::json::parse(scheme)
+                    .map_err(|e| ConfigError::unreadable(&variable, &e.to_string()))?
+                    .into_owned(),
+                false => Value::String(scheme.trim().to_owned().into()),
             };
             let scheme = Scheme::try_from(value).map_err(|e| ConfigError::new(&variable, e))?;
             self.enabled(vendor, &variable)?.scheme = scheme;
@@ -466,7 +476,7 @@ impl fmt::Debug for Secret {
 /// How a vendor's deliveries are verified: its own scheme, or one of the
 /// generic ones the configuration can name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "Value")]
+#[serde(try_from = "Value<'static>")]
 pub enum Scheme {
     /// The vendor's own scheme (see each vendor module). A vendor without
     /// one is refused until a scheme is configured.
@@ -564,31 +574,32 @@ impl Scheme {
     }
 }
 
-impl TryFrom<Value> for Scheme {
+impl TryFrom<Value<'static>> for Scheme {
     type Error = String;
 
-    fn try_from(value: Value) -> Result<Scheme, String> {
-        let mut table = match value {
+    fn try_from(value: Value<'static>) -> Result<Scheme, String> {
+        let table = match value {
             Value::String(name) => return Scheme::from_name(&name),
-            Value::Object(table) => table,
+            Value::Object(table) => table.unique(),
             _ => return Err("a scheme is a name or a table with a `type`".to_owned()),
         };
-        let kind = match table.remove("type") {
-            Some(Value::String(kind)) => kind,
+        let kind = match table.get("type") {
+            Some(Value::String(kind)) => kind.to_string(),
             _ => return Err("a scheme table needs a string `type`".to_owned()),
         };
-        let options = Value::Object(table);
+        let mut options = table;
+        options.retain(|key, _| key != "type");
+        let empty = options.is_empty();
+        let options = Value::Object(options);
         match kind.as_str() {
-            "hmac-sha256" => serde_json::from_value(options)
+            "hmac-sha256" => HmacOptions::deserialize(options)
                 .map(Scheme::HmacSha256)
                 .map_err(|e| format!("scheme `hmac-sha256`: {e}")),
-            "shared-secret" => serde_json::from_value(options)
+            "shared-secret" => SharedSecret::deserialize(options)
                 .map(Scheme::SharedSecret)
                 .map_err(|e| format!("scheme `shared-secret`: {e}")),
-            name => match options.as_object().map(|o| o.is_empty()) {
-                Some(true) => Scheme::from_name(name),
-                _ => Err(format!("scheme `{name}` takes no options")),
-            },
+            name if empty => Scheme::from_name(name),
+            name => Err(format!("scheme `{name}` takes no options")),
         }
     }
 }

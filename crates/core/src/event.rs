@@ -2,7 +2,9 @@
 //! the common vocabulary of normalized-events.md.
 
 use serde::Serialize;
-use serde_json::{Number, Value};
+use serde_json::Number;
+
+use crate::json::{Text, Value, WriteJson, Writer};
 
 /// One value of the normalized type vocabulary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -88,9 +90,10 @@ impl Serialize for EventType {
     }
 }
 
-/// One normalized event, serialized as CloudEvents structured JSON.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Event {
+/// One normalized event, written as CloudEvents structured JSON. Its `data`
+/// borrows text from the delivery's body (`'a`); the envelope is owned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event<'a> {
     /// Always `"1.0"`.
     pub specversion: &'static str,
     /// Stable across redeliveries (see `crate::process`).
@@ -98,13 +101,10 @@ pub struct Event {
     /// `/<vendor>` plus the account scope the payload names.
     pub source: String,
     /// The normalized type.
-    #[serde(rename = "type")]
     pub event_type: EventType,
     /// The id of the entity the type's first word names.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// When it happened, RFC 3339 UTC.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub time: Option<String>,
     /// Always `"application/json"`.
     pub datacontenttype: &'static str,
@@ -115,14 +115,61 @@ pub struct Event {
     /// Extension: the scheme that verified the delivery, or `none`.
     pub verification: &'static str,
     /// The normalized payload.
-    pub data: Data,
+    pub data: Data<'a>,
 }
 
-impl Event {
+impl Event<'_> {
     /// The event as one line of CloudEvents structured JSON.
     pub fn to_json(&self) -> String {
-        // Serializing plain structs, strings and JSON values cannot fail.
-        serde_json::to_string(self).unwrap_or_else(|_| unreachable!("events always serialize"))
+        let raw = self.data.raw.as_ref().map_or(0, |raw| raw.0.len());
+        let mut w = Writer::with_capacity(2 * raw + 1024);
+        self.write_json(&mut w);
+        w.finish()
+    }
+}
+
+impl WriteJson for Event<'_> {
+    fn write_json(&self, w: &mut Writer) {
+        w.begin_object();
+        w.member(crate::key!("specversion"), self.specversion);
+        w.member(crate::key!("id"), &self.id);
+        w.member(crate::key!("source"), &self.source);
+        w.member(crate::key!("type"), self.event_type.as_str());
+        w.member_opt(crate::key!("subject"), self.subject.as_ref());
+        w.member_opt(crate::key!("time"), self.time.as_ref());
+        w.member(crate::key!("datacontenttype"), self.datacontenttype);
+        w.member(crate::key!("vendor"), self.vendor);
+        w.member(crate::key!("vendorevent"), &self.vendorevent);
+        w.member(crate::key!("verification"), self.verification);
+        w.member(crate::key!("data"), &self.data);
+        w.end_object();
+    }
+}
+
+/// The vendor payload exactly as the body wrote it: text that is one valid
+/// JSON document (only `crate::process` makes one, from a body it parsed).
+/// It is written as it is, but for line breaks between tokens, which become
+/// spaces so that the event stays one line: a consumer parsing it gets the
+/// payload the body holds (a key written twice keeps both occurrences, and
+/// JSON parsers take the last, as switchboard does).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Raw<'a>(Text<'a>);
+
+impl<'a> Raw<'a> {
+    /// `json`, which the caller has parsed as one JSON document.
+    pub(crate) fn parsed(json: Text<'a>) -> Raw<'a> {
+        Raw(json)
+    }
+
+    /// The payload's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl WriteJson for Raw<'_> {
+    fn write_json(&self, w: &mut Writer) {
+        w.raw(&self.0);
     }
 }
 
@@ -135,18 +182,34 @@ pub trait Section: Default + PartialEq + Sized {
     }
 }
 
+/// A field's name in the JSON: its own, or the one given after `as`.
+macro_rules! json_name {
+    ($field:ident) => {
+        stringify!($field)
+    };
+    ($field:ident $name:literal) => {
+        $name
+    };
+}
+
 macro_rules! section {
-    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident: $ty:ty,)* }) => {
+    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident $(as $json:literal)?: $ty:ty,)* }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-        pub struct $name {
+        #[derive(Debug, Clone, Default, PartialEq)]
+        pub struct $name<'a> {
             $(
                 $(#[$fmeta])*
-                #[serde(skip_serializing_if = "Option::is_none")]
                 pub $field: Option<$ty>,
             )*
         }
-        impl Section for $name {}
+        impl Section for $name<'_> {}
+        impl WriteJson for $name<'_> {
+            fn write_json(&self, w: &mut Writer) {
+                w.begin_object();
+                $( w.member_opt(crate::key!(json_name!($field $($json)?)), self.$field.as_ref()); )*
+                w.end_object();
+            }
+        }
     };
 }
 
@@ -155,36 +218,37 @@ section!(
     /// payload has something for it.
     Data {
         /// The call the event is about.
-        call: Call,
+        call: Call<'a>,
         /// The conversation the event is about.
-        conversation: Conversation,
+        conversation: Conversation<'a>,
         /// The message the event is about.
-        message: Message,
+        message: Message<'a>,
         /// The contact involved.
-        contact: Contact,
+        contact: Contact<'a>,
         /// The call's transcript, in order.
-        transcript: Vec<TranscriptTurn>,
+        transcript: Vec<TranscriptTurn<'a>>,
         /// A call summary.
-        summary: Summary,
+        summary: Summary<'a>,
         /// Post-call analysis.
-        analysis: Analysis,
+        analysis: Analysis<'a>,
         /// A tagged call outcome.
-        outcome: Outcome,
+        outcome: Outcome<'a>,
         /// A satisfaction survey.
-        csat: Csat,
+        csat: Csat<'a>,
         /// A workflow run.
-        workflow: Workflow,
+        workflow: Workflow<'a>,
         /// The vendor's marketing attribution, as given.
-        attribution: Value,
+        attribution: Value<'a>,
         /// The vendor's call variables, as given.
-        variables: Value,
+        variables: Value<'a>,
         /// The vendor's custom data, as given.
-        custom_data: Value,
+        custom_data: Value<'a>,
         /// The language or languages the vendor reports, as given (beyond
         /// the spec: OpenCX's `language`, a code or a list of codes).
-        language: Value,
-        /// The vendor payload as parsed JSON, unless turned off.
-        raw: Value,
+        language: Value<'a>,
+        /// The vendor payload exactly as the body wrote it, unless turned
+        /// off.
+        raw: Raw<'a>,
     }
 );
 
@@ -192,39 +256,39 @@ section!(
     /// A phone call.
     Call {
         /// The call's id.
-        id: String,
+        id: Text<'a>,
         /// `inbound` or `outbound`.
-        direction: String,
+        direction: Text<'a>,
         /// The calling number.
-        from: String,
+        from: Text<'a>,
         /// The called number.
-        to: String,
+        to: Text<'a>,
         /// The vendor's status, verbatim but for spellings its module folds
         /// into one (Atoms' `no-answer` is `no_answer`).
-        status: String,
+        status: Text<'a>,
         /// When the call started, RFC 3339 UTC.
-        started_at: String,
+        started_at: Text<'a>,
         /// When the call was answered.
-        answered_at: String,
+        answered_at: Text<'a>,
         /// When the call ended.
-        ended_at: String,
+        ended_at: Text<'a>,
         /// Its length in seconds.
         duration_seconds: Number,
         /// `contact`, `agent` or `system`.
-        ended_by: String,
+        ended_by: Text<'a>,
         /// Why the call failed.
-        failure_reason: String,
+        failure_reason: Text<'a>,
         /// The vendor's own outcome category for the call (beyond the spec:
         /// Varda's and Atoms' `disposition`, verbatim).
-        disposition: String,
+        disposition: Text<'a>,
         /// Where the recording is.
-        recording_url: String,
+        recording_url: Text<'a>,
         /// Where the voicemail is.
-        voicemail_url: String,
+        voicemail_url: Text<'a>,
         /// Where the call was transferred to.
-        transfer_target: String,
+        transfer_target: Text<'a>,
         /// The AI agent or user that handled it.
-        agent_id: String,
+        agent_id: Text<'a>,
         /// Whether the call was answered, where the vendor says so of a call
         /// that is over (beyond the spec: OpenPhone's `answeredAt`, a time or
         /// `null`, and Quo's `call.missed`).
@@ -236,21 +300,21 @@ section!(
     /// A conversation.
     Conversation {
         /// The conversation's id.
-        id: String,
+        id: Text<'a>,
         /// `phone`, `sms`, `webchat`, `email`, `whatsapp`, ... (open).
-        channel: String,
+        channel: Text<'a>,
         /// The vendor's status, verbatim.
-        status: String,
+        status: Text<'a>,
         /// The vendor's priority, verbatim.
-        priority: String,
+        priority: Text<'a>,
         /// `resolved` or `not_resolved`.
-        resolution: String,
+        resolution: Text<'a>,
         /// A summary of the conversation.
-        summary: String,
+        summary: Text<'a>,
         /// Who closed it.
-        closed_by: String,
+        closed_by: Text<'a>,
         /// Why it was handed off.
-        handoff_reason: String,
+        handoff_reason: Text<'a>,
     }
 );
 
@@ -258,54 +322,62 @@ section!(
     /// A message.
     Message {
         /// The message's id.
-        id: String,
+        id: Text<'a>,
         /// The conversation it belongs to.
-        conversation_id: String,
+        conversation_id: Text<'a>,
         /// `inbound` or `outbound`.
-        direction: String,
+        direction: Text<'a>,
         /// The sending number, where the channel has one.
-        from: String,
+        from: Text<'a>,
         /// The receiving number(s), where the channel has them.
-        to: Value,
+        to: Value<'a>,
         /// `contact`, `ai`, `agent`, `third_party_agent` or `system`.
-        sender_role: String,
+        sender_role: Text<'a>,
         /// The sender's display name.
-        sender_name: String,
+        sender_name: Text<'a>,
         /// The text.
-        text: String,
+        text: Text<'a>,
         /// The channel it travelled on.
-        channel: String,
+        channel: Text<'a>,
         /// The vendor's delivery status, verbatim.
-        status: String,
+        status: Text<'a>,
         /// Attached media.
-        media: Vec<Media>,
+        media: Vec<Media<'a>>,
         /// Why the message failed, as the vendor says (beyond the spec:
         /// Quo's carrier `errorCode`, verbatim).
-        failure_reason: String,
+        failure_reason: Text<'a>,
     }
 );
 
 /// One attachment of a message.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Media {
+#[derive(Debug, Clone, PartialEq)]
+pub struct Media<'a> {
     /// Where it is.
-    pub url: String,
+    pub url: Text<'a>,
     /// Its media type, where given.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub content_type: Option<String>,
+    pub content_type: Option<Text<'a>>,
+}
+
+impl WriteJson for Media<'_> {
+    fn write_json(&self, w: &mut Writer) {
+        w.begin_object();
+        w.member(crate::key!("url"), &self.url);
+        w.member_opt(crate::key!("content_type"), self.content_type.as_ref());
+        w.end_object();
+    }
 }
 
 section!(
     /// A contact.
     Contact {
         /// The contact's id.
-        id: String,
+        id: Text<'a>,
         /// Their name.
-        name: String,
+        name: Text<'a>,
         /// Their email address.
-        email: String,
+        email: Text<'a>,
         /// Their phone number.
-        phone: String,
+        phone: Text<'a>,
     }
 );
 
@@ -313,17 +385,17 @@ section!(
     /// One turn of a transcript.
     TranscriptTurn {
         /// Who spoke: the vendor's role, verbatim (`agent`, `user`).
-        role: String,
+        role: Text<'a>,
         /// What was said.
-        text: String,
+        text: Text<'a>,
         /// The speaker's identifier (a phone number or user id).
-        speaker: String,
+        speaker: Text<'a>,
         /// Offset of the turn's start, in seconds.
         start_seconds: Number,
         /// Offset of the turn's end, in seconds.
         end_seconds: Number,
         /// When it was said, as the vendor wrote it.
-        at: String,
+        at: Text<'a>,
     }
 );
 
@@ -331,9 +403,9 @@ section!(
     /// A call summary.
     Summary {
         /// The summary's points.
-        text: Vec<String>,
+        text: Vec<Text<'a>>,
         /// The suggested next steps.
-        next_steps: Vec<String>,
+        next_steps: Vec<Text<'a>>,
     }
 );
 
@@ -341,9 +413,9 @@ section!(
     /// Post-call analysis.
     Analysis {
         /// A summary of the call.
-        summary: String,
+        summary: Text<'a>,
         /// The vendor's metrics, as given.
-        metrics: Value,
+        metrics: Value<'a>,
     }
 );
 
@@ -351,10 +423,9 @@ section!(
     /// A tagged call outcome. Money is integer cents.
     Outcome {
         /// The outcome's own id (beyond the spec: Varda's outcome `id`).
-        id: String,
+        id: Text<'a>,
         /// `booked`, `quoted`, ... (open).
-        #[serde(rename = "type")]
-        outcome_type: String,
+        outcome_type as "type": Text<'a>,
         /// The estimated value.
         estimated_value_cents: i64,
         /// The actual value.
@@ -362,7 +433,7 @@ section!(
         /// The revenue.
         revenue_cents: i64,
         /// Free-form notes.
-        notes: String,
+        notes: Text<'a>,
     }
 );
 
@@ -372,7 +443,7 @@ section!(
         /// The score given.
         score: Number,
         /// The comment given.
-        comment: String,
+        comment: Text<'a>,
     }
 );
 
@@ -380,13 +451,13 @@ section!(
     /// A workflow run.
     Workflow {
         /// The workflow's id.
-        id: String,
+        id: Text<'a>,
         /// The run's id.
-        run_id: String,
+        run_id: Text<'a>,
         /// The run's status.
-        status: String,
+        status: Text<'a>,
         /// Why it failed.
-        error: String,
+        error: Text<'a>,
     }
 );
 
@@ -403,6 +474,8 @@ mod tests {
         };
         assert_eq!(contact.clone().non_empty(), Some(contact));
         let data = Data::default();
-        assert_eq!(serde_json::to_string(&data).unwrap(), "{}");
+        let mut w = Writer::default();
+        data.write_json(&mut w);
+        assert_eq!(w.finish(), "{}");
     }
 }

@@ -2,54 +2,58 @@
 //! vendor shares: ids as strings, directions, phone numbers, times.
 //!
 //! `null` counts as absent everywhere; a field of an unexpected type is
-//! treated as absent too (it stays visible in `raw`).
+//! treated as absent too (it stays visible in `raw`). Text is borrowed from
+//! the body wherever it is passed on as it is.
 
-use serde_json::{Map, Number, Value};
+use std::borrow::Cow;
 
+use serde_json::Number;
+
+use crate::json::{Text, Value};
 use crate::time;
 
-/// A JSON object.
-pub type Object = Map<String, Value>;
+/// A JSON object of the payload.
+pub type Object<'a> = crate::json::Object<'a>;
 
 /// The value at `key`, unless absent or `null`.
-pub fn get<'a>(object: &'a Object, key: &str) -> Option<&'a Value> {
+pub fn get<'p, 'a>(object: &'p Object<'a>, key: &str) -> Option<&'p Value<'a>> {
     object.get(key).filter(|v| !v.is_null())
 }
 
 /// The first of `keys` that is present and not `null`.
-pub fn first<'a>(object: &'a Object, keys: &[&str]) -> Option<&'a Value> {
+pub fn first<'p, 'a>(object: &'p Object<'a>, keys: &[&str]) -> Option<&'p Value<'a>> {
     keys.iter().find_map(|key| get(object, key))
 }
 
 /// The object at `key`.
-pub fn object<'a>(object: &'a Object, key: &str) -> Option<&'a Object> {
+pub fn object<'p, 'a>(object: &'p Object<'a>, key: &str) -> Option<&'p Object<'a>> {
     get(object, key)?.as_object()
 }
 
 /// A string field, verbatim.
-pub fn string(object: &Object, key: &str) -> Option<String> {
-    get(object, key)?.as_str().map(str::to_owned)
+pub fn string<'a>(object: &Object<'a>, key: &str) -> Option<Text<'a>> {
+    get(object, key)?.as_text()
 }
 
 /// An id: a non-empty string as it is, an integer written in decimal.
-pub fn id(object: &Object, key: &str) -> Option<String> {
+pub fn id<'a>(object: &Object<'a>, key: &str) -> Option<Text<'a>> {
     id_value(get(object, key)?)
 }
 
 /// [`id`] of a value.
-pub fn id_value(value: &Value) -> Option<String> {
+pub fn id_value<'a>(value: &Value<'a>) -> Option<Text<'a>> {
     match value {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Some(Cow::Owned(n.to_string())),
         _ => None,
     }
 }
 
 /// A number (integer or float kept as given); digits in a string count too.
-pub fn number(object: &Object, key: &str) -> Option<Number> {
+pub fn number(object: &Object<'_>, key: &str) -> Option<Number> {
     match get(object, key)? {
         Value::Number(n) => Some(n.clone()),
-        Value::String(s) => s.trim().parse::<Number>().ok(),
+        Value::String(s) => crate::json::number(s.trim()),
         _ => None,
     }
 }
@@ -57,7 +61,7 @@ pub fn number(object: &Object, key: &str) -> Option<Number> {
 /// Money in integer cents: an integer, an integral float, or a string of
 /// digits. Anything with a fraction of a cent is treated as absent rather
 /// than rounded.
-pub fn cents(object: &Object, key: &str) -> Option<i64> {
+pub fn cents(object: &Object<'_>, key: &str) -> Option<i64> {
     match get(object, key)? {
         Value::Number(n) => n.as_i64().or_else(|| {
             let f = n.as_f64()?;
@@ -70,21 +74,27 @@ pub fn cents(object: &Object, key: &str) -> Option<i64> {
 
 /// A time: RFC 3339 rewritten in UTC, unix seconds or milliseconds (as a
 /// number or digits) converted. Text that is not a time is kept verbatim.
-pub fn time(object: &Object, key: &str) -> Option<String> {
+pub fn time<'a>(object: &Object<'a>, key: &str) -> Option<Text<'a>> {
     match get(object, key)? {
-        Value::String(s) => Some(
-            time::normalize_rfc3339(s)
-                .or_else(|| s.trim().parse().ok().and_then(time::from_unix_number))
-                .unwrap_or_else(|| s.clone()),
-        ),
-        Value::Number(n) => time::from_unix_number(n.as_i64()?),
+        Value::String(s) => Some(match time::rewrite_rfc3339(s) {
+            // Already written as it would be rewritten: the text as it is.
+            Some(None) => s.clone(),
+            Some(Some(rewritten)) => Cow::Owned(rewritten),
+            None => s
+                .trim()
+                .parse()
+                .ok()
+                .and_then(time::from_unix_number)
+                .map_or_else(|| s.clone(), Cow::Owned),
+        }),
+        Value::Number(n) => time::from_unix_number(n.as_i64()?).map(Cow::Owned),
         _ => None,
     }
 }
 
 /// A time for the event's `time` attribute, which must be RFC 3339: like
 /// [`time`], but `None` for text that is not a time.
-pub fn strict_time(object: &Object, key: &str) -> Option<String> {
+pub fn strict_time(object: &Object<'_>, key: &str) -> Option<String> {
     match get(object, key)? {
         Value::String(s) => time::normalize_rfc3339(s),
         Value::Number(n) => time::from_unix_number(n.as_i64()?),
@@ -95,43 +105,62 @@ pub fn strict_time(object: &Object, key: &str) -> Option<String> {
 /// A direction, normalized: `incoming`, `inbound`, `INBOUND`,
 /// `telephony_inbound`, `telephonyInbound` → `inbound`, and likewise
 /// `outbound`. Any other value is kept verbatim.
-pub fn direction(object: &Object, key: &str) -> Option<String> {
-    string(object, key).map(|d| normalize_direction(&d))
+pub fn direction<'a>(object: &Object<'a>, key: &str) -> Option<Text<'a>> {
+    string(object, key).map(normalize_direction)
 }
 
 /// [`direction`] of a string.
-pub fn normalize_direction(direction: &str) -> String {
-    let lower = direction.to_ascii_lowercase();
-    let word = lower
-        .strip_prefix("telephony_")
-        .or_else(|| lower.strip_prefix("telephony"))
-        .unwrap_or(&lower);
-    match word {
-        "inbound" | "incoming" => "inbound".to_owned(),
-        "outbound" | "outgoing" => "outbound".to_owned(),
-        _ => direction.to_owned(),
+pub fn normalize_direction<'a>(direction: impl Into<Text<'a>>) -> Text<'a> {
+    let direction = direction.into();
+    let prefix = "telephony";
+    let mut word = direction.as_ref();
+    if word.len() >= prefix.len() && word.is_char_boundary(prefix.len()) {
+        let (head, tail) = word.split_at(prefix.len());
+        if head.eq_ignore_ascii_case(prefix) {
+            word = tail.strip_prefix('_').unwrap_or(tail);
+        }
+    }
+    let is = |name: &str| word.eq_ignore_ascii_case(name);
+    if is("inbound") || is("incoming") {
+        Cow::Borrowed("inbound")
+    } else if is("outbound") || is("outgoing") {
+        Cow::Borrowed("outbound")
+    } else {
+        direction
     }
 }
 
 /// A phone number: spaces, dashes, dots and parentheses are stripped when
 /// what remains is `+` followed by digits; anything else is kept verbatim
 /// (no country is ever guessed).
-pub fn phone(object: &Object, key: &str) -> Option<String> {
-    string(object, key).map(|p| normalize_phone(&p))
+pub fn phone<'a>(object: &Object<'a>, key: &str) -> Option<Text<'a>> {
+    string(object, key).map(normalize_phone)
 }
 
 /// [`phone`] of a string.
-pub fn normalize_phone(phone: &str) -> String {
-    let stripped: String = phone
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
-        .collect();
-    match stripped.strip_prefix('+') {
-        Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
-            stripped
+pub fn normalize_phone<'a>(phone: impl Into<Text<'a>>) -> Text<'a> {
+    let phone = phone.into();
+    let separator = |b: u8| matches!(b, b' ' | b'-' | b'.' | b'(' | b')');
+    // Only separators, one `+` before any digit, then at least one digit.
+    let (mut plus, mut digits, mut separators) = (false, 0usize, false);
+    for b in phone.bytes() {
+        match b {
+            _ if separator(b) => separators = true,
+            b'+' if !plus => plus = true,
+            b'0'..=b'9' if plus => digits += 1,
+            _ => return phone,
         }
-        _ => phone.to_owned(),
     }
+    if !plus || digits == 0 || !separators {
+        return phone;
+    }
+    Cow::Owned(
+        phone
+            .bytes()
+            .filter(|&b| !separator(b))
+            .map(char::from)
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -139,8 +168,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn obj(value: Value) -> Object {
-        value.as_object().cloned().unwrap()
+    fn obj(value: serde_json::Value) -> Object<'static> {
+        Value::from_serde(value).as_object().cloned().unwrap()
     }
 
     #[test]

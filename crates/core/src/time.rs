@@ -38,6 +38,13 @@ pub fn from_unix_number(value: i64) -> Option<String> {
 /// offset) rewritten in UTC with a `Z`, fraction digits kept as given.
 /// `None` when it is not one.
 pub fn normalize_rfc3339(text: &str) -> Option<String> {
+    rewrite_rfc3339(text).map(|rewritten| rewritten.unwrap_or_else(|| text.to_owned()))
+}
+
+/// [`normalize_rfc3339`], with `Some(None)` when `text` is already written
+/// as it would be rewritten (UTC, `T` and `Z`), so that it need not be
+/// copied.
+pub fn rewrite_rfc3339(text: &str) -> Option<Option<String>> {
     let b = text.as_bytes();
     if b.len() < 20 || !b.is_ascii() {
         return None;
@@ -61,15 +68,15 @@ pub fn normalize_rfc3339(text: &str) -> Option<String> {
     {
         return None;
     }
-    let mut rest = &text[19..];
+    let mut rest = text.get(19..)?;
     let mut fraction = None;
     if let Some(after_dot) = rest.strip_prefix('.') {
         let len = after_dot.bytes().take_while(u8::is_ascii_digit).count();
         if len == 0 {
             return None;
         }
-        fraction = Some(&after_dot[..len]);
-        rest = &after_dot[len..];
+        fraction = Some(after_dot.get(..len)?);
+        rest = after_dot.get(len..)?;
     }
     let offset_seconds = match rest.as_bytes() {
         [b'Z' | b'z'] => 0,
@@ -84,9 +91,12 @@ pub fn normalize_rfc3339(text: &str) -> Option<String> {
         }
         _ => return None,
     };
+    if b[10] == b'T' && rest == "Z" {
+        return Some(None);
+    }
     let local = days_from_civil(i64::from(year), month, day) * 86_400
         + i64::from(hour * 3600 + minute * 60 + second);
-    format_unix(local - offset_seconds, fraction)
+    format_unix(local - offset_seconds, fraction).map(Some)
 }
 
 fn digits(bytes: &[u8]) -> Option<u32> {
@@ -140,7 +150,21 @@ fn format_unix(seconds: i64, fraction: Option<&str>) -> Option<String> {
     }
     let secs = seconds.rem_euclid(86_400);
     let (hour, minute, second) = (secs / 3600, secs % 3600 / 60, secs % 60);
-    let mut out = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}");
+    let mut out = String::with_capacity(21 + fraction.map_or(0, str::len));
+    let mut digits = |value: i64, width: u32, after: char| {
+        for place in (0..width).rev() {
+            let digit = value / 10_i64.pow(place) % 10;
+            out.push(char::from(b'0' + u8::try_from(digit).unwrap_or(0)));
+        }
+        out.push(after);
+    };
+    digits(year, 4, '-');
+    digits(i64::from(month), 2, '-');
+    digits(i64::from(day), 2, 'T');
+    digits(hour, 2, ':');
+    digits(minute, 2, ':');
+    digits(second, 2, 'Z');
+    out.pop();
     if let Some(fraction) = fraction {
         out.push('.');
         out.push_str(fraction);

@@ -109,15 +109,18 @@ impl Family for Acme {
         request.has_header(SIGNATURE_HEADER)
     }
 
-    fn normalize(&self, payload: &Object) -> Result<Normalized, Error> {
+    fn normalize<'a>(&self, payload: &Object<'a>) -> Result<Normalized<'a>, Error> {
         let kind =
             fields::string(payload, "kind").ok_or(Error::MissingEventType { field: "kind" })?;
         let known = EVENTS.iter().find(|(name, _)| *name == kind);
-        let mut event = Normalized::new(known.map_or(EventType::Unrecognized, |(_, t)| *t), &kind);
+        let mut event = Normalized::new(
+            known.map_or(EventType::Unrecognized, |(_, t)| *t),
+            kind.clone(),
+        );
         event.id = fields::id(payload, "uid");
         if known.is_some() {
             let call = fields::object(payload, "call").ok_or_else(|| Error::MissingField {
-                event: kind.clone(),
+                event: kind.to_string(),
                 field: "call",
             })?;
             let id = fields::id(call, "ref");

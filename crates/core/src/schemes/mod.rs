@@ -238,7 +238,7 @@ impl KeyForm {
             KeyForm::Utf8 if secret.trim() != secret => {
                 Err("it begins or ends with whitespace (a stray newline?)")
             }
-            KeyForm::Utf8 => Ok(Key(KeyKind::Hmac(secret.as_bytes().to_vec()))),
+            KeyForm::Utf8 => Ok(Key(KeyKind::Hmac(HmacKey::new(secret.as_bytes().to_vec())))),
             KeyForm::Base64 => {
                 let trimmed = secret.trim();
                 if let Some(encoded) = trimmed.strip_prefix(PUBLIC_KEY_PREFIX) {
@@ -249,7 +249,7 @@ impl KeyForm {
                 }
                 let encoded = trimmed.strip_prefix("whsec_").unwrap_or(trimmed);
                 match decode_base64_key(encoded) {
-                    Some(key) if !key.is_empty() => Ok(Key(KeyKind::Hmac(key))),
+                    Some(key) if !key.is_empty() => Ok(Key(KeyKind::Hmac(HmacKey::new(key)))),
                     Some(_) => Err("it is empty"),
                     None => Err("it is not base64 (after any whsec_ prefix)"),
                 }
@@ -299,19 +299,40 @@ pub struct Key(KeyKind);
 
 #[derive(Clone)]
 enum KeyKind {
-    /// An HMAC key: the secret's bytes.
-    Hmac(Vec<u8>),
+    /// An HMAC key.
+    Hmac(HmacKey),
     /// An ed25519 public key (`whpk_`): verifies `v1a`.
     Public(ed25519_dalek::VerifyingKey),
     /// An ed25519 signing key (`whsk_`): signs `v1a`, for tools only.
     Signing(ed25519_dalek::SigningKey),
 }
 
+/// An HMAC key (or a shared secret): its bytes, its HMAC-SHA256 state with
+/// the key already absorbed (so that verifying hashes only the signed
+/// content), and its SHA-256 digest (what a shared secret is compared by, so
+/// that comparing costs the same whatever the secret's length).
+#[derive(Clone)]
+struct HmacKey {
+    bytes: Vec<u8>,
+    mac: Hmac<Sha256>,
+    digest: [u8; 32],
+}
+
+impl HmacKey {
+    fn new(bytes: Vec<u8>) -> HmacKey {
+        HmacKey {
+            mac: hmac_state(&bytes),
+            digest: sha256(&[&bytes]),
+            bytes,
+        }
+    }
+}
+
 impl Key {
     /// The key's bytes: an HMAC key's, or an ed25519 key's 32 bytes.
     pub fn bytes(&self) -> &[u8] {
         match &self.0 {
-            KeyKind::Hmac(bytes) => bytes,
+            KeyKind::Hmac(key) => &key.bytes,
             KeyKind::Public(key) => key.as_bytes(),
             KeyKind::Signing(key) => key.as_bytes(),
         }
@@ -358,6 +379,11 @@ impl Keys {
             .map(Keys)
     }
 
+    /// Whether there are no keys (no secret is configured).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The key of the one secret `sign` signs with.
     pub fn one(
         vendor: &str,
@@ -369,9 +395,9 @@ impl Keys {
             .map_err(|reason| unusable(vendor, scheme, 0, reason))
     }
 
-    fn hmac(&self) -> impl Iterator<Item = &[u8]> {
+    fn hmac(&self) -> impl Iterator<Item = &HmacKey> {
         self.0.iter().filter_map(|key| match &key.0 {
-            KeyKind::Hmac(bytes) => Some(bytes.as_slice()),
+            KeyKind::Hmac(key) => Some(key),
             _ => None,
         })
     }
@@ -382,7 +408,11 @@ impl Keys {
     pub fn any_matches(&self, parts: &[&[u8]], candidates: &[Vec<u8>]) -> bool {
         let mut matched = false;
         for key in self.hmac() {
-            let tag = hmac_sha256(key, parts);
+            let mut mac = key.mac.clone();
+            for part in parts {
+                mac.update(part);
+            }
+            let tag = mac.finalize().into_bytes();
             for candidate in candidates {
                 matched |= bool::from(tag.as_slice().ct_eq(candidate.as_slice()));
             }
@@ -418,12 +448,13 @@ impl Keys {
 
     /// Whether `presented` equals any key, compared as SHA-256 digests in
     /// constant time: the time taken depends on neither the keys' lengths
-    /// nor how much of one `presented` got right. Every key is compared.
+    /// (their digests are computed once, when the keys are) nor how much of
+    /// one `presented` got right. Every key is compared.
     pub fn any_equals(&self, presented: &[u8]) -> bool {
         let presented = sha256(&[presented]);
         let mut matched = false;
         for key in self.hmac() {
-            matched |= bool::from(presented.ct_eq(&sha256(&[key])));
+            matched |= bool::from(presented.ct_eq(&key.digest));
         }
         matched
     }
@@ -473,11 +504,16 @@ impl std::fmt::Debug for Keys {
     }
 }
 
+/// The HMAC-SHA256 state of `key`, before any content.
+fn hmac_state(key: &[u8]) -> Hmac<Sha256> {
+    // HMAC takes keys of any length; this cannot fail.
+    <Hmac<Sha256> as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"))
+}
+
 /// HMAC-SHA256 of the concatenation of `parts`.
 pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    // HMAC takes keys of any length; this cannot fail.
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    let mut mac = hmac_state(key);
     for part in parts {
         mac.update(part);
     }
@@ -587,7 +623,14 @@ pub fn check_secrets(
     scheme: &dyn SignatureScheme,
     secrets: &[Secret],
 ) -> Result<(), ConfigError> {
-    Keys::new(vendor, scheme.name(), secrets, scheme.key_form()).map(drop)
+    // Decoded only: the HMAC states `Keys::new` would also compute are not
+    // needed to know that every secret can be used.
+    let form = scheme.key_form();
+    secrets.iter().enumerate().try_for_each(|(i, secret)| {
+        form.key(secret.expose())
+            .map(drop)
+            .map_err(|reason| unusable(vendor, scheme.name(), i, reason))
+    })
 }
 
 /// Verifies `request` as `vendor`'s delivery under `scheme` (the configured
@@ -602,10 +645,22 @@ pub fn verify(
     tolerance: u64,
 ) -> Result<Verified, Error> {
     let keys = Keys::new(vendor, scheme.name(), secrets, scheme.key_form())?;
-    if scheme.verifies() && secrets.is_empty() {
+    verify_keys(vendor, scheme, &keys, request, now, tolerance)
+}
+
+/// [`verify`] with the keys already decoded (one per configured secret).
+pub fn verify_keys(
+    vendor: &str,
+    scheme: &dyn SignatureScheme,
+    keys: &Keys,
+    request: &Request<'_>,
+    now: i64,
+    tolerance: u64,
+) -> Result<Verified, Error> {
+    if scheme.verifies() && keys.is_empty() {
         return Err(VerifyError::NoSecret(vendor.to_owned()).into());
     }
-    Ok(scheme.verify_at(&keys, request, now, tolerance)?)
+    Ok(scheme.verify_at(keys, request, now, tolerance)?)
 }
 
 /// What `sign` signs.

@@ -64,7 +64,10 @@
 //! is one of the two formats: a `metadata` object with a string `event`, or
 //! a string `event` with a seed event name, `call_id` or `agent_id`.
 
-use serde_json::Value;
+use std::borrow::Cow;
+use std::ops::Range;
+
+use crate::json::{Text, Value};
 
 use super::{Family, Normalized};
 use crate::error::Error;
@@ -89,7 +92,7 @@ enum Format {
 
 /// Reads one event's fields (the payload for the seed format, `metadata`
 /// for the wire format) into the event.
-type Parse = fn(&Object, &mut Normalized) -> Result<(), &'static str>;
+type Parse = for<'a> fn(&Object<'a>, &mut Normalized<'a>) -> Result<(), &'static str>;
 
 /// Atoms' event types in both formats: the normalized type and how the
 /// fields are read.
@@ -144,7 +147,7 @@ impl Family for Atoms {
         false
     }
 
-    fn claims_body(&self, request: &Request<'_>, payload: &Object) -> bool {
+    fn claims_body(&self, request: &Request<'_>, payload: &Object<'_>) -> bool {
         let Some(event) = fields::string(payload, "event") else {
             return false;
         };
@@ -155,11 +158,11 @@ impl Family for Atoms {
         request.has_header(SIGNATURE_HEADER) && (wire || seed)
     }
 
-    fn delivery_headers(&self, _payload: Option<&Object>) -> Vec<(String, String)> {
+    fn delivery_headers(&self, _payload: Option<&Object<'_>>) -> Vec<(String, String)> {
         vec![("Content-Type".to_owned(), "application/json".to_owned())]
     }
 
-    fn normalize(&self, payload: &Object) -> Result<Normalized, Error> {
+    fn normalize<'a>(&self, payload: &Object<'a>) -> Result<Normalized<'a>, Error> {
         let envelope = match format_of(payload) {
             Format::Seed => seed_envelope(payload)?,
             Format::Wire => wire_envelope(payload)?,
@@ -176,7 +179,7 @@ impl Family for Atoms {
             .as_ref()
             .map(|agent| format!("agents/{agent}"));
         if let Some((_, _, _, parse)) = known {
-            let vendor_event = event.vendor_event.clone();
+            let vendor_event = event.vendor_event.to_string();
             let missing = |field| Error::MissingField {
                 event: vendor_event.clone(),
                 field,
@@ -192,25 +195,25 @@ impl Family for Atoms {
 }
 
 /// What the envelope of either format says, before the event's own fields.
-struct Envelope<'p> {
+struct Envelope<'p, 'a> {
     format: Format,
     /// The vendor's event type.
-    event: String,
+    event: Text<'a>,
     /// The agent that handled the call.
-    agent: Option<String>,
+    agent: Option<Text<'a>>,
     /// The payload's event id.
-    id: Option<String>,
+    id: Option<Text<'a>>,
     /// The occurrence time the envelope gives.
     time: Option<String>,
     /// Where the event's fields are: `None` when the wire `metadata` is
     /// missing.
-    fields: Option<&'p Object>,
+    fields: Option<&'p Object<'a>>,
 }
 
 /// The wire format has `metadata`, or an `event` ending in a wire type.
-fn format_of(payload: &Object) -> Format {
+fn format_of(payload: &Object<'_>) -> Format {
     let wire_event = fields::string(payload, "event").is_some_and(|event| {
-        let event_type = event.rsplit_once('.').map_or(event.as_str(), |(_, t)| t);
+        let event_type = event.rsplit_once('.').map_or(event.as_ref(), |(_, t)| t);
         is_known(event_type, Format::Wire)
     });
     if fields::get(payload, "metadata").is_some() || wire_event {
@@ -226,7 +229,7 @@ fn is_known(event: &str, format: Format) -> bool {
         .any(|(name, f, _, _)| *name == event && *f == format)
 }
 
-fn seed_envelope(payload: &Object) -> Result<Envelope<'_>, Error> {
+fn seed_envelope<'p, 'a>(payload: &'p Object<'a>) -> Result<Envelope<'p, 'a>, Error> {
     Ok(Envelope {
         format: Format::Seed,
         event: fields::string(payload, "event")
@@ -238,32 +241,35 @@ fn seed_envelope(payload: &Object) -> Result<Envelope<'_>, Error> {
     })
 }
 
-fn wire_envelope(payload: &Object) -> Result<Envelope<'_>, Error> {
+fn wire_envelope<'p, 'a>(payload: &'p Object<'a>) -> Result<Envelope<'p, 'a>, Error> {
     let metadata = fields::object(payload, "metadata");
     let declared = metadata.and_then(|m| fields::string(m, "eventType"));
     // `event` is `<agentId>.<eventType>`: split it where the declared type
     // starts, else at the last dot.
     let envelope_event = fields::string(payload, "event");
     let (prefix, suffix) = match (&envelope_event, &declared) {
-        (Some(event), Some(event_type)) => match event.strip_suffix(event_type.as_str()) {
-            Some(rest) => (rest.strip_suffix('.'), None),
-            None => (event.rsplit_once('.').map(|(p, _)| p), None),
-        },
-        (Some(event), None) => match event.rsplit_once('.') {
-            Some((p, t)) => (Some(p), Some(t)),
-            None => (None, Some(event.as_str())),
+        (Some(event), Some(event_type)) => {
+            let end = match event.strip_suffix(event_type.as_ref()) {
+                Some(rest) => rest.strip_suffix('.').map(str::len),
+                None => event.rfind('.'),
+            };
+            (end.map(|end| slice(event, 0..end)), None)
+        }
+        (Some(event), None) => match event.rfind('.') {
+            Some(dot) => (
+                Some(slice(event, 0..dot)),
+                Some(slice(event, dot + 1..event.len())),
+            ),
+            None => (None, Some(event.clone())),
         },
         (None, _) => (None, None),
     };
-    let event = declared
-        .clone()
-        .or_else(|| suffix.map(str::to_owned))
-        .ok_or(Error::MissingEventType {
-            field: "metadata.eventType",
-        })?;
+    let event = declared.or(suffix).ok_or(Error::MissingEventType {
+        field: "metadata.eventType",
+    })?;
     let agent = metadata
         .and_then(|m| fields::id(m, "agentId"))
-        .or_else(|| prefix.filter(|p| !p.is_empty()).map(str::to_owned));
+        .or_else(|| prefix.filter(|p| !p.is_empty()));
     Ok(Envelope {
         format: Format::Wire,
         event,
@@ -276,18 +282,21 @@ fn wire_envelope(payload: &Object) -> Result<Envelope<'_>, Error> {
 
 // --- the seed format ---
 
-fn call_start(payload: &Object, event: &mut Normalized) -> Result<(), &'static str> {
+fn call_start<'a>(payload: &Object<'a>, event: &mut Normalized<'a>) -> Result<(), &'static str> {
     seed_call(payload, event)
 }
 
-fn call_end(payload: &Object, event: &mut Normalized) -> Result<(), &'static str> {
+fn call_end<'a>(payload: &Object<'a>, event: &mut Normalized<'a>) -> Result<(), &'static str> {
     seed_call(payload, event)?;
     event.data.transcript = transcript(payload);
     event.data.variables = open_value(payload, "variables");
     Ok(())
 }
 
-fn seed_analytics(payload: &Object, event: &mut Normalized) -> Result<(), &'static str> {
+fn seed_analytics<'a>(
+    payload: &Object<'a>,
+    event: &mut Normalized<'a>,
+) -> Result<(), &'static str> {
     seed_call(payload, event)?;
     event.data.analysis = Analysis {
         metrics: open_value(payload, "metrics"),
@@ -298,7 +307,7 @@ fn seed_analytics(payload: &Object, event: &mut Normalized) -> Result<(), &'stat
 }
 
 /// The call every seed event is about, with whatever the payload says of it.
-fn seed_call(payload: &Object, event: &mut Normalized) -> Result<(), &'static str> {
+fn seed_call<'a>(payload: &Object<'a>, event: &mut Normalized<'a>) -> Result<(), &'static str> {
     let id = fields::id(payload, "call_id").ok_or("call_id")?;
     event.subject = Some(id.clone());
     let direction = fields::direction(payload, "call_direction");
@@ -323,11 +332,17 @@ fn seed_call(payload: &Object, event: &mut Normalized) -> Result<(), &'static st
 
 // --- the wire format ---
 
-fn pre_conversation(metadata: &Object, event: &mut Normalized) -> Result<(), &'static str> {
+fn pre_conversation<'a>(
+    metadata: &Object<'a>,
+    event: &mut Normalized<'a>,
+) -> Result<(), &'static str> {
     wire_call(metadata, event)
 }
 
-fn post_conversation(metadata: &Object, event: &mut Normalized) -> Result<(), &'static str> {
+fn post_conversation<'a>(
+    metadata: &Object<'a>,
+    event: &mut Normalized<'a>,
+) -> Result<(), &'static str> {
     wire_call(metadata, event)?;
     event.time = fields::object(metadata, "callData")
         .and_then(|data| fields::strict_time(data, pick(data, &["endTime", "end_time"])));
@@ -336,14 +351,16 @@ fn post_conversation(metadata: &Object, event: &mut Normalized) -> Result<(), &'
     Ok(())
 }
 
-fn wire_analytics(metadata: &Object, event: &mut Normalized) -> Result<(), &'static str> {
+fn wire_analytics<'a>(
+    metadata: &Object<'a>,
+    event: &mut Normalized<'a>,
+) -> Result<(), &'static str> {
     wire_call(metadata, event)?;
     let Some(analytics) = fields::object(metadata, "analytics") else {
         return Ok(());
     };
-    let mut metrics = analytics.clone();
-    metrics.remove("summary");
-    metrics.retain(|_, value| !value.is_null());
+    let mut metrics = analytics.unique();
+    metrics.retain(|key, value| key != "summary" && !value.is_null());
     event.data.analysis = Analysis {
         summary: fields::string(analytics, "summary"),
         metrics: (!metrics.is_empty()).then_some(Value::Object(metrics)),
@@ -353,7 +370,7 @@ fn wire_analytics(metadata: &Object, event: &mut Normalized) -> Result<(), &'sta
 }
 
 /// The call every wire event is about: `metadata` and its `callData`.
-fn wire_call(metadata: &Object, event: &mut Normalized) -> Result<(), &'static str> {
+fn wire_call<'a>(metadata: &Object<'a>, event: &mut Normalized<'a>) -> Result<(), &'static str> {
     let id = fields::id(metadata, "callId").ok_or("metadata.callId")?;
     event.subject = Some(id.clone());
     let empty = Object::new();
@@ -368,8 +385,7 @@ fn wire_call(metadata: &Object, event: &mut Normalized) -> Result<(), &'static s
             .or_else(|| fields::phone(metadata, "fromPhone")),
         to: fields::phone(data, pick(data, &["toNumber", "to_number"]))
             .or_else(|| fields::phone(metadata, "toPhone")),
-        status: fields::string(data, pick(data, &["callStatus", "call_status"]))
-            .map(|s| call_status(&s)),
+        status: fields::string(data, pick(data, &["callStatus", "call_status"])).map(call_status),
         answered_at: fields::time(data, pick(data, &["answerTime", "answer_time"])),
         ended_at: fields::time(data, pick(data, &["endTime", "end_time"])),
         duration_seconds: fields::number(data, pick(data, &["callDuration", "call_duration"])),
@@ -380,18 +396,26 @@ fn wire_call(metadata: &Object, event: &mut Normalized) -> Result<(), &'static s
 }
 
 /// Atoms' call status with its two spellings folded into one.
-fn call_status(status: &str) -> String {
+fn call_status(status: Text<'_>) -> Text<'_> {
     match status.to_ascii_lowercase().replace('-', "_").as_str() {
-        "no_answer" => "no_answer".to_owned(),
-        "canceled" | "cancelled" => "canceled".to_owned(),
-        _ => status.to_owned(),
+        "no_answer" => Cow::Borrowed("no_answer"),
+        "canceled" | "cancelled" => Cow::Borrowed("canceled"),
+        _ => status,
     }
 }
 
 // --- shared by both formats ---
 
+/// `range` of `text`, borrowed from the payload when `text` is.
+fn slice<'a>(text: &Text<'a>, range: Range<usize>) -> Text<'a> {
+    match text {
+        Cow::Borrowed(s) => Cow::Borrowed(s.get(range).unwrap_or_default()),
+        Cow::Owned(s) => Cow::Owned(s.get(range).unwrap_or_default().to_owned()),
+    }
+}
+
 /// The first of `keys` present in `object`, else the first key.
-fn pick<'k>(object: &Object, keys: &[&'k str]) -> &'k str {
+fn pick<'k>(object: &Object<'_>, keys: &[&'k str]) -> &'k str {
     let first = keys.first().copied().unwrap_or_default();
     keys.iter()
         .copied()
@@ -400,8 +424,8 @@ fn pick<'k>(object: &Object, keys: &[&'k str]) -> &'k str {
 }
 
 /// The `transcript` turns, `{role, content, timestamp}` each, in order.
-fn transcript(object: &Object) -> Option<Vec<TranscriptTurn>> {
-    let turns: Vec<TranscriptTurn> = fields::get(object, "transcript")?
+fn transcript<'a>(object: &Object<'a>) -> Option<Vec<TranscriptTurn<'a>>> {
+    let turns: Vec<TranscriptTurn<'_>> = fields::get(object, "transcript")?
         .as_array()?
         .iter()
         .filter_map(Value::as_object)
@@ -419,23 +443,29 @@ fn transcript(object: &Object) -> Option<Vec<TranscriptTurn>> {
 }
 
 /// A vendor's open value as given, unless absent, `null` or empty.
-fn open_value(object: &Object, key: &str) -> Option<Value> {
+fn open_value<'a>(object: &Object<'a>, key: &str) -> Option<Value<'a>> {
     let value = fields::get(object, key)?;
     let empty = match value {
         Value::Object(o) => o.is_empty(),
         Value::Array(a) => a.is_empty(),
         _ => false,
     };
-    (!empty).then(|| value.clone())
+    (!empty).then(|| value.unique())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
+
+    /// The payload tree of a `json!` value.
+    fn tree(value: Value) -> crate::json::Value<'static> {
+        crate::json::Value::from_serde(value)
+    }
     use serde_json::json;
 
-    fn normalize(payload: Value) -> Result<Normalized, Error> {
-        Atoms.normalize(payload.as_object().unwrap())
+    fn normalize(payload: Value) -> Result<Normalized<'static>, Error> {
+        Atoms.normalize(crate::json::Value::from_serde(payload).as_object().unwrap())
     }
 
     fn wire(event_type: &str, metadata: Value) -> Value {
@@ -514,7 +544,7 @@ mod tests {
             ("busy", "busy"),
             ("Voicemail", "Voicemail"),
         ] {
-            assert_eq!(call_status(given), normalized);
+            assert_eq!(call_status(Cow::Borrowed(given)), normalized);
         }
     }
 
@@ -589,7 +619,8 @@ mod tests {
             json!({"event": "a.pre-conversation", "metadata": {}}),
         ];
         for shape in shapes {
-            let payload = shape.as_object().unwrap();
+            let payload = tree(shape.clone());
+            let payload = payload.as_object().unwrap();
             assert!(Atoms.claims_body(&signed, payload), "{shape}");
             assert!(!Atoms.claims_body(&unsigned, payload), "{shape}");
         }
@@ -598,7 +629,7 @@ mod tests {
             json!({"type": "call.completed", "data": {}}),
         ] {
             assert!(
-                !Atoms.claims_body(&signed, other.as_object().unwrap()),
+                !Atoms.claims_body(&signed, tree(other.clone()).as_object().unwrap()),
                 "{other}"
             );
         }

@@ -8,6 +8,7 @@
 use crate::error::Error;
 use crate::event::{Data, EventType};
 use crate::fields::Object;
+use crate::json::Text;
 use crate::request::Request;
 use crate::schemes::SignatureScheme;
 
@@ -58,14 +59,25 @@ pub fn detect(request: &Request<'_>) -> Option<&'static dyn Family> {
 
 /// [`detect`] among `families`.
 pub fn detect_in<'f>(families: &[&'f dyn Family], request: &Request<'_>) -> Option<&'f dyn Family> {
+    detect_parsed(families, request).map(|(family, _)| family)
+}
+
+/// [`detect_in`], also returning the body as parsed when detection had to
+/// read it, so that it is parsed only once.
+pub(crate) fn detect_parsed<'f, 'a>(
+    families: &[&'f dyn Family],
+    request: &Request<'a>,
+) -> Option<(&'f dyn Family, Option<crate::json::Value<'a>>)> {
     if let Some(family) = families.iter().find(|f| f.claims_headers(request)) {
-        return Some(*family);
+        return Some((*family, None));
     }
-    let payload: Object = serde_json::from_slice(request.body()).ok()?;
-    families
+    let parsed = crate::json::parse_bytes(request.body()).ok()?;
+    let payload = parsed.as_object()?;
+    let family = families
         .iter()
         .copied()
-        .find(|f| f.claims_body(request, &payload))
+        .find(|f| f.claims_body(request, payload))?;
+    Some((family, Some(parsed)))
 }
 
 /// One vendor family.
@@ -89,45 +101,47 @@ pub trait Family: Sync {
 
     /// Whether the body's shape marks the request as this family's; asked
     /// only when no family's headers claimed it.
-    fn claims_body(&self, _request: &Request<'_>, _payload: &Object) -> bool {
+    fn claims_body(&self, _request: &Request<'_>, _payload: &Object<'_>) -> bool {
         false
     }
 
     /// The headers the vendor sends besides the signature (`sign` prints
     /// them), given the payload when it is a JSON object.
-    fn delivery_headers(&self, _payload: Option<&Object>) -> Vec<(String, String)> {
+    fn delivery_headers(&self, _payload: Option<&Object<'_>>) -> Vec<(String, String)> {
         Vec::new()
     }
 
     /// Maps a verified payload. An event type the family does not know gives
     /// an [`EventType::Unrecognized`] event, not an error; a known one
     /// missing what it needs is [`Error::MissingField`].
-    fn normalize(&self, payload: &Object) -> Result<Normalized, Error>;
+    /// Text the event passes on as the payload wrote it is borrowed from
+    /// the payload (`'a`).
+    fn normalize<'a>(&self, payload: &Object<'a>) -> Result<Normalized<'a>, Error>;
 }
 
 /// What a family makes of a payload; `crate::process` completes the event.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Normalized {
+pub struct Normalized<'a> {
     /// The normalized type.
     pub event_type: EventType,
     /// The vendor's own event type, verbatim.
-    pub vendor_event: String,
+    pub vendor_event: Text<'a>,
     /// The event id the payload carries, if any.
-    pub id: Option<String>,
+    pub id: Option<Text<'a>>,
     /// The account scope after `/<vendor>/` in the source
     /// (`organizations/org_1`), if the payload names one.
     pub scope: Option<String>,
     /// The id of the entity the type names.
-    pub subject: Option<String>,
+    pub subject: Option<Text<'a>>,
     /// When it happened, RFC 3339 UTC, if the payload says.
     pub time: Option<String>,
     /// The normalized payload, `raw` aside.
-    pub data: Data,
+    pub data: Data<'a>,
 }
 
-impl Normalized {
+impl<'a> Normalized<'a> {
     /// An event of `event_type` with nothing else known yet.
-    pub fn new(event_type: EventType, vendor_event: impl Into<String>) -> Normalized {
+    pub fn new(event_type: EventType, vendor_event: impl Into<Text<'a>>) -> Normalized<'a> {
         Normalized {
             event_type,
             vendor_event: vendor_event.into(),

@@ -64,7 +64,9 @@
 //!   without it they are `malformed`. Unknown events are `unrecognized`,
 //!   still with their source and time.
 
-use serde_json::Value;
+use std::borrow::Cow;
+
+use crate::json::{Text, Value};
 
 use super::{Family, Normalized};
 use crate::error::Error;
@@ -78,7 +80,7 @@ use crate::schemes::SignatureScheme;
 pub struct OpenCx;
 
 /// Reads one event's `data` into the event.
-type Parse = fn(&Object, &mut Normalized) -> Result<(), &'static str>;
+type Parse = for<'a> fn(&Object<'a>, &mut Normalized<'a>) -> Result<(), &'static str>;
 
 /// OpenCX's event types: the normalized type and how `data` is read.
 const EVENTS: &[(&str, EventType, Parse)] = &[
@@ -157,16 +159,16 @@ impl Family for OpenCx {
         false
     }
 
-    fn claims_body(&self, _request: &Request<'_>, payload: &Object) -> bool {
+    fn claims_body(&self, _request: &Request<'_>, payload: &Object<'_>) -> bool {
         fields::string(payload, "event").is_some()
             && fields::id(payload, "organization_id").is_some()
     }
 
-    fn delivery_headers(&self, _payload: Option<&Object>) -> Vec<(String, String)> {
+    fn delivery_headers(&self, _payload: Option<&Object<'_>>) -> Vec<(String, String)> {
         vec![("Content-Type".to_owned(), "application/json".to_owned())]
     }
 
-    fn normalize(&self, payload: &Object) -> Result<Normalized, Error> {
+    fn normalize<'a>(&self, payload: &Object<'a>) -> Result<Normalized<'a>, Error> {
         let vendor_event =
             fields::string(payload, "event").ok_or(Error::MissingEventType { field: "event" })?;
         let known = EVENTS.iter().find(|(name, _, _)| *name == vendor_event);
@@ -179,7 +181,7 @@ impl Family for OpenCx {
             .and_then(|data| fields::strict_time(data, "timestamp"))
             .or_else(|| fields::strict_time(payload, "timestamp"));
         if let Some((_, _, parse)) = known {
-            let vendor_event = event.vendor_event.clone();
+            let vendor_event = event.vendor_event.to_string();
             let missing = |field| Error::MissingField {
                 event: vendor_event.clone(),
                 field,
@@ -187,15 +189,15 @@ impl Family for OpenCx {
             let data = data.ok_or_else(|| missing("data"))?;
             parse(data, &mut event).map_err(missing)?;
             event.data.contact = contact_of(data);
-            event.data.custom_data = fields::get(data, "custom_data").cloned();
-            event.data.language = fields::get(data, "language").cloned();
+            event.data.custom_data = fields::get(data, "custom_data").map(Value::unique);
+            event.data.language = fields::get(data, "language").map(Value::unique);
         }
         Ok(event)
     }
 }
 
 /// `data` as an object, or the object of a one-element array.
-fn data_of(payload: &Object) -> Option<&Object> {
+fn data_of<'p, 'a>(payload: &'p Object<'a>) -> Option<&'p Object<'a>> {
     match fields::get(payload, "data")? {
         Value::Object(data) => Some(data),
         Value::Array(items) => match items.as_slice() {
@@ -206,15 +208,15 @@ fn data_of(payload: &Object) -> Option<&Object> {
     }
 }
 
-fn conversation(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
+fn conversation<'a>(data: &Object<'a>, event: &mut Normalized<'a>) -> Result<(), &'static str> {
     let id = fields::id(data, "conversation_id").ok_or("data.conversation_id")?;
     event.subject = Some(id.clone());
     let channel = channel(data);
     if event.event_type == EventType::ConversationStarted {
         event.data.message = fields::string(data, "first_message").map(|text| Message {
             conversation_id: Some(id.clone()),
-            direction: Some("inbound".to_owned()),
-            sender_role: Some("contact".to_owned()),
+            direction: Some(Cow::Borrowed("inbound")),
+            sender_role: Some(Cow::Borrowed("contact")),
             text: Some(text),
             channel: channel.clone(),
             ..Message::default()
@@ -235,24 +237,31 @@ fn conversation(data: &Object, event: &mut Normalized) -> Result<(), &'static st
     Ok(())
 }
 
-fn contact_message(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
+fn contact_message<'a>(data: &Object<'a>, event: &mut Normalized<'a>) -> Result<(), &'static str> {
     message(data, event, "contact")
 }
 
-fn ai_message(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
+fn ai_message<'a>(data: &Object<'a>, event: &mut Normalized<'a>) -> Result<(), &'static str> {
     message(data, event, "ai")
 }
 
-fn agent_message(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
+fn agent_message<'a>(data: &Object<'a>, event: &mut Normalized<'a>) -> Result<(), &'static str> {
     message(data, event, "agent")
 }
 
-fn third_party_message(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
+fn third_party_message<'a>(
+    data: &Object<'a>,
+    event: &mut Normalized<'a>,
+) -> Result<(), &'static str> {
     message(data, event, "third_party_agent")
 }
 
 /// A message sent by `role`: inbound from the contact, outbound otherwise.
-fn message(data: &Object, event: &mut Normalized, role: &str) -> Result<(), &'static str> {
+fn message<'a>(
+    data: &Object<'a>,
+    event: &mut Normalized<'a>,
+    role: &'static str,
+) -> Result<(), &'static str> {
     let id = fields::id(data, "message_id");
     let conversation_id = fields::id(data, "conversation_id");
     event.subject = Some(
@@ -268,8 +277,8 @@ fn message(data: &Object, event: &mut Normalized, role: &str) -> Result<(), &'st
     event.data.message = Message {
         id,
         conversation_id,
-        direction: Some(direction.to_owned()),
-        sender_role: Some(role.to_owned()),
+        direction: Some(Cow::Borrowed(direction)),
+        sender_role: Some(Cow::Borrowed(role)),
         sender_name: (role == "third_party_agent")
             .then(|| fields::string(data, "third_party_name"))
             .flatten(),
@@ -283,7 +292,7 @@ fn message(data: &Object, event: &mut Normalized, role: &str) -> Result<(), &'st
     Ok(())
 }
 
-fn workflow(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
+fn workflow<'a>(data: &Object<'a>, event: &mut Normalized<'a>) -> Result<(), &'static str> {
     let run_id = ["run_id", "workflow_run_id", "id"]
         .iter()
         .find_map(|key| fields::id(data, key));
@@ -305,7 +314,7 @@ fn workflow(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
     event.data.workflow = Some(Workflow {
         id: workflow_id,
         run_id,
-        status: Some(fields::string(data, "status").unwrap_or_else(|| outcome.to_owned())),
+        status: Some(fields::string(data, "status").unwrap_or(Cow::Borrowed(outcome))),
         error: error.or_else(|| fields::string(data, "error_message")),
     });
     event.data.conversation = Conversation {
@@ -316,7 +325,7 @@ fn workflow(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
     Ok(())
 }
 
-fn csat(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
+fn csat<'a>(data: &Object<'a>, event: &mut Normalized<'a>) -> Result<(), &'static str> {
     let id = fields::id(data, "conversation_id").ok_or("data.conversation_id")?;
     event.subject = Some(id.clone());
     event.data.conversation = Some(Conversation {
@@ -336,7 +345,7 @@ fn csat(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
     Ok(())
 }
 
-fn call(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
+fn call<'a>(data: &Object<'a>, event: &mut Normalized<'a>) -> Result<(), &'static str> {
     let id = ["call_id", "session_id", "conversation_id"]
         .iter()
         .find_map(|key| fields::id(data, key))
@@ -350,7 +359,7 @@ fn call(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
         id: Some(id),
         direction: fields::direction(data, "direction").or_else(|| {
             let outbound = fields::get(custom?, "is_outbound")?.as_bool()?;
-            Some(if outbound { "outbound" } else { "inbound" }.to_owned())
+            Some(Cow::Borrowed(if outbound { "outbound" } else { "inbound" }))
         }),
         from: fields::phone(data, "from_number").or_else(|| fields::phone(data, "from")),
         to: fields::phone(data, "to_number").or_else(|| fields::phone(data, "to")),
@@ -363,7 +372,7 @@ fn call(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
         duration_seconds: custom
             .and_then(|custom| fields::number(custom, "duration_seconds"))
             .or_else(|| fields::number(data, "duration_seconds")),
-        ended_by: fields::string(data, "call_ended_by").map(|by| ended_by(&by)),
+        ended_by: fields::string(data, "call_ended_by").map(ended_by),
         failure_reason: fields::string(data, "failure_category"),
         transfer_target: ["transfer_target", "destination", "transferred_to"]
             .iter()
@@ -373,7 +382,7 @@ fn call(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
     });
     event.data.conversation = fields::id(data, "conversation_id").map(|id| Conversation {
         id: Some(id),
-        channel: Some("phone".to_owned()),
+        channel: Some(Cow::Borrowed("phone")),
         resolution: resolution(data),
         ..Conversation::default()
     });
@@ -381,61 +390,60 @@ fn call(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
 }
 
 /// The channel, with OpenCX's `web` written `webchat`.
-fn channel(data: &Object) -> Option<String> {
-    fields::string(data, "channel").map(|channel| match channel.as_str() {
-        "web" => "webchat".to_owned(),
+fn channel<'a>(data: &Object<'a>) -> Option<Text<'a>> {
+    fields::string(data, "channel").map(|channel| match channel.as_ref() {
+        "web" => Cow::Borrowed("webchat"),
         _ => channel,
     })
 }
 
 /// `resolved` or `not_resolved`, from the human's verdict, else the AI's,
 /// else the older `resolution_status`; any other value gives none.
-fn resolution(data: &Object) -> Option<String> {
+fn resolution(data: &Object<'_>) -> Option<Text<'static>> {
     [
         "human_resolution_status",
         "ai_resolution_status",
         "resolution_status",
     ]
     .iter()
-    .find_map(|key| match fields::string(data, key)?.as_str() {
-        "resolved" => Some("resolved".to_owned()),
-        "not_resolved" | "unresolved" => Some("not_resolved".to_owned()),
+    .find_map(|key| match fields::string(data, key)?.as_ref() {
+        "resolved" => Some(Cow::Borrowed("resolved")),
+        "not_resolved" | "unresolved" => Some(Cow::Borrowed("not_resolved")),
         _ => None,
     })
 }
 
 /// Who closed a conversation, in the message roles.
-fn closed_by(data: &Object) -> Option<String> {
+fn closed_by<'a>(data: &Object<'a>) -> Option<Text<'a>> {
     let closer = match fields::get(data, "closed_by")? {
         Value::Object(closer) => fields::string(closer, "type")?,
         Value::String(closer) => closer.clone(),
         _ => return None,
     };
-    Some(match closer.to_ascii_lowercase().as_str() {
-        "ai" => "ai".to_owned(),
-        "human" | "agent" => "agent".to_owned(),
-        "contact" | "customer" => "contact".to_owned(),
-        "workflow" => "workflow".to_owned(),
-        "system" => "system".to_owned(),
-        _ => closer,
-    })
+    Some(Cow::Borrowed(match closer.to_ascii_lowercase().as_str() {
+        "ai" => "ai",
+        "human" | "agent" => "agent",
+        "contact" | "customer" => "contact",
+        "workflow" => "workflow",
+        "system" => "system",
+        _ => return Some(closer),
+    }))
 }
 
 /// Who hung up: OpenCX's `user` is the contact.
-fn ended_by(call_ended_by: &str) -> String {
-    match call_ended_by {
-        "user" => "contact",
-        other => other,
+fn ended_by(call_ended_by: Text<'_>) -> Text<'_> {
+    match call_ended_by.as_ref() {
+        "user" => Cow::Borrowed("contact"),
+        _ => call_ended_by,
     }
-    .to_owned()
 }
 
 /// The contact a payload names: its id from `contact_id`, `customer_id` or
 /// `contact.id`, the rest from `contact` and its `enriched_data`.
-fn contact_of(data: &Object) -> Option<Contact> {
+fn contact_of<'a>(data: &Object<'a>) -> Option<Contact<'a>> {
     let contact = fields::object(data, "contact");
     let enriched = contact.and_then(|c| fields::object(c, "enriched_data"));
-    let from_either = |keys: &[&str], read: fn(&Object, &str) -> Option<String>| {
+    let from_either = |keys: &[&str], read: fn(&Object<'a>, &str) -> Option<Text<'a>>| {
         [contact, enriched]
             .into_iter()
             .flatten()
@@ -456,10 +464,16 @@ fn contact_of(data: &Object) -> Option<Contact> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
+
+    /// The payload tree of a `json!` value.
+    fn tree(value: Value) -> crate::json::Value<'static> {
+        crate::json::Value::from_serde(value)
+    }
     use serde_json::json;
 
-    fn normalize(payload: Value) -> Result<Normalized, Error> {
-        OpenCx.normalize(payload.as_object().unwrap())
+    fn normalize(payload: Value) -> Result<Normalized<'static>, Error> {
+        OpenCx.normalize(crate::json::Value::from_serde(payload).as_object().unwrap())
     }
 
     #[test]
@@ -530,12 +544,12 @@ mod tests {
         let data =
             json!({"human_resolution_status": "not_resolved", "ai_resolution_status": "resolved"});
         assert_eq!(
-            resolution(data.as_object().unwrap()).as_deref(),
+            resolution(tree(data).as_object().unwrap()).as_deref(),
             Some("not_resolved")
         );
         let data = json!({"human_resolution_status": null, "ai_resolution_status": "resolved"});
         assert_eq!(
-            resolution(data.as_object().unwrap()).as_deref(),
+            resolution(tree(data).as_object().unwrap()).as_deref(),
             Some("resolved")
         );
     }
@@ -573,7 +587,8 @@ mod tests {
     #[test]
     fn detection_needs_event_and_organization() {
         let request = Request::new([], b"");
-        let claims = |payload: Value| OpenCx.claims_body(&request, payload.as_object().unwrap());
+        let claims =
+            |payload: Value| OpenCx.claims_body(&request, tree(payload).as_object().unwrap());
         assert!(claims(
             json!({"event": "conversation.started", "organization_id": "org_1"})
         ));

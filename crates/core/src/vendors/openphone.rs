@@ -78,7 +78,9 @@
 //!   them (Quo's `context.contacts.ids`, legacy `contactIds`): with several,
 //!   which one is meant is unknown.
 
-use serde_json::Value;
+use std::borrow::Cow;
+
+use crate::json::{Text, Value};
 
 use super::{Family, Normalized};
 use crate::error::Error;
@@ -95,7 +97,7 @@ pub struct OpenPhone;
 
 /// Reads one event's object (and context) into the event; `Err` names the
 /// missing field.
-type Parse = fn(&View<'_>, &mut Normalized) -> Result<(), &'static str>;
+type Parse = for<'a> fn(&View<'_, 'a>, &mut Normalized<'a>) -> Result<(), &'static str>;
 
 /// The event types of both generations: the normalized type and how the
 /// object is read. `callSummary` and `callTranscript` are the legacy names
@@ -172,7 +174,7 @@ impl Family for OpenPhone {
         request.has_header(openphone::SIGNATURE_HEADER)
     }
 
-    fn claims_body(&self, request: &Request<'_>, payload: &Object) -> bool {
+    fn claims_body(&self, request: &Request<'_>, payload: &Object<'_>) -> bool {
         let event_id = fields::string(payload, "id").is_some_and(|id| id.starts_with("EV"));
         let typed = fields::string(payload, "type").is_some();
         let data = fields::object(payload, "data");
@@ -185,11 +187,11 @@ impl Family for OpenPhone {
         legacy || (quo && request.has_header(standard_webhooks::SIGNATURE_HEADER))
     }
 
-    fn delivery_headers(&self, _payload: Option<&Object>) -> Vec<(String, String)> {
+    fn delivery_headers(&self, _payload: Option<&Object<'_>>) -> Vec<(String, String)> {
         vec![("Content-Type".to_owned(), "application/json".to_owned())]
     }
 
-    fn normalize(&self, payload: &Object) -> Result<Normalized, Error> {
+    fn normalize<'a>(&self, payload: &Object<'a>) -> Result<Normalized<'a>, Error> {
         let vendor_event =
             fields::string(payload, "type").ok_or(Error::MissingEventType { field: "type" })?;
         let known = EVENTS.iter().find(|(name, _, _)| *name == vendor_event);
@@ -204,7 +206,7 @@ impl Family for OpenPhone {
                 .map(|id| format!("phone-numbers/{id}"));
         }
         if let Some((_, _, parse)) = known {
-            let vendor_event = event.vendor_event.clone();
+            let vendor_event = event.vendor_event.to_string();
             let missing = |field| Error::MissingField {
                 event: vendor_event.clone(),
                 field,
@@ -220,18 +222,18 @@ impl Family for OpenPhone {
 }
 
 /// What one event is about: the object and, for Quo, its context.
-struct View<'a> {
+struct View<'p, 'a> {
     /// `data.resource` (Quo) or `data.object` (legacy).
-    object: &'a Object,
+    object: &'p Object<'a>,
     /// Quo's `data.context`, if any.
-    context: Option<&'a Object>,
+    context: Option<&'p Object<'a>>,
     /// Whether the object is Quo's `data.resource`.
     quo: bool,
 }
 
-impl<'a> View<'a> {
+impl<'p, 'a> View<'p, 'a> {
     /// The payload's object, or the path that should have held it.
-    fn of(payload: &'a Object) -> Result<View<'a>, &'static str> {
+    fn of(payload: &'p Object<'a>) -> Result<View<'p, 'a>, &'static str> {
         let data = fields::object(payload, "data").ok_or("data")?;
         let context = fields::object(data, "context");
         if let Some(object) = fields::object(data, "resource") {
@@ -258,12 +260,12 @@ impl<'a> View<'a> {
     }
 
     /// An id from the object, else from the context.
-    fn id(&self, key: &str) -> Option<String> {
+    fn id(&self, key: &str) -> Option<Text<'a>> {
         fields::id(self.object, key).or_else(|| self.context.and_then(|c| fields::id(c, key)))
     }
 
     /// The user who handled the call.
-    fn agent(&self) -> Option<String> {
+    fn agent(&self) -> Option<Text<'a>> {
         ["answeredBy", "answeredByUserId", "initiatedBy", "userId"]
             .iter()
             .find_map(|key| fields::id(self.object, key))
@@ -271,7 +273,7 @@ impl<'a> View<'a> {
     }
 
     /// The OpenPhone conversation the event belongs to.
-    fn conversation(&self) -> Option<Conversation> {
+    fn conversation(&self) -> Option<Conversation<'a>> {
         Conversation {
             id: self.id("conversationId"),
             ..Conversation::default()
@@ -280,7 +282,7 @@ impl<'a> View<'a> {
     }
 
     /// The calling and called numbers, given the call's direction.
-    fn endpoints(&self, direction: Option<&str>) -> (Option<String>, Option<String>) {
+    fn endpoints(&self, direction: Option<&str>) -> (Option<Text<'a>>, Option<Text<'a>>) {
         let from = fields::phone(self.object, "from");
         let to = fields::phone(self.object, "to");
         if from.is_some() || to.is_some() {
@@ -299,14 +301,14 @@ impl<'a> View<'a> {
     }
 
     /// The contact the event names, when exactly one is named.
-    fn only_contact(&self) -> Option<Contact> {
+    fn only_contact(&self) -> Option<Contact<'a>> {
         let ids = self
             .context
             .and_then(|c| fields::object(c, "contacts"))
             .and_then(|contacts| fields::get(contacts, "ids"))
             .or_else(|| fields::get(self.object, "contactIds"))?
             .as_array()?;
-        match ids.as_slice() {
+        match ids {
             [only] => Contact {
                 id: fields::id_value(only),
                 ..Contact::default()
@@ -318,7 +320,7 @@ impl<'a> View<'a> {
 }
 
 /// Whether `apiVersion` is a date (`2026-03-30`), as Quo's are.
-fn dated_version(payload: &Object) -> bool {
+fn dated_version(payload: &Object<'_>) -> bool {
     fields::string(payload, "apiVersion").is_some_and(|v| {
         let b = v.as_bytes();
         b.len() == 10
@@ -330,24 +332,20 @@ fn dated_version(payload: &Object) -> bool {
 }
 
 /// The first string of the list at `key`, as a phone number.
-fn first_phone(object: &Object, key: &str) -> Option<String> {
+fn first_phone<'a>(object: &Object<'a>, key: &str) -> Option<Text<'a>> {
     fields::get(object, key)?
         .as_array()?
         .iter()
-        .find_map(Value::as_str)
+        .find_map(Value::as_text)
         .map(fields::normalize_phone)
 }
 
 /// The strings of the list at `key` (a lone string counts as a list of
 /// one); `None` when there are none.
-fn strings(object: &Object, key: &str) -> Option<Vec<String>> {
-    let list: Vec<String> = match fields::get(object, key)? {
+fn strings<'a>(object: &Object<'a>, key: &str) -> Option<Vec<Text<'a>>> {
+    let list: Vec<Text<'a>> = match fields::get(object, key)? {
         Value::String(s) => vec![s.clone()],
-        Value::Array(items) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
+        Value::Array(items) => items.iter().filter_map(Value::as_text).collect(),
         _ => Vec::new(),
     };
     (!list.is_empty()).then_some(list)
@@ -355,7 +353,7 @@ fn strings(object: &Object, key: &str) -> Option<Vec<String>> {
 
 /// The first `url` of the list at `key` (of `{url, …}` objects or bare
 /// URLs).
-fn first_url(object: &Object, key: &str) -> Option<String> {
+fn first_url<'a>(object: &Object<'a>, key: &str) -> Option<Text<'a>> {
     fields::get(object, key)?
         .as_array()?
         .iter()
@@ -368,7 +366,7 @@ fn first_url(object: &Object, key: &str) -> Option<String> {
 
 /// The first `value` of the list at `key` (of `{value, …}` objects or bare
 /// strings).
-fn first_value(object: &Object, key: &str) -> Option<String> {
+fn first_value<'a>(object: &Object<'a>, key: &str) -> Option<Text<'a>> {
     fields::get(object, key)?
         .as_array()?
         .iter()
@@ -380,12 +378,12 @@ fn first_value(object: &Object, key: &str) -> Option<String> {
 }
 
 /// Message recipients: one number as a string, several as a list.
-fn recipients(value: Option<&Value>) -> Option<Value> {
-    let mut numbers: Vec<Value> = match value? {
-        Value::String(s) => vec![Value::String(fields::normalize_phone(s))],
+fn recipients<'a>(value: Option<&Value<'a>>) -> Option<Value<'a>> {
+    let mut numbers: Vec<Value<'a>> = match value? {
+        Value::String(s) => vec![Value::String(fields::normalize_phone(s.clone()))],
         Value::Array(items) => items
             .iter()
-            .filter_map(Value::as_str)
+            .filter_map(Value::as_text)
             .map(|s| Value::String(fields::normalize_phone(s)))
             .collect(),
         _ => Vec::new(),
@@ -397,7 +395,7 @@ fn recipients(value: Option<&Value>) -> Option<Value> {
     }
 }
 
-fn call(view: &View<'_>, event: &mut Normalized) -> Result<(), &'static str> {
+fn call<'a>(view: &View<'_, 'a>, event: &mut Normalized<'a>) -> Result<(), &'static str> {
     let o = view.object;
     let id = fields::id(o, "id").ok_or(path!(view, "id"))?;
     event.subject = Some(id.clone());
@@ -406,8 +404,8 @@ fn call(view: &View<'_>, event: &mut Normalized) -> Result<(), &'static str> {
         event.event_type,
         EventType::CallMissed | EventType::CallForwarded
     );
-    let direction =
-        fields::direction(o, "direction").or_else(|| incoming_only.then(|| "inbound".to_owned()));
+    let direction = fields::direction(o, "direction")
+        .or_else(|| incoming_only.then_some(Cow::Borrowed("inbound")));
     let (from, to) = view.endpoints(direction.as_deref());
     let answered = if event.event_type == EventType::CallMissed {
         Some(false)
@@ -438,7 +436,7 @@ fn call(view: &View<'_>, event: &mut Normalized) -> Result<(), &'static str> {
     Ok(())
 }
 
-fn voicemail(view: &View<'_>, event: &mut Normalized) -> Result<(), &'static str> {
+fn voicemail<'a>(view: &View<'_, 'a>, event: &mut Normalized<'a>) -> Result<(), &'static str> {
     let o = view.object;
     // The voicemail needs its own id or its call's: Quo may not have
     // resolved the call it was left on (`callId: null`).
@@ -471,7 +469,7 @@ fn voicemail(view: &View<'_>, event: &mut Normalized) -> Result<(), &'static str
     Ok(())
 }
 
-fn summary(view: &View<'_>, event: &mut Normalized) -> Result<(), &'static str> {
+fn summary<'a>(view: &View<'_, 'a>, event: &mut Normalized<'a>) -> Result<(), &'static str> {
     let o = view.object;
     let call_id = fields::id(o, "callId").ok_or(path!(view, "callId"))?;
     event.subject = Some(call_id.clone());
@@ -490,7 +488,7 @@ fn summary(view: &View<'_>, event: &mut Normalized) -> Result<(), &'static str> 
     Ok(())
 }
 
-fn transcript(view: &View<'_>, event: &mut Normalized) -> Result<(), &'static str> {
+fn transcript<'a>(view: &View<'_, 'a>, event: &mut Normalized<'a>) -> Result<(), &'static str> {
     let o = view.object;
     let call_id = fields::id(o, "callId").ok_or(path!(view, "callId"))?;
     event.subject = Some(call_id.clone());
@@ -499,7 +497,7 @@ fn transcript(view: &View<'_>, event: &mut Normalized) -> Result<(), &'static st
         agent_id: view.agent(),
         ..Call::default()
     });
-    let turns: Vec<TranscriptTurn> = fields::get(o, "dialogue")
+    let turns: Vec<TranscriptTurn<'_>> = fields::get(o, "dialogue")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -520,7 +518,7 @@ fn transcript(view: &View<'_>, event: &mut Normalized) -> Result<(), &'static st
     Ok(())
 }
 
-fn message(view: &View<'_>, event: &mut Normalized) -> Result<(), &'static str> {
+fn message<'a>(view: &View<'_, 'a>, event: &mut Normalized<'a>) -> Result<(), &'static str> {
     let o = view.object;
     let context = view.context;
     let id = fields::id(o, "id");
@@ -531,7 +529,7 @@ fn message(view: &View<'_>, event: &mut Normalized) -> Result<(), &'static str> 
             .ok_or(path!(view, "id"))?,
     );
     let direction = fields::direction(o, "direction");
-    let media: Vec<Media> = fields::get(o, "media")
+    let media: Vec<Media<'_>> = fields::get(o, "media")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -550,7 +548,7 @@ fn message(view: &View<'_>, event: &mut Normalized) -> Result<(), &'static str> 
     event.data.message = Message {
         id,
         conversation_id,
-        sender_role: (direction.as_deref() == Some("inbound")).then(|| "contact".to_owned()),
+        sender_role: (direction.as_deref() == Some("inbound")).then_some(Cow::Borrowed("contact")),
         direction,
         from: fields::phone(o, "from")
             .or_else(|| context.and_then(|c| fields::phone(c, "senderIdentifier"))),
@@ -566,13 +564,13 @@ fn message(view: &View<'_>, event: &mut Normalized) -> Result<(), &'static str> 
     Ok(())
 }
 
-fn contact(view: &View<'_>, event: &mut Normalized) -> Result<(), &'static str> {
+fn contact<'a>(view: &View<'_, 'a>, event: &mut Normalized<'a>) -> Result<(), &'static str> {
     let o = view.object;
     let id = fields::id(o, "id").ok_or(path!(view, "id"))?;
     event.subject = Some(id.clone());
     // The REST API's contact shape nests the standard fields.
     let defaults = fields::object(o, "defaultFields");
-    let read = |read: fn(&Object, &str) -> Option<String>, key: &str| {
+    let read = |read: fn(&Object<'a>, &str) -> Option<Text<'a>>, key: &str| {
         read(o, key).or_else(|| defaults.and_then(|d| read(d, key)))
     };
     let name = [
@@ -587,9 +585,9 @@ fn contact(view: &View<'_>, event: &mut Normalized) -> Result<(), &'static str> 
     .join(" ");
     event.data.contact = Contact {
         id: Some(id),
-        name: (!name.is_empty()).then_some(name),
+        name: (!name.is_empty()).then_some(Cow::Owned(name)),
         email: read(first_value, "emails"),
-        phone: read(first_value, "phoneNumbers").map(|p| fields::normalize_phone(&p)),
+        phone: read(first_value, "phoneNumbers").map(fields::normalize_phone),
     }
     .non_empty();
     Ok(())
@@ -598,10 +596,16 @@ fn contact(view: &View<'_>, event: &mut Normalized) -> Result<(), &'static str> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
+
+    /// The payload tree of a `json!` value.
+    fn tree(value: Value) -> crate::json::Value<'static> {
+        crate::json::Value::from_serde(value)
+    }
     use serde_json::json;
 
-    fn normalize(payload: Value) -> Result<Normalized, Error> {
-        OpenPhone.normalize(payload.as_object().unwrap())
+    fn normalize(payload: Value) -> Result<Normalized<'static>, Error> {
+        OpenPhone.normalize(crate::json::Value::from_serde(payload).as_object().unwrap())
     }
 
     fn legacy(event_type: &str, object: Value) -> Value {
@@ -691,21 +695,24 @@ mod tests {
         );
         let message = normalize(v2).unwrap().data.message.unwrap();
         assert_eq!(message.text.as_deref(), Some("hi"));
-        assert_eq!(message.to, Some(json!("+15550000002")));
+        assert_eq!(message.to, Some(tree(json!("+15550000002"))));
         assert_eq!(message.sender_role.as_deref(), Some("contact"));
         let v4 = legacy(
             "message.delivered",
             json!({"id": "AC1", "text": "hi", "to": ["+15550000002", "+15550000003"], "direction": "outgoing"}),
         );
         let message = normalize(v4).unwrap().data.message.unwrap();
-        assert_eq!(message.to, Some(json!(["+15550000002", "+15550000003"])));
+        assert_eq!(
+            message.to,
+            Some(tree(json!(["+15550000002", "+15550000003"])))
+        );
         assert_eq!(message.sender_role, None);
         let one = legacy(
             "message.received",
             json!({"id": "AC1", "to": ["+15550000002"]}),
         );
         let message = normalize(one).unwrap().data.message.unwrap();
-        assert_eq!(message.to, Some(json!("+15550000002")));
+        assert_eq!(message.to, Some(tree(json!("+15550000002"))));
     }
 
     #[test]
@@ -771,8 +778,8 @@ mod tests {
 
     #[test]
     fn detection_and_default_scheme() {
-        let quo_body = quo("message.received", json!({"id": "AC1"}), json!({}));
-        let legacy_body = legacy("message.received", json!({"id": "AC1"}));
+        let quo_body = tree(quo("message.received", json!({"id": "AC1"}), json!({})));
+        let legacy_body = tree(legacy("message.received", json!({"id": "AC1"})));
         let (quo_body, legacy_body) = (
             quo_body.as_object().unwrap(),
             legacy_body.as_object().unwrap(),
@@ -787,7 +794,7 @@ mod tests {
         assert!(OpenPhone.claims_body(&bare, legacy_body));
         assert!(!OpenPhone.claims_body(&bare, quo_body));
         let other = json!({"event": "call.ended", "data": {"resource": {}}});
-        assert!(!OpenPhone.claims_body(&standard, other.as_object().unwrap()));
+        assert!(!OpenPhone.claims_body(&standard, tree(other).as_object().unwrap()));
         let scheme = |request| OpenPhone.default_scheme(request).map(|s| s.name());
         assert_eq!(scheme(&standard), Some("standard-webhooks"));
         assert_eq!(scheme(&legacy_signed), Some("openphone"));

@@ -6,9 +6,12 @@
 //! the body digest; the source is plain `/varda`.
 
 use super::{Family, Normalized};
+use std::borrow::Cow;
+
 use crate::error::Error;
 use crate::event::{Call, Contact, Conversation, EventType, Message, Outcome, Section};
 use crate::fields::{self, Object};
+use crate::json::{Text, Value};
 use crate::request::Request;
 use crate::schemes::varda::{EVENT_HEADER, SIGNATURE_HEADER};
 use crate::schemes::{self, SignatureScheme};
@@ -18,7 +21,7 @@ use crate::schemes::{self, SignatureScheme};
 pub struct Varda;
 
 /// Reads one event's `data` into the event.
-type Parse = fn(&Object, &mut Normalized) -> Result<(), &'static str>;
+type Parse = for<'a> fn(&Object<'a>, &mut Normalized<'a>) -> Result<(), &'static str>;
 
 /// Varda's event types: the normalized type and how `data` is read.
 /// `message.created` is `message.received` or `message.sent` by direction.
@@ -67,18 +70,18 @@ impl Family for Varda {
                 .is_some_and(|ua| ua.starts_with("Varda-Webhooks/"))
     }
 
-    fn delivery_headers(&self, payload: Option<&Object>) -> Vec<(String, String)> {
+    fn delivery_headers(&self, payload: Option<&Object<'_>>) -> Vec<(String, String)> {
         let mut headers = vec![
             ("Content-Type".to_owned(), "application/json".to_owned()),
             ("User-Agent".to_owned(), "Varda-Webhooks/1.0".to_owned()),
         ];
         if let Some(event) = payload.and_then(|p| fields::string(p, "event")) {
-            headers.push((EVENT_HEADER.to_owned(), event));
+            headers.push((EVENT_HEADER.to_owned(), event.into_owned()));
         }
         headers
     }
 
-    fn normalize(&self, payload: &Object) -> Result<Normalized, Error> {
+    fn normalize<'a>(&self, payload: &Object<'a>) -> Result<Normalized<'a>, Error> {
         let vendor_event =
             fields::string(payload, "event").ok_or(Error::MissingEventType { field: "event" })?;
         let known = EVENTS.iter().find(|(name, _, _)| *name == vendor_event);
@@ -86,7 +89,7 @@ impl Family for Varda {
         let mut event = Normalized::new(event_type, vendor_event);
         event.time = fields::strict_time(payload, "timestamp");
         if let Some((_, _, parse)) = known {
-            let vendor_event = event.vendor_event.clone();
+            let vendor_event = event.vendor_event.to_string();
             let missing = |field| Error::MissingField {
                 event: vendor_event.clone(),
                 field,
@@ -94,13 +97,13 @@ impl Family for Varda {
             let data = fields::object(payload, "data").ok_or_else(|| missing("data"))?;
             parse(data, &mut event).map_err(missing)?;
             event.data.contact = contact_of(data);
-            event.data.attribution = fields::get(data, "attribution").cloned();
+            event.data.attribution = fields::get(data, "attribution").map(Value::unique);
         }
         Ok(event)
     }
 }
 
-fn conversation(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
+fn conversation<'a>(data: &Object<'a>, event: &mut Normalized<'a>) -> Result<(), &'static str> {
     let id = fields::id(data, "id").ok_or("data.id")?;
     event.subject = Some(id.clone());
     event.data.conversation = Conversation {
@@ -109,7 +112,7 @@ fn conversation(data: &Object, event: &mut Normalized) -> Result<(), &'static st
         status: fields::string(data, "status"),
         priority: fields::string(data, "priority"),
         resolution: (event.event_type == EventType::ConversationResolved)
-            .then(|| "resolved".to_owned()),
+            .then_some(Cow::Borrowed("resolved")),
         summary: fields::string(data, "summary"),
         ..Conversation::default()
     }
@@ -117,7 +120,7 @@ fn conversation(data: &Object, event: &mut Normalized) -> Result<(), &'static st
     Ok(())
 }
 
-fn message(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
+fn message<'a>(data: &Object<'a>, event: &mut Normalized<'a>) -> Result<(), &'static str> {
     let id = fields::id(data, "id");
     let conversation_id = fields::id(data, "conversation_id");
     event.subject = Some(
@@ -128,7 +131,7 @@ fn message(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
     let sender_type = fields::string(data, "sender_type");
     let direction = fields::direction(data, "direction")
         .filter(|d| d == "inbound" || d == "outbound")
-        .or_else(|| sender_direction(sender_type.as_deref()?))
+        .or_else(|| sender_direction(sender_type.as_deref()?).map(Cow::Borrowed))
         .ok_or("data.direction")?;
     if direction == "outbound" {
         event.event_type = EventType::MessageSent;
@@ -137,7 +140,7 @@ fn message(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
         id,
         conversation_id,
         direction: Some(direction),
-        sender_role: sender_type.map(|s| sender_role(&s)),
+        sender_role: sender_type.map(sender_role),
         sender_name: fields::string(data, "sender_name"),
         text: ["content", "text", "body"]
             .iter()
@@ -151,27 +154,26 @@ fn message(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
 }
 
 /// Who sent a message, in the normalized roles.
-fn sender_role(sender_type: &str) -> String {
-    match sender_type {
+fn sender_role(sender_type: Text<'_>) -> Text<'_> {
+    Cow::Borrowed(match sender_type.as_ref() {
         "contact" | "customer" => "contact",
         "ai" | "bot" | "assistant" => "ai",
         "agent" | "user" | "human" => "agent",
         "system" => "system",
-        other => other,
-    }
-    .to_owned()
+        _ => return sender_type,
+    })
 }
 
 /// The direction a sender implies when `direction` is absent.
-fn sender_direction(sender_type: &str) -> Option<String> {
-    match sender_role(sender_type).as_str() {
-        "contact" => Some("inbound".to_owned()),
-        "ai" | "agent" | "system" => Some("outbound".to_owned()),
+fn sender_direction(sender_type: &str) -> Option<&'static str> {
+    match sender_role(Cow::Borrowed(sender_type)).as_ref() {
+        "contact" => Some("inbound"),
+        "ai" | "agent" | "system" => Some("outbound"),
         _ => None,
     }
 }
 
-fn call(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
+fn call<'a>(data: &Object<'a>, event: &mut Normalized<'a>) -> Result<(), &'static str> {
     let id = fields::id(data, "id").ok_or("data.id")?;
     event.subject = Some(id.clone());
     event.data.call = Call {
@@ -192,7 +194,7 @@ fn call(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
     Ok(())
 }
 
-fn outcome(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
+fn outcome<'a>(data: &Object<'a>, event: &mut Normalized<'a>) -> Result<(), &'static str> {
     let call_id = fields::id(data, "call_session_id").ok_or("data.call_session_id")?;
     event.subject = Some(call_id.clone());
     event.data.call = Some(Call {
@@ -211,7 +213,7 @@ fn outcome(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
     Ok(())
 }
 
-fn contact(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
+fn contact<'a>(data: &Object<'a>, event: &mut Normalized<'a>) -> Result<(), &'static str> {
     // The contact is `data` itself, or `data.contact` where it is nested.
     let contact = fields::object(data, "contact").unwrap_or(data);
     event.subject = Some(fields::id(contact, "id").ok_or("data.id")?);
@@ -220,7 +222,7 @@ fn contact(data: &Object, event: &mut Normalized) -> Result<(), &'static str> {
 
 /// The contact a payload names: `data.contact`, or `data` itself for the
 /// contact events.
-fn contact_of(data: &Object) -> Option<Contact> {
+fn contact_of<'a>(data: &Object<'a>) -> Option<Contact<'a>> {
     let contact = match fields::object(data, "contact") {
         Some(contact) => contact,
         None if data.contains_key("email") || data.contains_key("phone") => data,
@@ -238,10 +240,11 @@ fn contact_of(data: &Object) -> Option<Contact> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{Value, json};
+    use serde_json::Value;
+    use serde_json::json;
 
-    fn normalize(payload: Value) -> Result<Normalized, Error> {
-        Varda.normalize(payload.as_object().unwrap())
+    fn normalize(payload: Value) -> Result<Normalized<'static>, Error> {
+        Varda.normalize(crate::json::Value::from_serde(payload).as_object().unwrap())
     }
 
     #[test]
