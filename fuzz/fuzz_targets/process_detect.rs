@@ -89,7 +89,7 @@ fuzz_target!(|data: &[u8]| {
     // Detection does not depend on the configuration: both find the same
     // family, or neither finds one.
     let detected =
-        |outcome: &Result<switchboard_core::Event, switchboard_core::Error>| match outcome {
+        |outcome: &Result<switchboard_core::Event<'_>, switchboard_core::Error>| match outcome {
             Ok(event) => Some(Some(event.vendor)),
             Err(error) if error.class() == ErrorClass::UnknownVendor => None,
             Err(_) => Some(None),

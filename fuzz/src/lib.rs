@@ -90,7 +90,7 @@ impl Base {
     pub fn process<'a>(
         &'a self,
         headers: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Result<Event, Error> {
+    ) -> Result<Event<'a>, Error> {
         let request = Request::new(headers, &self.fixture.body);
         process(&request, Some(&self.vendor), &self.config, self.fixture.now)
     }
@@ -126,7 +126,7 @@ pub fn check_headers(bases: &[Base], data: &[u8]) {
 
 /// Checks an event and returns its JSON: the JSON parses and carries the
 /// CloudEvents attributes as normalized-events.md writes them.
-pub fn check_event(event: &Event) -> Value {
+pub fn check_event(event: &Event<'_>) -> Value {
     let text = event.to_json();
     let json: Value = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("the event's JSON does not parse ({e}): {text}"));
