@@ -12,7 +12,8 @@
 # fuzz/artifacts/<target>/. Everything is built in fuzz/target.
 #
 # Environment: CARGO (cargo), FUZZ_FEATURES (features of the fuzz crate,
-# such as secret-leak), FUZZ_ARGS (more libFuzzer flags).
+# such as secret-leak), FUZZ_ARGS (more libFuzzer flags), FUZZ_JOBS (targets
+# run at once; the number of cores).
 
 set -eu
 cd "$(dirname "$0")/.."
@@ -44,23 +45,47 @@ fi
 $cargo fuzz build $flags
 
 targets=${*:-$($cargo fuzz list)}
+# The binaries cargo fuzz built, run directly (`cargo fuzz run` would check
+# the build again for each), as many at a time as there are cores.
+bin=fuzz/target/$(rustc -vV | sed -n 's/^host: //p')/release
+jobs=${FUZZ_JOBS:-$(nproc)}
 logs=fuzz/target/logs
 mkdir -p "$logs"
+
+# fuzz TARGET: runs it for $seconds, its log in $logs/TARGET.log and its
+# exit status and time in $logs/TARGET.status.
+fuzz() {
+    mkdir -p "fuzz/corpus/$1" "fuzz/artifacts/$1"
+    start=$(date +%s)
+    code=0
+    # shellcheck disable=SC2086 # FUZZ_ARGS is a list of flags
+    "$bin/$1" -max_total_time="$seconds" -timeout=10 -print_final_stats=1 \
+        -artifact_prefix="fuzz/artifacts/$1/" ${FUZZ_ARGS:-} "fuzz/corpus/$1" \
+        >"$logs/$1.log" 2>&1 || code=$?
+    echo "$code $(($(date +%s) - start))" >"$logs/$1.status"
+}
+
+running=0
+for target in $targets; do
+    fuzz "$target" &
+    running=$((running + 1))
+    if [ "$running" -ge "$jobs" ]; then
+        wait
+        running=0
+    fi
+done
+wait
+
 failed=""
 printf '%-26s %12s %10s %7s\n' target executions "exec/s" seconds
 for target in $targets; do
     log=$logs/$target.log
-    start=$(date +%s)
-    # shellcheck disable=SC2086
-    if $cargo fuzz run $flags "$target" -- \
-        -max_total_time="$seconds" -timeout=10 -print_final_stats=1 ${FUZZ_ARGS:-} \
-        >"$log" 2>&1; then
-        status=""
-    else
+    read -r code elapsed <"$logs/$target.status"
+    status=""
+    if [ "$code" -ne 0 ]; then
         status="FAILED"
         failed="$failed $target"
     fi
-    elapsed=$(($(date +%s) - start))
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
     printf '%-26s %12s %10s %7s %s\n' "$target" "${runs:-?}" "${rate:-?}" "$elapsed" "$status"
