@@ -158,21 +158,32 @@ impl<'a> Parser<'a> {
                 }
                 let value = self.value()?;
                 self.entries.push((key, value));
-                self.skip_whitespace();
-                match self.peek() {
-                    Some(b',') => self.at += 1,
-                    Some(b'}') => {
-                        self.at += 1;
-                        break;
-                    }
-                    None => return self.fail_read("EOF while parsing an object"),
-                    Some(_) => return self.fail("expected `,` or `}`"),
+                if self.closes(b'}', "EOF while parsing an object", "expected `,` or `}`")? {
+                    break;
                 }
             }
         }
         self.depth -= 1;
         let entries: Vec<_> = self.entries.drain(start..).collect();
         Ok(Value::Object(Object { entries }))
+    }
+
+    /// After a member or an item: past a `,` (false: another follows) or
+    /// past `close` (true), else the error serde_json gives there.
+    fn closes(&mut self, close: u8, at_end: &'static str, otherwise: &'static str) -> Parsed<bool> {
+        self.skip_whitespace();
+        match self.peek() {
+            Some(b',') => {
+                self.at += 1;
+                Ok(false)
+            }
+            Some(byte) if byte == close => {
+                self.at += 1;
+                Ok(true)
+            }
+            None => self.fail_read(at_end),
+            Some(_) => self.fail(otherwise),
+        }
     }
 
     fn array(&mut self) -> Parsed<Value<'a>> {
@@ -195,15 +206,8 @@ impl<'a> Parser<'a> {
                 first = false;
                 let item = self.value()?;
                 self.items.push(item);
-                self.skip_whitespace();
-                match self.peek() {
-                    Some(b',') => self.at += 1,
-                    Some(b']') => {
-                        self.at += 1;
-                        break;
-                    }
-                    None => return self.fail_read("EOF while parsing a list"),
-                    Some(_) => return self.fail("expected `,` or `]`"),
+                if self.closes(b']', "EOF while parsing a list", "expected `,` or `]`")? {
+                    break;
                 }
             }
         }
