@@ -691,3 +691,62 @@ fn past_the_instance_wait_deliveries_are_turned_away() {
     assert_eq!(status, 200, "{answer}");
     stop(server);
 }
+
+/// Before it listens, the receiver says which vendors are enabled, with
+/// which scheme and how many secrets (never a value), and warns about a
+/// vendor whose deliveries will all be refused for want of a secret.
+#[test]
+fn the_startup_log_says_what_is_enabled() {
+    let config = r#"
+[vendors.varda]
+secrets = ["startup-varda-secret", "startup-varda-next"]
+
+[vendors.opencx]
+scheme = "standard-webhooks"
+secrets = ["whsec_c3RhcnR1cC1vcGVuY3g="]
+
+[vendors.atoms]
+"#;
+    let dir = scratch("startup", config);
+    let (server, log) = Receiver::start_logged(
+        SWITCHBOARD,
+        &dir.join("switchboard.toml"),
+        &dir.join("events.ndjson"),
+        &[],
+    )
+    .unwrap();
+    let lines: Vec<String> = log.try_iter().collect();
+    let line = |vendor: &str| {
+        lines
+            .iter()
+            .find(|line| line.contains(&format!("vendor=\"{vendor}\"")))
+            .unwrap_or_else(|| panic!("no line for {vendor}: {lines:#?}"))
+            .clone()
+    };
+    let varda = line("varda");
+    assert!(
+        varda.contains("INFO") && varda.contains("scheme=\"varda\"") && varda.contains("secrets=2"),
+        "{varda}"
+    );
+    let opencx = line("opencx");
+    assert!(
+        opencx.contains("scheme=\"standard-webhooks\"") && opencx.contains("secrets=1"),
+        "{opencx}"
+    );
+    let atoms = line("atoms");
+    assert!(
+        atoms.contains("WARN")
+            && atoms.contains("secrets=0")
+            && atoms.contains("every delivery is refused"),
+        "{atoms}"
+    );
+    let all = lines.join("\n");
+    for secret in [
+        "startup-varda-secret",
+        "startup-varda-next",
+        "c3RhcnR1cC1vcGVuY3g",
+    ] {
+        assert!(!all.contains(secret), "a secret in the log:\n{all}");
+    }
+    stop(server);
+}

@@ -36,7 +36,7 @@ use hyper::service::service_fn;
 use hyper::{HeaderMap, Request, Response, Uri};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use switchboard_core::{Config, ErrorClass};
+use switchboard_core::{Config, ErrorClass, SignatureScheme};
 use switchboard_host::{HostOptions, Pool, Switchboard, wit};
 use switchboard_http::{Answer, Overload, Route, Routes};
 use tokio::net::{TcpListener, TcpStream};
@@ -139,6 +139,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", options.listen))?;
     let address = listener.local_addr()?;
     let shutdown = shutdown_signal()?;
+    log_vendors(&options.config);
     tracing::info!(%address, "listening on {address}");
     let graceful = GracefulShutdown::new();
     accept_until_shutdown(&listener, &state, &graceful, &options.limits, shutdown).await;
@@ -155,6 +156,36 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     }
     tracing::info!("stopped; the journal is flushed");
     Ok(())
+}
+
+/// One line per enabled vendor: its scheme and how many secrets it has
+/// (never a value); a warning for a vendor that refuses every delivery
+/// because it has no secret for a scheme that verifies.
+fn log_vendors(config: &Config) {
+    if config.vendors.is_empty() {
+        tracing::warn!("no vendor is enabled: every delivery is refused");
+    }
+    for (vendor, settings) in &config.vendors {
+        let schemes: Vec<&dyn SignatureScheme> = match settings.scheme.configured() {
+            Some(scheme) => vec![scheme],
+            None => switchboard_core::vendors::family(vendor)
+                .map(|family| family.default_schemes().to_vec())
+                .unwrap_or_default(),
+        };
+        let names: Vec<&str> = schemes.iter().map(|scheme| scheme.name()).collect();
+        let scheme = names.join(" or ");
+        let secrets = settings.secrets.len();
+        if secrets == 0 && schemes.iter().any(|scheme| scheme.verifies()) {
+            tracing::warn!(
+                vendor,
+                scheme,
+                secrets,
+                "vendor enabled without a secret: every delivery is refused"
+            );
+        } else {
+            tracing::info!(vendor, scheme, secrets, "vendor enabled");
+        }
+    }
 }
 
 /// Serves each accepted connection while under the connection limit, turns
