@@ -412,3 +412,18 @@ fn a_signature_flood_is_refused_at_once() {
         started.elapsed()
     );
 }
+
+/// A component that is not there is the operator's setup, not a failed
+/// delivery: exit 2, the path, and how to build it.
+#[test]
+fn a_missing_component_exits_2_saying_how_to_build_it() {
+    let (code, stderr) = run_process(
+        &["--vendor", "varda", "--data-binary", "{}"],
+        &[("SWITCHBOARD_COMPONENT", "/nonexistent/switchboard.wasm")],
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/switchboard.wasm") && stderr.contains("make build"),
+        "{stderr}"
+    );
+}

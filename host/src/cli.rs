@@ -162,7 +162,15 @@ pub fn main() -> ExitCode {
     match Cli::parse().run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            if let Some(refused) = error.downcast_ref::<switchboard_host::Error>() {
+            if let Some(missing @ switchboard_host::Error::Load { .. }) =
+                error.downcast_ref::<switchboard_host::Error>()
+            {
+                // The operator's setup, not the delivery: a usage error.
+                eprintln!(
+                    "error: {missing}\n  hint: `make build` builds it; SWITCHBOARD_COMPONENT names another"
+                );
+                ExitCode::from(2)
+            } else if let Some(refused) = error.downcast_ref::<switchboard_host::Error>() {
                 eprintln!("error: {}: {refused}", refused.class());
                 ExitCode::from(refused.class().exit_code())
             } else if let Some(refused) = error.downcast_ref::<core::Error>() {
