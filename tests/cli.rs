@@ -427,3 +427,31 @@ fn a_missing_component_exits_2_saying_how_to_build_it() {
         "{stderr}"
     );
 }
+
+/// `--data-binary body.json` without `@` is the text `body.json`, as in
+/// curl; when a file has that name the CLI says so.
+#[test]
+fn a_body_that_names_a_file_is_taken_as_text_with_a_warning() {
+    let file = scratch("data-binary-file.json", b"{}");
+    let path = file.to_str().unwrap();
+    let (code, stderr) = run_process(
+        &[
+            "--vendor",
+            "varda",
+            "--secret",
+            "varda=cli-secret",
+            "--data-binary",
+            path,
+        ],
+        &[],
+    );
+    assert_eq!(
+        code,
+        Some(3),
+        "refused as unsigned, not read from the file: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("--data-binary @{path} reads the file")),
+        "{stderr}"
+    );
+}

@@ -437,6 +437,11 @@ fn parse_header(header: &str) -> anyhow::Result<(&str, &str)> {
 fn read_body(source: Option<&str>) -> anyhow::Result<Vec<u8>> {
     match source {
         None | Some("-" | "@-") => {
+            if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                eprintln!(
+                    "reading the body from the terminal (end it with Ctrl-D; --data-binary @FILE reads a file)"
+                );
+            }
             let mut body = Vec::new();
             std::io::stdin()
                 .read_to_end(&mut body)
@@ -447,7 +452,14 @@ fn read_body(source: Option<&str>) -> anyhow::Result<Vec<u8>> {
             Some(path) => {
                 std::fs::read(path).with_context(|| format!("reading the body from {path}"))
             }
-            None => Ok(source.as_bytes().to_vec()),
+            None => {
+                if std::path::Path::new(source).is_file() {
+                    eprintln!(
+                        "warning: the body is the text `{source}`, which is also a file's name: --data-binary @{source} reads the file"
+                    );
+                }
+                Ok(source.as_bytes().to_vec())
+            }
         },
     }
 }
