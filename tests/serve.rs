@@ -750,3 +750,38 @@ secrets = ["whsec_c3RhcnR1cC1vcGVuY3g="]
     }
     stop(server);
 }
+
+/// A first SIGTERM waits for in-flight requests; a second one, while a
+/// stalled delivery holds the drain, exits at once with status 130.
+#[test]
+fn a_second_signal_exits_at_once() {
+    let dir = scratch("second-signal", CONFIG);
+    let (mut server, log) = Receiver::start_logged(
+        SWITCHBOARD,
+        &dir.join("switchboard.toml"),
+        &dir.join("events.ndjson"),
+        &["--read-timeout", "30"],
+    )
+    .unwrap();
+    let mut stalled = connect(server.address);
+    stalled
+        .write_all(b"POST /webhooks/varda HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        .unwrap();
+    eventually("the stalled body is read", || budget_held(&server) == 1);
+    server.send_sigterm().unwrap();
+    let draining = log
+        .iter()
+        .find(|line| line.contains("shutting down"))
+        .is_some();
+    assert!(draining, "the first signal starts the drain");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(server.exited().unwrap().is_none(), "draining, not gone");
+    server.send_sigterm().unwrap();
+    let mut status = None;
+    eventually("exited after the second signal", || {
+        status = server.exited().unwrap();
+        status.is_some()
+    });
+    assert_eq!(status.and_then(|s| s.code()), Some(130), "{status:?}");
+    drop(stalled);
+}

@@ -79,16 +79,27 @@ impl Receiver {
         Ok(self.send("GET", "/metrics")?.body)
     }
 
-    /// Stops it with SIGTERM (in-flight requests finish, the journal is
-    /// flushed) and waits for its exit.
-    pub fn terminate(mut self) -> std::io::Result<ExitStatus> {
+    /// Sends it SIGTERM, and returns at once.
+    pub fn send_sigterm(&self) -> std::io::Result<()> {
         let sent = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
             .status()?;
-        if !sent.success() {
-            return Err(std::io::Error::other("kill -TERM failed"));
+        match sent.success() {
+            true => Ok(()),
+            false => Err(std::io::Error::other("kill -TERM failed")),
         }
+    }
+
+    /// Its exit status, if it has exited.
+    pub fn exited(&mut self) -> std::io::Result<Option<ExitStatus>> {
+        self.child.try_wait()
+    }
+
+    /// Stops it with SIGTERM (in-flight requests finish, the journal is
+    /// flushed) and waits for its exit.
+    pub fn terminate(mut self) -> std::io::Result<ExitStatus> {
+        self.send_sigterm()?;
         self.child.wait()
     }
 }

@@ -250,7 +250,10 @@ fn serve_connection(
 
 /// SIGTERM or SIGINT (Ctrl-C), listened for from the moment this returns:
 /// before the receiver says it listens, so that a signal sent as soon as it
-/// does is never the default, fatal one.
+/// does is never the default, fatal one. A second one while in-flight
+/// requests finish exits at once (status 130): every acknowledged event is
+/// already fsynced, and the deliveries cut off were not acknowledged, so
+/// their senders retry.
 fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
@@ -260,6 +263,14 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
             _ = terminate.recv() => {}
             _ = interrupt.recv() => {}
         }
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+            tracing::warn!("a second signal: exiting without finishing in-flight requests");
+            std::process::exit(130);
+        });
     })
 }
 
