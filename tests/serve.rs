@@ -785,3 +785,25 @@ fn a_second_signal_exits_at_once() {
     assert_eq!(status.and_then(|s| s.code()), Some(130), "{status:?}");
     drop(stalled);
 }
+
+/// A journal that cannot be opened stops the receiver before it listens,
+/// naming the file.
+#[test]
+fn a_journal_that_cannot_be_opened_is_named() {
+    let dir = scratch("unopenable", CONFIG);
+    let journal = dir.join("missing").join("events.ndjson");
+    let output = std::process::Command::new(SWITCHBOARD)
+        .arg("serve")
+        .args(["--listen", "127.0.0.1:0", "--config"])
+        .arg(dir.join("switchboard.toml"))
+        .arg("--out")
+        .arg(&journal)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("opening the journal {}", journal.display())),
+        "{stderr}"
+    );
+}

@@ -107,7 +107,10 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         options.dedupe_window,
         Arc::clone(&metrics),
     )
-    .context("opening the journal")?;
+    .with_context(|| match &options.target {
+        Target::File(path) => format!("opening the journal {}", path.display()),
+        Target::Stdout => "opening the journal on standard output".to_owned(),
+    })?;
     let forwarder = match (&options.forward, &options.target) {
         (Some(url), Target::File(path)) => Some(forward::spawn(
             url.clone(),
