@@ -58,7 +58,7 @@ fn known_variables(host_variables: &[&str]) -> Vec<String> {
 
 /// The known name closest to `name`, if it is a likely misspelling (at most
 /// two edits away).
-fn did_you_mean<'k>(name: &str, known: &'k [String]) -> Option<&'k str> {
+pub(crate) fn did_you_mean<'k>(name: &str, known: &'k [String]) -> Option<&'k str> {
     known
         .iter()
         .map(|k| (edit_distance(name, k), k))
@@ -269,10 +269,7 @@ impl Config {
         let family = crate::vendors::family_in(families, name).ok_or_else(|| {
             ConfigError::new(
                 format!("vendors.{name}"),
-                format!(
-                    "no vendor family is called `{name}` (expected one of {})",
-                    crate::vendors::names_of(families)
-                ),
+                crate::vendors::no_such_family(families, name),
             )
         })?;
         let Some(settings) = self.vendors.get(name) else {
@@ -350,10 +347,7 @@ impl Config {
         if let Some(unknown) = enabled.iter().find(|v| crate::vendors::family(v).is_none()) {
             return Err(ConfigError::new(
                 "SWITCHBOARD_VENDORS",
-                format!(
-                    "no vendor family is called `{unknown}` (expected one of {})",
-                    crate::vendors::names()
-                ),
+                crate::vendors::no_such_family(crate::FAMILIES, unknown),
             ));
         }
         self.vendors
@@ -671,8 +665,15 @@ mod tests {
         let refused = |json: &str| Config::from_json(json).unwrap_err().to_string();
         let err = refused(r#"{"vendors": {"vrada": {"secrets": ["s"]}}}"#);
         assert!(
-            err.starts_with("vendors.vrada: no vendor family is called `vrada`"),
+            err.starts_with(
+                "vendors.vrada: no vendor family is called `vrada` (did you mean `varda`? expected one of "
+            ),
             "{err}"
+        );
+        let err = refused(r#"{"vendors": {"stripe": {"secrets": ["s"]}}}"#);
+        assert!(
+            err.contains("(expected one of") && !err.contains("did you mean"),
+            "no suggestion when nothing is close: {err}"
         );
         for blank in ["", " ", "\\n"] {
             let err = refused(&format!(

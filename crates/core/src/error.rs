@@ -26,7 +26,7 @@ pub enum Error {
     #[error("could not determine the vendor from the headers or the body")]
     VendorNotDetected,
     /// The named vendor family does not exist.
-    #[error("no vendor family is called `{0}` (expected one of {names})", names = crate::vendors::names())]
+    #[error("{}", crate::vendors::no_such_family(crate::FAMILIES, .0))]
     NoSuchVendor(String),
     /// The vendor family exists but the configuration does not enable it.
     #[error("vendor `{0}` is not enabled")]

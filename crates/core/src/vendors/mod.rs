@@ -30,6 +30,19 @@ pub fn names() -> String {
     names_of(FAMILIES)
 }
 
+/// Why `name` is no family of `families`: the nearest name when one is a
+/// likely typo, and every name.
+pub fn no_such_family(families: &[&dyn Family], name: &str) -> String {
+    let known: Vec<String> = families.iter().map(|f| f.name().to_owned()).collect();
+    let hint = crate::config::did_you_mean(name, &known)
+        .map(|near| format!("did you mean `{near}`? "))
+        .unwrap_or_default();
+    format!(
+        "no vendor family is called `{name}` ({hint}expected one of {})",
+        names_of(families)
+    )
+}
+
 /// The names of `families`, comma-separated.
 pub fn names_of(families: &[&dyn Family]) -> String {
     families
