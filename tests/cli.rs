@@ -455,3 +455,20 @@ fn a_body_that_names_a_file_is_taken_as_text_with_a_warning() {
         "{stderr}"
     );
 }
+
+/// Every command's `--help` ends with an example.
+#[test]
+fn every_command_has_examples_in_its_help() {
+    for command in ["process", "sign", "serve", "keygen"] {
+        let output = Command::new(SWITCHBOARD)
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        let help = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{command}: {help}");
+        assert!(
+            help.contains("Example") && help.contains(&format!("switchboard {command}")),
+            "{command}: {help}"
+        );
+    }
+}

@@ -32,6 +32,9 @@ enum Command {
 /// `PUBLIC_KEY=whpk_…` (for the receiver's secrets list). The randomness
 /// comes from the operating system.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  eval \"$(switchboard keygen)\"   # sets SIGNING_KEY and PUBLIC_KEY\n  switchboard sign --vendor opencx --scheme opencx=standard-webhooks --secret \"$SIGNING_KEY\" --data-binary @body.json"
+)]
 struct Keygen {}
 
 /// Receive webhooks over HTTP: `POST /webhooks/{vendor}` (or `/webhooks` to
@@ -40,6 +43,9 @@ struct Keygen {}
 /// event already written answers `200` with `"duplicate": true`. SIGTERM or
 /// Ctrl-C stops accepting, finishes in-flight requests and flushes.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  switchboard serve --config switchboard.toml --out events.ndjson\n  switchboard serve --config switchboard.toml --out events.ndjson --forward http://127.0.0.1:9000/events\n  SWITCHBOARD_VENDORS=varda SWITCHBOARD_SECRET_VARDA=... switchboard serve --out -"
+)]
 struct Serve {
     /// The address to listen on (`127.0.0.1:0` picks a free port; the log
     /// says which).
@@ -80,6 +86,9 @@ struct Serve {
 /// 5 unknown-vendor, 6 too-large, 7 internal (2 for bad usage or
 /// configuration).
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  switchboard process --config switchboard.toml -H @headers.txt --data-binary @body.json\n  switchboard process --vendor varda --secret varda=my-secret -H 'X-Varda-Signature: t=...,v1=...' --data-binary @body.json"
+)]
 struct Process {
     /// The vendor family; detected from the headers and body when absent.
     #[arg(long, value_name = "VENDOR", long_help = vendor_help(
@@ -109,6 +118,9 @@ struct Process {
 /// Print the headers a vendor would send for a body, one `Name: value` per
 /// line, ready for `curl -H`.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  switchboard sign --vendor varda --secret my-secret --data-binary @body.json > headers.txt\n  curl -H @headers.txt --data-binary @body.json http://127.0.0.1:8787/webhooks/varda"
+)]
 struct Sign {
     /// The vendor family.
     #[arg(long, value_name = "VENDOR", long_help = vendor_help("The vendor family."))]
