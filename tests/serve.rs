@@ -807,3 +807,29 @@ fn a_journal_that_cannot_be_opened_is_named() {
         "{stderr}"
     );
 }
+
+/// Each request's log line names the peer, and the event's id once one is
+/// accepted.
+#[test]
+fn request_lines_carry_the_peer_and_the_event_id() {
+    let dir = scratch("log-lines", CONFIG);
+    let (server, log) = Receiver::start_logged(
+        SWITCHBOARD,
+        &dir.join("switchboard.toml"),
+        &dir.join("events.ndjson"),
+        &[],
+    )
+    .unwrap();
+    let headers = signed(&config(), "varda", VARDA_BODY);
+    let (status, answer) = post(&server, "/webhooks/varda", &headers, VARDA_BODY);
+    assert_eq!(status, 200, "{answer}");
+    let id = answer["id"].as_str().unwrap();
+    let line = std::iter::from_fn(|| log.recv_timeout(Duration::from_secs(10)).ok())
+        .find(|line| line.contains("status=200"))
+        .expect("the request's line");
+    assert!(
+        line.contains("peer=127.0.0.1:") && line.contains(&format!("id=\"{id}\"")),
+        "{line}"
+    );
+    stop(server);
+}

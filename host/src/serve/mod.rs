@@ -234,7 +234,7 @@ fn serve_connection(
     permit: OwnedSemaphorePermit,
 ) {
     let service_state = Arc::clone(state);
-    let service = service_fn(move |request| handle(Arc::clone(&service_state), request));
+    let service = service_fn(move |request| handle(Arc::clone(&service_state), peer, request));
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(state.read_timeout)
@@ -297,8 +297,11 @@ impl Handled {
     }
 }
 
+/// One request: answered, counted in the metrics and logged (with the
+/// peer's address, and the event's id once one is accepted).
 async fn handle(
     state: Arc<State>,
+    peer: SocketAddr,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let started = Instant::now();
@@ -316,9 +319,15 @@ async fn handle(
             .metrics
             .request(vendor, event_type, answer.code(), took);
     }
+    let id = match answer {
+        Answer::Accepted { id, .. } => Some(id.as_str()),
+        _ => None,
+    };
     tracing::info!(
+        %peer,
         %method,
         path,
+        id,
         status = answer.status().as_u16(),
         vendor,
         r#type = event_type,
