@@ -16,7 +16,7 @@ FUZZ_SECONDS       ?= 120
 FUZZ_SMOKE_SECONDS ?= 6
 
 
-.PHONY: all setup build component run demo samples load attack test test-build test-rust test-python test-node python node lint bench fuzz fuzz-smoke clean
+.PHONY: all setup build component run demo samples load attack test test-rust test-python test-node python node lint bench fuzz fuzz-smoke clean
 
 all: build
 
@@ -30,10 +30,22 @@ setup:
 	  rustup component list --installed | grep -q "^$$component" || rustup component add $$component; \
 	done
 
+# Every host-side crate, tests included, in one build. The tests'
+# dev-dependencies (the gateway suite's wasi:http host) add features to
+# wasmtime, hyper and tokio: a build of the host alone would compile
+# wasmtime and everything above it a second time, with other features, and
+# `make run` and `make test` would each undo the other's `switchboard`
+# binary. So there is one build, and every suite (Python's included) and
+# `make run` use the `switchboard` binary it leaves in target/release. The
+# componentize tool (no tests of its own) is built once, unoptimised: it
+# runs for well under a second and compiles in a third of the time.
+TESTED := --workspace --exclude switchboard-component --exclude switchboard-gateway --exclude switchboard-componentize
+
 ## build: the components (target/switchboard.wasm, the processor, and
-## target/gateway.wasm, the wasi:http gateway) and the host, in release.
+## target/gateway.wasm, the wasi:http gateway) and the host with its tests,
+## in release.
 build: component
-	$(CARGO) build --release --locked -p switchboard-host
+	$(CARGO) test --release --locked $(TESTED) --no-run
 
 component: setup
 	$(CARGO) build --locked -p switchboard-component -p switchboard-gateway --target wasm32-unknown-unknown --profile guest
@@ -69,19 +81,7 @@ attack: build
 ## then a short run of every fuzz target.
 test: test-rust test-python test-node fuzz-smoke
 
-# Every host-side crate, tests included. The tests' dev-dependencies (the
-# gateway suite's wasi:http host) add features to wasmtime, hyper and tokio,
-# so the test build cannot reuse `build`'s artefacts: the suites, Python's
-# and Node's included, use the `switchboard` binary this build leaves in
-# target/release, and nothing in `make test` builds wasmtime twice. The
-# componentize tool (no tests of its own) is built once, unoptimised: it
-# runs for well under a second and compiles in a third of the time.
-TESTED := --workspace --exclude switchboard-component --exclude switchboard-gateway --exclude switchboard-componentize
-
-test-build: component
-	$(CARGO) test --release --locked $(TESTED) --no-run
-
-test-rust: test-build
+test-rust: build
 	$(CARGO) test --release --locked $(TESTED)
 
 # Python: wasmtime-py and pytest, pinned, in a project-local virtualenv.
@@ -92,7 +92,7 @@ $(VENV)/installed: host/python/requirements.txt
 
 python: $(VENV)/installed
 
-test-python: test-build python
+test-python: build python
 	$(PYTHON) -m pytest -q tests/python
 
 # Node: jco, pinned in host/node/package-lock.json, transpiles the component.
