@@ -69,6 +69,17 @@ fn start(dir: &Path, extra: &[&str]) -> Receiver {
     start_with(dir, &dir.join("events.ndjson"), extra)
 }
 
+/// [`start`], also handing over every line of its log.
+fn start_logged(dir: &Path, extra: &[&str]) -> (Receiver, std::sync::mpsc::Receiver<String>) {
+    Receiver::start_logged(
+        SWITCHBOARD,
+        &dir.join("switchboard.toml"),
+        &dir.join("events.ndjson"),
+        extra,
+    )
+    .unwrap()
+}
+
 fn start_with(dir: &Path, journal: &Path, extra: &[&str]) -> Receiver {
     Receiver::start(SWITCHBOARD, &dir.join("switchboard.toml"), journal, extra).unwrap()
 }
@@ -708,13 +719,7 @@ secrets = ["whsec_c3RhcnR1cC1vcGVuY3g="]
 [vendors.atoms]
 "#;
     let dir = scratch("startup", config);
-    let (server, log) = Receiver::start_logged(
-        SWITCHBOARD,
-        &dir.join("switchboard.toml"),
-        &dir.join("events.ndjson"),
-        &[],
-    )
-    .unwrap();
+    let (server, log) = start_logged(&dir, &[]);
     let lines: Vec<String> = log.try_iter().collect();
     let line = |vendor: &str| {
         lines
@@ -756,13 +761,7 @@ secrets = ["whsec_c3RhcnR1cC1vcGVuY3g="]
 #[test]
 fn a_second_signal_exits_at_once() {
     let dir = scratch("second-signal", CONFIG);
-    let (mut server, log) = Receiver::start_logged(
-        SWITCHBOARD,
-        &dir.join("switchboard.toml"),
-        &dir.join("events.ndjson"),
-        &["--read-timeout", "30"],
-    )
-    .unwrap();
+    let (mut server, log) = start_logged(&dir, &["--read-timeout", "30"]);
     let mut stalled = connect(server.address);
     stalled
         .write_all(b"POST /webhooks/varda HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
@@ -813,13 +812,7 @@ fn a_journal_that_cannot_be_opened_is_named() {
 #[test]
 fn request_lines_carry_the_peer_and_the_event_id() {
     let dir = scratch("log-lines", CONFIG);
-    let (server, log) = Receiver::start_logged(
-        SWITCHBOARD,
-        &dir.join("switchboard.toml"),
-        &dir.join("events.ndjson"),
-        &[],
-    )
-    .unwrap();
+    let (server, log) = start_logged(&dir, &[]);
     let headers = signed(&config(), "varda", VARDA_BODY);
     let (status, answer) = post(&server, "/webhooks/varda", &headers, VARDA_BODY);
     assert_eq!(status, 200, "{answer}");
