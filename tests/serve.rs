@@ -705,7 +705,8 @@ fn past_the_instance_wait_deliveries_are_turned_away() {
 
 /// Before it listens, the receiver says which vendors are enabled, with
 /// which scheme and how many secrets (never a value), and warns about a
-/// vendor whose deliveries will all be refused for want of a secret.
+/// vendor whose deliveries will all be refused for want of a scheme or a
+/// secret.
 #[test]
 fn the_startup_log_says_what_is_enabled() {
     let config = r#"
@@ -713,10 +714,12 @@ fn the_startup_log_says_what_is_enabled() {
 secrets = ["startup-varda-secret", "startup-varda-next"]
 
 [vendors.opencx]
-scheme = "standard-webhooks"
 secrets = ["whsec_c3RhcnR1cC1vcGVuY3g="]
 
 [vendors.atoms]
+
+[vendors.openphone]
+scheme = "none"
 "#;
     let dir = scratch("startup", config);
     let (server, log) = start_logged(&dir, &[]);
@@ -735,8 +738,10 @@ secrets = ["whsec_c3RhcnR1cC1vcGVuY3g="]
     );
     let opencx = line("opencx");
     assert!(
-        opencx.contains("scheme=\"standard-webhooks\"") && opencx.contains("secrets=1"),
-        "{opencx}"
+        opencx.contains("WARN")
+            && opencx.contains("without a signature scheme")
+            && opencx.contains("secrets=1"),
+        "OpenCX has no scheme of its own: {opencx}"
     );
     let atoms = line("atoms");
     assert!(
@@ -744,6 +749,11 @@ secrets = ["whsec_c3RhcnR1cC1vcGVuY3g="]
             && atoms.contains("secrets=0")
             && atoms.contains("every delivery is refused"),
         "{atoms}"
+    );
+    let openphone = line("openphone");
+    assert!(
+        openphone.contains("INFO") && openphone.contains("scheme=\"none\""),
+        "a scheme that verifies nothing needs no secret: {openphone}"
     );
     let all = lines.join("\n");
     for secret in [

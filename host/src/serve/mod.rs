@@ -163,7 +163,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
 
 /// One line per enabled vendor: its scheme and how many secrets it has
 /// (never a value); a warning for a vendor that refuses every delivery
-/// because it has no secret for a scheme that verifies.
+/// because it has no scheme, or no secret for a scheme that verifies.
 fn log_vendors(config: &Config) {
     if config.vendors.is_empty() {
         tracing::warn!("no vendor is enabled: every delivery is refused");
@@ -178,7 +178,13 @@ fn log_vendors(config: &Config) {
         let names: Vec<&str> = schemes.iter().map(|scheme| scheme.name()).collect();
         let scheme = names.join(" or ");
         let secrets = settings.secrets.len();
-        if secrets == 0 && schemes.iter().any(|scheme| scheme.verifies()) {
+        if schemes.is_empty() {
+            tracing::warn!(
+                vendor,
+                secrets,
+                "vendor enabled without a signature scheme (it has no default one): every delivery is refused"
+            );
+        } else if secrets == 0 && schemes.iter().any(|scheme| scheme.verifies()) {
             tracing::warn!(
                 vendor,
                 scheme,
