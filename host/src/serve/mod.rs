@@ -216,7 +216,7 @@ async fn accept_until_shutdown(
                     Ok(permit) => serve_connection(state, graceful, stream, peer, permit),
                     Err(_) => {
                         let answer = Answer::Overloaded(Overload::Connections);
-                        state.metrics.request(vendor_label(None), "", answer.code(), Duration::ZERO);
+                        state.metrics.request(vendor_label(None), "", outcome(&answer), Duration::ZERO);
                         limits::turn_away(stream, &turning_away);
                     }
                 },
@@ -291,6 +291,9 @@ struct Handled {
     vendor: &'static str,
     /// The event's normalized type, or empty.
     event_type: String,
+    /// The vendor's id of the delivery, from its headers, when it sends one
+    /// (`X-Varda-Delivery`, `webhook-id`): unverified, for the log line.
+    delivery: Option<String>,
 }
 
 impl Handled {
@@ -299,8 +302,14 @@ impl Handled {
             answer,
             vendor,
             event_type: String::new(),
+            delivery: None,
         }
     }
+}
+
+/// The outcome and reason labels of an answer's metrics.
+fn outcome(answer: &Answer) -> (&'static str, &'static str) {
+    (answer.code(), answer.reason().unwrap_or_default())
 }
 
 /// One request: answered, counted in the metrics and logged (with the
@@ -319,11 +328,12 @@ async fn handle(
         answer,
         vendor,
         event_type,
+        delivery,
     } = &handled;
     if !matches!(answer, Answer::Healthy | Answer::Metrics(_)) {
         state
             .metrics
-            .request(vendor, event_type, answer.code(), took);
+            .request(vendor, event_type, outcome(answer), took);
     }
     let id = match answer {
         Answer::Accepted { id, .. } => Some(id.as_str()),
@@ -333,11 +343,14 @@ async fn handle(
         %peer,
         %method,
         path,
+        delivery = delivery.as_deref(),
         id,
         status = answer.status().as_u16(),
         vendor,
         r#type = event_type,
         outcome = answer.code(),
+        reason = answer.reason(),
+        detail = answer.message().as_deref(),
         micros = took.as_micros() as u64,
         "request"
     );
@@ -369,18 +382,24 @@ async fn respond(state: &State, request: Request<Incoming>) -> Handled {
 async fn webhook(state: &State, request: Request<Incoming>, vendor: Option<String>) -> Handled {
     let named = vendor_label(vendor.as_deref());
     let (parts, body) = request.into_parts();
+    let headers = wit_headers(&parts.headers);
+    let delivery = delivery_id(&headers, vendor.as_deref());
+    let refused = |refusal| Handled {
+        delivery: delivery.clone(),
+        ..Handled::answer(refusal, named)
+    };
     // The body stays charged to the budget until the answer.
     let body = match read_body(state, &parts.headers, body).await {
         Ok(body) => body,
-        Err(refusal) => return Handled::answer(refusal, named),
+        Err(refusal) => return refused(refusal),
     };
     let request = wit::Request {
-        headers: wit_headers(&parts.headers),
+        headers,
         body: body.bytes,
     };
     let event = match process(state, request, vendor).await {
         Ok(event) => event,
-        Err(refusal) => return Handled::answer(refusal, named),
+        Err(refusal) => return refused(refusal),
     };
     let vendor = vendor_label(Some(&event.vendor));
     let event_type = event.type_.clone();
@@ -389,6 +408,7 @@ async fn webhook(state: &State, request: Request<Incoming>, vendor: Option<Strin
         answer,
         vendor,
         event_type,
+        delivery,
     }
 }
 
@@ -442,6 +462,14 @@ async fn read_body<'s>(
     }
 }
 
+/// The vendor's id of the delivery, from its headers (see
+/// `switchboard_core::vendors::delivery_id`), cut as paths are cut.
+fn delivery_id(headers: &[wit::Header], vendor: Option<&str>) -> Option<String> {
+    let headers = headers.iter().map(|h| (h.name.as_str(), h.value.as_str()));
+    let request = switchboard_core::Request::new(headers, &[]);
+    switchboard_core::vendors::delivery_id(&request, vendor).map(switchboard_http::echoed)
+}
+
 /// The request's headers as the component takes them, values converted by
 /// the contract's rule.
 fn wit_headers(headers: &HeaderMap) -> Vec<wit::Header> {
@@ -484,10 +512,12 @@ async fn process(
         Ok(Ok(event)) => Ok(event),
         Ok(Err(e)) => Err(Answer::Refused {
             class: e.class(),
+            reason: e.reason_label(),
             message: e.to_string(),
         }),
         Err(e) => Err(Answer::Refused {
             class: ErrorClass::Internal,
+            reason: "trap",
             message: format!("the processing task failed: {e}"),
         }),
     }
