@@ -1012,3 +1012,78 @@ fn request_lines_carry_the_peer_and_the_event_id() {
     );
     stop(server);
 }
+
+/// `--log-format json`: one JSON object per line, with the request line's
+/// fields (the reason among them) as members.
+#[test]
+fn json_log_lines_carry_the_same_fields() {
+    let dir = scratch("log-json", CONFIG);
+    let (server, log) = start_logged(&dir, &["--log-format", "json"]);
+    let (status, _) = post(&server, "/webhooks/varda", &[], VARDA_BODY);
+    assert_eq!(status, 401);
+    let line = std::iter::from_fn(|| log.recv_timeout(Duration::from_secs(10)).ok())
+        .find(|line| line.contains("/webhooks/varda"))
+        .expect("the request's line");
+    let fields: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(fields["message"], "request", "{line}");
+    assert_eq!(fields["level"], "INFO", "{line}");
+    assert_eq!(fields["status"], 401, "{line}");
+    assert_eq!(fields["reason"], "missing-header", "{line}");
+    assert!(
+        fields["peer"].as_str().unwrap().starts_with("127.0.0.1:"),
+        "{line}"
+    );
+    stop(server);
+}
+
+/// `--log-level warn` leaves the request lines out (and overrides
+/// `RUST_LOG`); a level that does not parse is a usage error.
+#[test]
+fn the_log_level_is_chosen_on_the_command_line() {
+    let dir = scratch("log-level", CONFIG);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let log = dir.join("stderr.log");
+    let mut child = std::process::Command::new(SWITCHBOARD)
+        .args([
+            "serve",
+            "--listen",
+            &listen,
+            "--log-level",
+            "warn",
+            "--config",
+        ])
+        .arg(dir.join("switchboard.toml"))
+        .arg("--out")
+        .arg(dir.join("events.ndjson"))
+        .env("RUST_LOG", "debug")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let address: SocketAddr = listen.parse().unwrap();
+    eventually("the receiver answers", || {
+        http::request(address, "GET", "/healthz", &[], b"").is_ok_and(|r| r.status == 200)
+    });
+    let response = http::request(address, "POST", "/webhooks/varda", &[], VARDA_BODY).unwrap();
+    assert_eq!(response.status, 401);
+    let _ = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status();
+    assert!(child.wait().unwrap().success());
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(!logged.contains("request"), "{logged}");
+    assert!(!logged.contains("DEBUG"), "{logged}");
+
+    let output = std::process::Command::new(SWITCHBOARD)
+        .args(["serve", "--log-level", "loud=[", "--config"])
+        .arg(dir.join("switchboard.toml"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--log-level loud=["), "{stderr}");
+}

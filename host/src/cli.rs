@@ -44,7 +44,7 @@ struct Keygen {}
 /// Ctrl-C stops accepting, finishes in-flight requests and flushes.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  switchboard serve --config switchboard.toml --out events.ndjson\n  switchboard serve --config switchboard.toml --out events.ndjson --forward http://127.0.0.1:9000/events\n  SWITCHBOARD_VENDORS=varda SWITCHBOARD_SECRET_VARDA=... switchboard serve --out -"
+    after_help = "Examples:\n  switchboard serve --config switchboard.toml --out events.ndjson\n  switchboard serve --config switchboard.toml --log-format json --log-level warn\n  switchboard serve --config switchboard.toml --out events.ndjson --forward http://127.0.0.1:9000/events\n  SWITCHBOARD_VENDORS=varda SWITCHBOARD_SECRET_VARDA=... switchboard serve --out -"
 )]
 struct Serve {
     /// The address to listen on (`127.0.0.1:0` picks a free port; the log
@@ -78,6 +78,16 @@ struct Serve {
     /// The component to run; the one `make build` produced when absent.
     #[arg(long, value_name = "PATH")]
     component: Option<PathBuf>,
+    /// What is logged: a level (`error`, `warn`, `info`, `debug`, `trace`)
+    /// or `RUST_LOG` directives (`info,hyper=debug`). Overrides `RUST_LOG`;
+    /// `info` when neither is set: one line per request and the lifecycle.
+    #[arg(long, value_name = "LEVEL|DIRECTIVES")]
+    log_level: Option<String>,
+    /// `text` (one `key=value` line per event; colours on a terminal) or
+    /// `json` (one JSON object per line, with the same fields, for a log
+    /// pipeline).
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    log_format: LogFormat,
 }
 
 /// Run one request through the component and print its CloudEvent as one
@@ -168,6 +178,46 @@ struct Settings {
     /// configuration file for their options).
     #[arg(long = "scheme", value_name = "VENDOR=SCHEME")]
     schemes: Vec<String>,
+}
+
+/// The form of `serve`'s log lines.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logging to standard error at `level` (else `RUST_LOG`, else `info`), in
+/// `format`. A level or directive that does not parse is a usage error
+/// rather than silence.
+fn init_logging(level: Option<&str>, format: LogFormat) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match level {
+        Some(level) => EnvFilter::builder()
+            .parse(level)
+            .with_context(|| format!("--log-level {level}"))?,
+        None => match std::env::var("RUST_LOG") {
+            Ok(directives) if !directives.trim().is_empty() => EnvFilter::builder()
+                .parse(&directives)
+                .with_context(|| format!("RUST_LOG={directives}"))?,
+            _ => EnvFilter::new("info"),
+        },
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+    }
+    Ok(())
 }
 
 /// Runs the command line; the exit code says how it went.
@@ -273,11 +323,7 @@ impl Process {
 
 impl Serve {
     fn run(self) -> anyhow::Result<()> {
-        tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .with_target(false)
-            .init();
+        init_logging(self.log_level.as_deref(), self.log_format)?;
         let config = self.settings.load()?;
         let forward = self
             .forward

@@ -108,8 +108,9 @@ pub fn start_receiver_logged(
         let line = lines
             .next()
             .ok_or_else(|| std::io::Error::other("the receiver exited before listening"))??;
+        // The address ends at a space (text lines) or a quote (JSON lines).
         let listening = line.split_once("listening on ").map(|(_, rest)| {
-            rest.split_whitespace()
+            rest.split(|c: char| c.is_whitespace() || c == '"')
                 .next()
                 .unwrap_or_default()
                 .to_owned()
