@@ -86,7 +86,10 @@ pub struct HostOptions {
     /// How many instances may be alive at once (the pool's size).
     pub max_instances: u32,
     /// Whether compiled code is cached on disk (wasmtime's cache, in the
-    /// user's cache directory), so that a CLI run need not recompile.
+    /// user's cache directory, keyed by the component's bytes, the engine's
+    /// settings and wasmtime's version), so that a CLI run or a receiver's
+    /// restart need not recompile: `switchboard process` and `serve` turn
+    /// it on.
     pub compile_cache: bool,
 }
 

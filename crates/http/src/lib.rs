@@ -24,7 +24,7 @@
 //! assert_eq!(refused.code(), "method-not-allowed");
 //! assert_eq!(
 //!     refused.body(),
-//!     r#"{"error":"method-not-allowed","message":"use POST","reason":"wrong-method"}"#
+//!     r#"{"error":"method-not-allowed","reason":"wrong-method","message":"use POST"}"#
 //! );
 //!
 //! // A declared length over the limit is refused before any body is read.
