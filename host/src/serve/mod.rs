@@ -6,7 +6,9 @@
 //! blocking pool (after a bounded wait for one), and its event appended to
 //! the journal; the vendor hears `200` only once the event is durable.
 //! Routes: `POST /webhooks/{vendor}`, `POST /webhooks` (detection),
-//! `GET /healthz`, `GET /metrics`.
+//! `GET /healthz`, `GET /metrics`, and the loopback-only admin route `POST
+//! /replay` ([`replay`]). A delivery the component refuses is kept in the
+//! refusal log ([`refused`]).
 //!
 //! Bounds ([`Limits`], each a flag): connections, buffered body bytes and
 //! the wait for an instance, past which the answer is `503 overloaded` with
@@ -15,10 +17,13 @@
 //! lingering ([`limits::Lingering`]), so a refused body's sender reads its
 //! `413`.
 
-mod forward;
+pub mod delivery;
+pub mod forward;
 mod journal;
 mod limits;
 mod metrics;
+pub mod refused;
+mod replay;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -37,6 +42,7 @@ use hyper::{HeaderMap, Request, Response, Uri};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use switchboard_core::{Config, ErrorClass, SignatureScheme};
+use switchboard_host::Error as HostError;
 use switchboard_host::{HostOptions, Pool, Switchboard, wit};
 use switchboard_http::{Answer, Overload, Route, Routes};
 use tokio::net::{TcpListener, TcpStream};
@@ -69,6 +75,8 @@ pub struct Options {
     pub drain_timeout: Duration,
     /// Connections, body bytes, instances.
     pub limits: Limits,
+    /// Whether and within what caps refused deliveries are kept.
+    pub refused: refused::Settings,
 }
 
 /// What every request shares.
@@ -83,6 +91,8 @@ struct State {
     read_timeout: Duration,
     journal: Journal,
     metrics: Arc<Metrics>,
+    /// The refusal log, unless it is off or the journal is `-`.
+    keeper: Option<refused::Keeper>,
 }
 
 /// The most a connection's read buffer holds: room for the largest request
@@ -96,6 +106,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// Runs the receiver until SIGTERM or Ctrl-C, then drains and flushes.
 pub async fn run(options: Options) -> anyhow::Result<()> {
     options.limits.check(options.config.body_limit)?;
+    options.refused.check()?;
     let host_options = HostOptions {
         max_instances: options.limits.instances,
         ..HostOptions::default()
@@ -124,6 +135,15 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         }
         (None, _) => None,
     };
+    let (keeper, keeper_writer) = match &options.target {
+        Target::File(journal) if options.refused.enabled() => {
+            let path = refused::path_beside(journal);
+            let (keeper, writer) = refused::Keeper::open(path.clone(), &options.refused, &options.config)
+                .with_context(|| format!("opening the refusal log {}", path.display()))?;
+            (Some(keeper), Some(writer))
+        }
+        _ => (None, None),
+    };
     let pool = Pool::new(switchboard);
     let state = Arc::new(State {
         instances: Arc::new(Semaphore::new(pool.size())),
@@ -135,6 +155,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         read_timeout: options.read_timeout,
         journal,
         metrics,
+        keeper,
     });
 
     let listener = TcpListener::bind(options.listen)
@@ -154,6 +175,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     }
     drop(state);
     writer.await.context("the journal writer failed")?;
+    if let Some(writer) = keeper_writer {
+        writer.await.context("the refusal log's writer failed")?;
+    }
     if let Some(forwarder) = forwarder {
         forwarder.stop().await;
     }
@@ -313,7 +337,7 @@ async fn handle(
     let started = Instant::now();
     let method = request.method().clone();
     let path = switchboard_http::echoed(request.uri().path());
-    let handled = respond(&state, request).await;
+    let handled = respond(&state, peer, request).await;
     let took = started.elapsed();
     let Handled {
         answer,
@@ -346,8 +370,13 @@ async fn handle(
         .map(|body| Full::new(Bytes::from(body))))
 }
 
-async fn respond(state: &State, request: Request<Incoming>) -> Handled {
-    let vendor = match Routes::RECEIVER.route(request.method(), request.uri().path()) {
+async fn respond(state: &State, peer: SocketAddr, request: Request<Incoming>) -> Handled {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |target| target.as_str())
+        .to_owned();
+    let vendor = match Routes::RECEIVER.route(request.method(), &target) {
         Ok(Route::Webhook { vendor }) => vendor.map(str::to_owned),
         Ok(Route::Health) => return Handled::answer(Answer::Healthy, vendor_label(None)),
         Ok(Route::Metrics) => {
@@ -358,19 +387,32 @@ async fn respond(state: &State, request: Request<Incoming>) -> Handled {
                 "Request body bytes read and held now (bounded by --body-budget).",
                 state.budget.held() as u64,
             );
+            if let Some(keeper) = &state.keeper {
+                keeper.render(&mut text);
+            }
             return Handled::answer(Answer::Metrics(text), vendor_label(None));
+        }
+        Ok(Route::Replay { dry_run }) => {
+            let answer = replay::replay(state, peer, request, dry_run).await;
+            return Handled::answer(answer, vendor_label(None));
         }
         Err(refusal) => return Handled::answer(refusal, vendor_label(None)),
     };
-    webhook(state, request, vendor).await
+    webhook(state, peer, request, vendor).await
 }
 
-/// One delivery: read, processed, journaled.
-async fn webhook(state: &State, request: Request<Incoming>, vendor: Option<String>) -> Handled {
+/// One delivery: read, processed (a refusal kept in the refusal log),
+/// journaled.
+async fn webhook(
+    state: &State,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+    vendor: Option<String>,
+) -> Handled {
     let named = vendor_label(vendor.as_deref());
     let (parts, body) = request.into_parts();
     // The body stays charged to the budget until the answer.
-    let body = match read_body(state, &parts.headers, body).await {
+    let body = match read_body(state, &parts.headers, body, state.body_limit).await {
         Ok(body) => body,
         Err(refusal) => return Handled::answer(refusal, named),
     };
@@ -378,9 +420,30 @@ async fn webhook(state: &State, request: Request<Incoming>, vendor: Option<Strin
         headers: wit_headers(&parts.headers),
         body: body.bytes,
     };
-    let event = match process(state, request, vendor).await {
-        Ok(event) => event,
-        Err(refusal) => return Handled::answer(refusal, named),
+    let event = match process(state, request, vendor.clone(), unix_now()).await {
+        Processed::Event(event) => event,
+        Processed::Refused(refused) => {
+            if let (Some(keeper), Some(request)) = (&state.keeper, &refused.request) {
+                let headers: Vec<(String, String)> = request
+                    .headers
+                    .iter()
+                    .map(|header| (header.name.clone(), header.value.clone()))
+                    .collect();
+                keeper.keep(&refused::Refusal {
+                    peer,
+                    vendor: vendor.as_deref(),
+                    headers: &headers,
+                    body: &request.body,
+                    class: refused.class,
+                    reason: &refused.reason,
+                    message: &refused.message,
+                });
+            }
+            return Handled::answer(refused.answer(), named);
+        }
+        Processed::Overloaded => {
+            return Handled::answer(Answer::Overloaded(Overload::Instances), named);
+        }
     };
     let vendor = vendor_label(Some(&event.vendor));
     let event_type = event.type_.clone();
@@ -399,15 +462,15 @@ struct Body<'s> {
 }
 
 /// The body, read within the read timeout: refused from its declared length
-/// (`413`, or `503` when it cannot fit in the body budget now) before any
-/// of it is read, else as soon as it passes the limit or the budget; `408`
-/// when it is too slow.
+/// (`413` past `limit`, or `503` when it cannot fit in the body budget now)
+/// before any of it is read, else as soon as it passes the limit or the
+/// budget; `408` when it is too slow.
 async fn read_body<'s>(
     state: &'s State,
     headers: &HeaderMap,
     mut body: Incoming,
+    limit: usize,
 ) -> Result<Body<'s>, Answer> {
-    let limit = state.body_limit;
     let declared = switchboard_http::check_declared_length(
         headers.get(CONTENT_LENGTH).map(|value| value.as_bytes()),
         limit,
@@ -454,42 +517,93 @@ fn wit_headers(headers: &HeaderMap) -> Vec<wit::Header> {
         .collect()
 }
 
+/// What running a delivery came to.
+enum Processed {
+    /// An event.
+    Event(wit::Event),
+    /// Refused by the component, or failed in it.
+    Refused(Refused),
+    /// Not run: no instance was free within the instance wait.
+    Overloaded,
+}
+
+/// A refusal, and the request it refused (handed back, so that it can be
+/// kept without a copy; `None` if the processing task itself failed).
+struct Refused {
+    class: ErrorClass,
+    reason: String,
+    message: String,
+    request: Option<wit::Request>,
+}
+
+impl Refused {
+    /// The refusal as the vendor hears it.
+    fn answer(&self) -> Answer {
+        Answer::Refused {
+            class: self.class,
+            message: self.message.clone(),
+        }
+    }
+}
+
 /// Runs the delivery in a pooled instance on the blocking pool, once one is
-/// free: `503` if none is within the instance wait.
+/// free (else [`Processed::Overloaded`]), verified at `now`.
 async fn process(
     state: &State,
     request: wit::Request,
     vendor: Option<String>,
-) -> Result<wit::Event, Answer> {
+    now: i64,
+) -> Processed {
     let permit = tokio::time::timeout(
         state.instance_wait,
         Arc::clone(&state.instances).acquire_owned(),
     )
     .await;
     let Ok(Ok(permit)) = permit else {
-        return Err(Answer::Overloaded(Overload::Instances));
+        return Processed::Overloaded;
     };
     let pool = Arc::clone(&state.pool);
     let config = Arc::clone(&state.config);
-    let now = unix_now();
     // The permit goes with the call: it is held until the instance is free,
     // even if this request is abandoned meanwhile.
     let result = tokio::task::spawn_blocking(move || {
         let result = pool.process(&request, vendor.as_deref(), &config, now);
         drop(permit);
-        result
+        (result, request)
     })
     .await;
     match result {
-        Ok(Ok(event)) => Ok(event),
-        Ok(Err(e)) => Err(Answer::Refused {
+        Ok((Ok(event), _)) => Processed::Event(event),
+        Ok((Err(e), request)) => Processed::Refused(Refused {
             class: e.class(),
+            reason: reason_of(&e).to_owned(),
             message: e.to_string(),
+            request: Some(request),
         }),
-        Err(e) => Err(Answer::Refused {
+        Err(e) => Processed::Refused(Refused {
             class: ErrorClass::Internal,
+            reason: "task-failed".to_owned(),
             message: format!("the processing task failed: {e}"),
+            request: None,
         }),
+    }
+}
+
+/// The stable reason code of a refusal.
+///
+/// Until the reason is threaded through the WIT interface (on `main`:
+/// `switchboard_host::Error::reason`), a component's refusal gives its
+/// class name; the host's own failures have their host reasons. Replaced by
+/// `error.reason()` on merge.
+fn reason_of(error: &HostError) -> &str {
+    match error {
+        HostError::Trap {
+            trap: Some(switchboard_host::Trap::Interrupt),
+            ..
+        } => "deadline",
+        HostError::Trap { .. } => "trap",
+        HostError::OutOfMemory { .. } => "out-of-memory",
+        other => other.class().as_str(),
     }
 }
 
