@@ -133,6 +133,8 @@ impl Replay {
                 let delivery = match delivery {
                     Ok(delivery) => delivery,
                     Err(why) => {
+                        // In order: what was read before it is answered first.
+                        post(&mut batch, &mut totals)?;
                         totals.unreadable += 1;
                         println!("unreadable    {}  {}", clean(&origin, 200), clean(&why, 300));
                         return Ok(());

@@ -114,14 +114,16 @@ impl Tail {
             }
         }
         files.push(self.path.clone());
+        // Following goes on from where the history ended, so that nothing
+        // written meanwhile is missed.
         let printed = match self.start {
-            Start::FromStart => files
-                .iter()
-                .try_for_each(|file| print_from(file, 0, &self.filter, &mut out).map(drop)),
+            Start::FromStart => files.iter().try_fold(0, |_, file| {
+                print_from(file, 0, &self.filter, &mut out)
+            }),
             Start::Last(n) => last(&files, n, &self.filter, &mut out),
         };
-        let mut position = match printed.and_then(|()| out.flush()) {
-            Ok(()) => Followed::open(&self.path)?,
+        let mut position = match printed.and_then(|end| out.flush().map(|()| end)) {
+            Ok(end) => Followed::at(&self.path, end)?,
             Err(e) if closed(&e) => return Ok(()),
             Err(e) => return Err(e),
         };
@@ -234,15 +236,19 @@ fn emit(item: Item, file: &Path, filter: &Filter, out: &mut Out<impl Write>) -> 
 }
 
 /// Prints the last `n` lines of `files` (read in order) that match,
-/// holding only their places.
-fn last(files: &[PathBuf], n: usize, filter: &Filter, out: &mut Out<impl Write>) -> anyhow::Result<()> {
+/// holding only their places; returns where the last file's last complete
+/// line ends.
+fn last(files: &[PathBuf], n: usize, filter: &Filter, out: &mut Out<impl Write>) -> anyhow::Result<u64> {
     let mut kept: VecDeque<(usize, u64, u64)> = VecDeque::with_capacity(n.min(1 << 16));
+    let mut last_end = 0;
     for (index, file) in files.iter().enumerate() {
+        last_end = 0;
         let reader = File::open(file).with_context(|| format!("reading {}", file.display()))?;
         let length = reader.metadata()?.len();
         let mut backlog = Backlog::new(reader, 0, MAX_LINE);
         backlog.allow(length);
         while let Some(item) = backlog.next()? {
+            last_end = item.end();
             let Item::Line { text, start, end } = item else {
                 continue;
             };
@@ -265,7 +271,7 @@ fn last(files: &[PathBuf], n: usize, filter: &Filter, out: &mut Out<impl Write>)
         reader.take(end - start - 1).read_to_end(&mut text)?;
         out.line(&text, file, start, filter)?;
     }
-    Ok(())
+    Ok(last_end)
 }
 
 /// The followed file: its reader from where printing stopped, and which
@@ -277,14 +283,6 @@ struct Followed {
 }
 
 impl Followed {
-    /// `path` from its current end (at its last complete line).
-    fn open(path: &Path) -> anyhow::Result<Followed> {
-        let mut file = File::open(path).with_context(|| format!("reading {}", path.display()))?;
-        let metadata = file.metadata()?;
-        let end = complete_end(&mut file, metadata.len())?;
-        Followed::at(path, end)
-    }
-
     fn at(path: &Path, offset: u64) -> anyhow::Result<Followed> {
         let mut file = File::open(path).with_context(|| format!("reading {}", path.display()))?;
         let inode = file.metadata()?.ino();
@@ -323,23 +321,6 @@ impl Followed {
     fn backlog_length(&mut self) -> anyhow::Result<u64> {
         Ok(self.backlog.inner().metadata()?.len())
     }
-}
-
-/// The end of the last complete line.
-fn complete_end(file: &mut File, length: u64) -> anyhow::Result<u64> {
-    let mut end = length;
-    let mut buf = [0u8; 4096];
-    while end > 0 {
-        let start = end.saturating_sub(buf.len() as u64);
-        let chunk = &mut buf[..usize::try_from(end - start)?];
-        file.seek(SeekFrom::Start(start))?;
-        file.read_exact(chunk)?;
-        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
-            return Ok(start + i as u64 + 1);
-        }
-        end = start;
-    }
-    Ok(0)
 }
 
 /// Text from a file, made safe for a terminal (control characters escaped)
