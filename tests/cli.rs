@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 use switchboard_core::ErrorClass;
-use switchboard_fixtures::Fixture;
+use switchboard_fixtures::{Fixture, Refusal};
 
 const SWITCHBOARD: &str = env!("CARGO_BIN_EXE_switchboard");
 
@@ -49,7 +49,7 @@ fn process(fixture: &Fixture) -> Output {
 
 /// What a run printed, as the fixture's outcome; a mismatch between the exit
 /// code and the class is itself a failure.
-fn outcome(fixture: &Fixture, output: &Output) -> Result<Value, (String, String)> {
+fn outcome(fixture: &Fixture, output: &Output) -> Result<Value, Refusal> {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let code = output.status.code();
@@ -80,13 +80,16 @@ fn outcome(fixture: &Fixture, output: &Output) -> Result<Value, (String, String)
         "{}: one line on stderr, got {stderr:?}",
         fixture.name
     );
-    let rest = line.strip_prefix("error: ").unwrap_or_else(|| {
+    let parts = line
+        .strip_prefix("error: ")
+        .and_then(|rest| rest.split_once(" ("))
+        .and_then(|(class, rest)| Some((class, rest.split_once("): ")?)));
+    let Some((class, (reason, message))) = parts else {
         panic!(
-            "{}: stderr is `error: <class>: <message>`, got {line:?}",
+            "{}: stderr is `error: <class> (<reason>): <message>`, got {line:?}",
             fixture.name
         )
-    });
-    let (class, message) = rest.split_once(": ").expect("class and message");
+    };
     let expected_code = ErrorClass::from_name(class)
         .unwrap_or_else(|| panic!("{}: unknown class {class:?}", fixture.name))
         .exit_code();
@@ -96,7 +99,7 @@ fn outcome(fixture: &Fixture, output: &Output) -> Result<Value, (String, String)
         "{}: exit code of {class}",
         fixture.name
     );
-    Err((class.to_owned(), message.to_owned()))
+    Err(Refusal::new(class, reason, message))
 }
 
 /// The CLI adds a process boundary (flags, files, exit codes, streams): the
@@ -228,7 +231,10 @@ fn secrets_never_appear_in_errors() {
     assert_eq!(output.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("super-secret-value-123"), "{stderr}");
-    assert!(stderr.starts_with("error: unauthenticated: "), "{stderr}");
+    assert!(
+        stderr.starts_with("error: unauthenticated (no-match): "),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -367,7 +373,7 @@ fn configuration_mistakes_exit_2_naming_the_key_never_the_value() {
         let (code, stderr) = run_process(&args, &env);
         assert_eq!(code, Some(2), "{args:?} {env:?}: {stderr}");
         assert!(
-            stderr.starts_with("error: invalid-config: invalid configuration: "),
+            stderr.starts_with("error: invalid-config (invalid-config): invalid configuration: "),
             "{stderr}"
         );
         assert!(stderr.contains(expected), "{args:?} {env:?}: {stderr}");

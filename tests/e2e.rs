@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use switchboard_core::{Config, ErrorClass};
-use switchboard_fixtures::{Fixture, run_all};
+use switchboard_fixtures::{Fixture, Refusal, run_all};
 use switchboard_host::{Error, HostOptions, Pool, Switchboard, Trap, default_component, wit};
 
 fn switchboard() -> &'static Switchboard {
@@ -35,21 +35,23 @@ fn request(fixture: &Fixture) -> wit::Request {
 /// The fixture's configuration as the WIT record, or the outcome a host gets
 /// for a configuration it cannot read. It is deliberately not validated
 /// here: the component validates what it is given.
-fn config(fixture: &Fixture) -> Result<wit::Config, (String, String)> {
+fn config(fixture: &Fixture) -> Result<wit::Config, Refusal> {
     serde_json::from_str::<Config>(&fixture.config_json())
         .map(|c| wit::Config::from(&c))
         .map_err(|e| {
-            (
-                ErrorClass::Config.to_string(),
-                format!("invalid configuration: {e}"),
-            )
+            let class = ErrorClass::Config.as_str();
+            Refusal::new(class, class, format!("invalid configuration: {e}"))
         })
 }
 
-fn outcome(result: Result<wit::Event, Error>) -> Result<Value, (String, String)> {
+fn refusal(error: &Error) -> Refusal {
+    Refusal::new(error.class().as_str(), error.reason(), error.to_string())
+}
+
+fn outcome(result: Result<wit::Event, Error>) -> Result<Value, Refusal> {
     match result {
         Ok(event) => Ok(serde_json::from_str(&event.json).expect("events are JSON")),
-        Err(e) => Err((e.class().to_string(), e.to_string())),
+        Err(e) => Err(refusal(&e)),
     }
 }
 
@@ -101,12 +103,18 @@ fn every_fixture_through_the_json_function() {
                 &fixture.config_json(),
                 fixture.now,
             )
-            .map_err(|e| (e.class().to_string(), e.to_string()))?;
+            .map_err(|e| refusal(&e))?;
         let answer: Value = serde_json::from_str(&answer).expect("answers are JSON");
-        match (answer.get("error"), answer.get("message")) {
-            (Some(Value::String(class)), Some(Value::String(message))) => {
-                Err((class.clone(), message.clone()))
-            }
+        match (
+            answer.get("error"),
+            answer.get("reason"),
+            answer.get("message"),
+        ) {
+            (
+                Some(Value::String(class)),
+                Some(Value::String(reason)),
+                Some(Value::String(message)),
+            ) => Err(Refusal::new(class, reason, message)),
             _ => Ok(answer),
         }
     });
@@ -146,6 +154,10 @@ fn a_guest_out_of_memory_is_internal_and_the_host_carries_on() {
         .unwrap_err();
     assert_eq!(err.class().as_str(), "internal", "{err}");
     assert_eq!(err, Error::OutOfMemory { limit: 4 << 20 });
+    assert_eq!(
+        (err.reason(), err.reason_label()),
+        ("out-of-memory", "out-of-memory")
+    );
     let small = wit::Request::new([("X-Varda-Signature", "t=1,v1=00")], b"{}".to_vec());
     let err = instance
         .process(&small, Some("varda"), &config, 1)
@@ -189,11 +201,13 @@ fn a_call_past_its_deadline_is_internal() {
         "{err:?}"
     );
     assert_eq!(err.class().as_str(), "internal");
+    assert_eq!(err.reason(), "deadline");
     let small = wit::Request::new([], b"{}".to_vec());
     let err = switchboard
         .process(&small, Some("varda"), &config, 1)
         .unwrap_err();
     assert_eq!(err.class().as_str(), "unauthenticated", "{err}");
+    assert_eq!(err.reason(), "missing-header", "{err}");
 }
 
 /// A signed Varda delivery under `config`'s first secret, at `now`.

@@ -16,7 +16,8 @@
 //!
 //! `vendor` is optional (absent: detection); the body is `body` (UTF-8
 //! text, exactly the bytes sent) or `body_base64` (any bytes); `expect` is
-//! `{"event": ...}` or `{"error": "<class>", "message": "<part of it>"}`.
+//! `{"event": ...}` or `{"error": "<class>", "reason": "<reason>", "message":
+//! "<part of it>"}`, the reason one of `switchboard_core::error::REASONS`.
 //!
 //! Every file under `fixtures/` must be a case: [`all`] refuses anything
 //! else, and every suite runs [`all`], so no fixture can sit unused.
@@ -56,13 +57,47 @@ pub struct Fixture {
 pub enum Expect {
     /// This exact CloudEvent.
     Event(Value),
-    /// An error of this class whose message contains `message`.
+    /// An error of this class and reason whose message contains `message`.
     Error {
         /// The class (`unauthenticated`).
         class: String,
+        /// The reason (`stale`).
+        reason: String,
         /// A part of the message.
         message: String,
     },
+}
+
+/// A refusal as a layer reports it: the class, the reason and the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The class (`unauthenticated`).
+    pub class: String,
+    /// The reason (`stale`).
+    pub reason: String,
+    /// The whole message.
+    pub message: String,
+}
+
+impl Refusal {
+    /// A refusal of `class` for `reason`, saying `message`.
+    pub fn new(
+        class: impl Into<String>,
+        reason: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Refusal {
+        Refusal {
+            class: class.into(),
+            reason: reason.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.class, self.reason, self.message)
+    }
 }
 
 #[derive(Deserialize)]
@@ -95,6 +130,8 @@ struct FileExpect {
     event: Option<Value>,
     #[serde(default)]
     error: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
     #[serde(default)]
     message: Option<String>,
 }
@@ -153,10 +190,22 @@ pub fn load(path: &Path) -> Fixture {
             .unwrap_or_else(|e| panic!("fixtures/{name}: body_base64: {e}")),
         _ => panic!("fixtures/{name}: the request needs exactly one of body and body_base64"),
     };
-    let expect = match (file.expect.event, file.expect.error, file.expect.message) {
-        (Some(event), None, None) => Expect::Event(event),
-        (None, Some(class), Some(message)) => Expect::Error { class, message },
-        _ => panic!("fixtures/{name}: expect is {{\"event\"}} or {{\"error\", \"message\"}}"),
+    let expect = &file.expect;
+    let expect = match (
+        &expect.event,
+        &expect.error,
+        &expect.reason,
+        &expect.message,
+    ) {
+        (Some(event), None, None, None) => Expect::Event(event.clone()),
+        (None, Some(class), Some(reason), Some(message)) => Expect::Error {
+            class: class.clone(),
+            reason: reason.clone(),
+            message: message.clone(),
+        },
+        _ => panic!(
+            "fixtures/{name}: expect is {{\"event\"}} or {{\"error\", \"reason\", \"message\"}}"
+        ),
     };
     Fixture {
         name,
@@ -191,12 +240,12 @@ impl Fixture {
             .collect()
     }
 
-    /// Checks what a layer produced: the event as parsed JSON, or the error
-    /// class and message. `Err` explains the difference, naming the case.
-    pub fn check(&self, outcome: Result<Value, (String, String)>) -> Result<(), String> {
+    /// Checks what a layer produced: the event as parsed JSON, or the
+    /// refusal. `Err` explains the difference, naming the case.
+    pub fn check(&self, outcome: Result<Value, Refusal>) -> Result<(), String> {
         let shown = match &outcome {
             Ok(event) => event.to_string(),
-            Err((class, message)) => format!("{class}: {message}"),
+            Err(refusal) => refusal.to_string(),
         };
         for secret in self.secrets() {
             if shown.contains(&secret) {
@@ -214,20 +263,36 @@ impl Fixture {
                 serde_json::to_string_pretty(expected).unwrap_or_default(),
                 serde_json::to_string_pretty(&actual).unwrap_or_default(),
             )),
-            (Expect::Event(_), Err((class, message))) => Err(format!(
-                "{}: expected an event, got {class}: {message}",
+            (Expect::Event(_), Err(refusal)) => {
+                Err(format!("{}: expected an event, got {refusal}", self.name))
+            }
+            (
+                Expect::Error {
+                    class,
+                    reason,
+                    message,
+                },
+                Ok(actual),
+            ) => Err(format!(
+                "{}: expected {class} ({reason}): {message}, got the event {actual}",
                 self.name
             )),
-            (Expect::Error { class, message }, Ok(actual)) => Err(format!(
-                "{}: expected {class} ({message}), got the event {actual}",
-                self.name
-            )),
-            (Expect::Error { class, message }, Err((got_class, got_message))) => {
-                if *class == got_class && got_message.contains(message.as_str()) {
+            (
+                Expect::Error {
+                    class,
+                    reason,
+                    message,
+                },
+                Err(got),
+            ) => {
+                if *class == got.class
+                    && *reason == got.reason
+                    && got.message.contains(message.as_str())
+                {
                     Ok(())
                 } else {
                     Err(format!(
-                        "{}: expected {class} containing {message:?}, got {got_class}: {got_message}",
+                        "{}: expected {class} ({reason}) containing {message:?}, got {got}",
                         self.name
                     ))
                 }
@@ -240,8 +305,8 @@ impl Fixture {
 /// fresh-instance path, the Python and Node bindings) must agree on, without
 /// sweeping every case through logic the core and one component path already
 /// cover. One accepted case per vendor and verification scheme, one refusal
-/// per class and reason (the message with its names and numbers left out),
-/// and every case whose body is not UTF-8 text or is given as base64.
+/// per class and reason, and every case whose body is not UTF-8 text or is
+/// given as base64.
 pub fn contract() -> Vec<Fixture> {
     let mut seen = std::collections::BTreeSet::new();
     all()
@@ -253,7 +318,7 @@ pub fn contract() -> Vec<Fixture> {
                     event["vendor"].as_str().unwrap_or_default(),
                     event["verification"].as_str().unwrap_or_default()
                 ),
-                Expect::Error { class, message } => format!("error {class} {}", reason(message)),
+                Expect::Error { class, reason, .. } => format!("error {class} {reason}"),
             };
             let encoding = fixture.body_base64 || std::str::from_utf8(&fixture.body).is_err();
             seen.insert(key) || encoding
@@ -261,32 +326,21 @@ pub fn contract() -> Vec<Fixture> {
         .collect()
 }
 
-/// A refusal's reason, as its message without names, numbers or quotes:
-/// `missing X-Varda-Signature header` and `missing webhook-id header` are
-/// one reason.
-fn reason(message: &str) -> String {
-    message
-        .split_whitespace()
-        .filter(|word| word.bytes().all(|b| b.is_ascii_lowercase()))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// Runs `run` over the [`contract`] subset and panics with every failure
 /// listed.
-pub fn run_contract(layer: &str, run: impl FnMut(&Fixture) -> Result<Value, (String, String)>) {
+pub fn run_contract(layer: &str, run: impl FnMut(&Fixture) -> Result<Value, Refusal>) {
     run_over(layer, contract(), run)
 }
 
 /// Runs `run` over every case and panics with every failure listed.
-pub fn run_all(layer: &str, run: impl FnMut(&Fixture) -> Result<Value, (String, String)>) {
+pub fn run_all(layer: &str, run: impl FnMut(&Fixture) -> Result<Value, Refusal>) {
     run_over(layer, all(), run)
 }
 
 fn run_over(
     layer: &str,
     fixtures: Vec<Fixture>,
-    mut run: impl FnMut(&Fixture) -> Result<Value, (String, String)>,
+    mut run: impl FnMut(&Fixture) -> Result<Value, Refusal>,
 ) {
     let failures: Vec<String> = fixtures
         .iter()

@@ -22,7 +22,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde_json::Value;
 use switchboard_core::ErrorClass;
-use switchboard_fixtures::{Expect, Fixture};
+use switchboard_fixtures::{Expect, Fixture, Refusal};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxView, WasiView};
@@ -222,7 +222,7 @@ where
     (status, body)
 }
 
-fn outcome(fixture: &Fixture, status: u16, body: &[u8]) -> Result<Value, (String, String)> {
+fn outcome(fixture: &Fixture, status: u16, body: &[u8]) -> Result<Value, Refusal> {
     let answer: Value = serde_json::from_slice(body).unwrap_or_else(|e| {
         panic!(
             "{}: the gateway answered {status} with non-JSON ({e})",
@@ -240,10 +240,8 @@ fn outcome(fixture: &Fixture, status: u16, body: &[u8]) -> Result<Value, (String
         "{}: status {status} for class {class:?}",
         fixture.name
     );
-    Err((
-        class,
-        answer["message"].as_str().unwrap_or_default().to_owned(),
-    ))
+    let text = |field: &str| answer[field].as_str().unwrap_or_default().to_owned();
+    Err(Refusal::new(class, text("reason"), text("message")))
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -237,7 +237,7 @@ fn every_vendor_is_acknowledged_once_journaled_and_redeliveries_are_duplicates()
     let metrics = server.metrics().unwrap();
     assert!(
         metrics.contains(
-            r#"switchboard_requests_total{vendor="varda",type="call.ended",outcome="duplicate"} 1"#
+            r#"switchboard_requests_total{vendor="varda",type="call.ended",outcome="duplicate",reason=""} 1"#
         ),
         "{metrics}"
     );
@@ -262,51 +262,227 @@ fn every_vendor_is_acknowledged_once_journaled_and_redeliveries_are_duplicates()
     stop(server);
 }
 
+/// Varda, OpenCX without a scheme, Atoms without a secret; OpenPhone not
+/// enabled.
+const REASONS_CONFIG: &str = r#"
+body_limit = 4096
+
+[vendors.varda]
+secrets = ["serve-varda"]
+
+[vendors.opencx]
+secrets = ["serve-opencx-token"]
+
+[vendors.atoms]
+secrets = []
+"#;
+
+/// Varda's headers for `body` signed at `timestamp`, with a delivery id.
+fn varda_at(config: &Config, body: &[u8], timestamp: i64) -> Vec<(String, String)> {
+    let settings = &config.vendors["varda"];
+    let input = SignInput {
+        body,
+        timestamp,
+        id: "msg_serve_test",
+    };
+    let mut headers =
+        switchboard_core::sign("varda", &settings.scheme, &settings.secrets[0], input).unwrap();
+    headers.push(("X-Varda-Delivery".to_owned(), "dlv_reasons".to_owned()));
+    headers
+}
+
+/// Every reason a delivery over HTTP can be refused for is in the answer's
+/// body, in the request's log line (with the vendor's delivery id) and in
+/// the requests metric's `reason` label; and the receiver carries on. The
+/// two reasons HTTP cannot reach (`invalid-config`: the receiver refuses
+/// such a configuration at start; `invalid-request`: the JSON API's) are
+/// in the fixtures every layer runs.
 #[test]
-fn each_refusal_answers_its_class_and_the_receiver_carries_on() {
-    let dir = scratch("refusals", CONFIG);
-    let config = config();
-    let server = start(&dir, &[]);
-    let headers = signed(&config, "varda", VARDA_BODY);
+fn each_reason_is_in_the_body_the_log_line_and_the_metric() {
+    let dir = scratch("reasons", REASONS_CONFIG);
+    let config: Config = toml::from_str(REASONS_CONFIG).unwrap();
+    let (server, log) = start_logged(&dir, &[]);
+    let at = |body: &[u8], timestamp: i64| varda_at(&config, body, timestamp);
+    let varda = |body: &[u8]| at(body, now());
     let mut tampered = VARDA_BODY.to_vec();
     tampered[30] ^= 1;
-    type Refusal<'a> = (&'a str, Vec<(String, String)>, Vec<u8>, u16, &'a str);
-    let refusals: Vec<Refusal<'_>> = vec![
+    let header = |name: &str, value: &str| vec![(name.to_owned(), value.to_owned())];
+    let flood = format!(
+        "t={},{}",
+        now(),
+        vec![format!("v1={}", "0".repeat(64)); 9].join(",")
+    );
+    let missing_id = br#"{"event":"call.ended","timestamp":"2026-03-25T18:35:00Z","data":{}}"#;
+    type Case<'a> = (
+        &'a str,
+        Vec<(String, String)>,
+        Vec<u8>,
+        u16,
+        &'a str,
+        &'a str,
+    );
+    let cases: Vec<Case<'_>> = vec![
         (
             "/webhooks/varda",
-            headers.clone(),
+            header("X-Varda-Delivery", "dlv_reasons"),
+            VARDA_BODY.to_vec(),
+            401,
+            "unauthenticated",
+            "missing-header",
+        ),
+        (
+            "/webhooks/varda",
+            header("X-Varda-Signature", "garbage"),
+            VARDA_BODY.to_vec(),
+            401,
+            "unauthenticated",
+            "unparseable-signature",
+        ),
+        (
+            "/webhooks/varda",
+            varda(VARDA_BODY),
             tampered,
             401,
             "unauthenticated",
+            "no-match",
         ),
         (
             "/webhooks/varda",
-            signed(&config, "varda", b"not json"),
-            b"not json".to_vec(),
-            400,
-            "malformed",
+            at(VARDA_BODY, now() - 1000),
+            VARDA_BODY.to_vec(),
+            401,
+            "unauthenticated",
+            "stale",
+        ),
+        (
+            "/webhooks/varda",
+            at(VARDA_BODY, now() + 1000),
+            VARDA_BODY.to_vec(),
+            401,
+            "unauthenticated",
+            "from-the-future",
+        ),
+        (
+            "/webhooks/varda",
+            header("X-Varda-Signature", &flood),
+            VARDA_BODY.to_vec(),
+            401,
+            "unauthenticated",
+            "too-many-signatures",
+        ),
+        (
+            "/webhooks/atoms",
+            vec![],
+            SAMPLES[2].1.to_vec(),
+            401,
+            "unauthenticated",
+            "no-secret",
+        ),
+        (
+            "/webhooks/opencx",
+            vec![],
+            SAMPLES[3].1.to_vec(),
+            401,
+            "unauthenticated",
+            "no-scheme",
+        ),
+        (
+            "/webhooks/varda",
+            varda(&[b' '; 5000]),
+            vec![b' '; 5000],
+            413,
+            "too-large",
+            "too-large",
+        ),
+        (
+            "/webhooks",
+            vec![],
+            b"{}".to_vec(),
+            404,
+            "unknown-vendor",
+            "vendor-not-detected",
         ),
         (
             "/webhooks/nosuchvendor",
-            headers.clone(),
+            vec![],
             VARDA_BODY.to_vec(),
             404,
             "unknown-vendor",
+            "no-such-vendor",
+        ),
+        (
+            "/webhooks/openphone",
+            vec![],
+            SAMPLES[1].1.to_vec(),
+            404,
+            "unknown-vendor",
+            "vendor-not-enabled",
         ),
         (
             "/webhooks/varda",
-            signed(&config, "varda", &[b' '; 10_000]),
-            vec![b' '; 10_000],
-            413,
-            "too-large",
+            varda(b"not json"),
+            b"not json".to_vec(),
+            400,
+            "malformed",
+            "not-json",
+        ),
+        (
+            "/webhooks/varda",
+            varda(b"[1]"),
+            b"[1]".to_vec(),
+            400,
+            "malformed",
+            "not-object",
+        ),
+        (
+            "/webhooks/varda",
+            varda(b"{}"),
+            b"{}".to_vec(),
+            400,
+            "malformed",
+            "missing-event-type",
+        ),
+        (
+            "/webhooks/varda",
+            varda(missing_id),
+            missing_id.to_vec(),
+            400,
+            "malformed",
+            "missing-field",
         ),
     ];
-    for (path, headers, body, status, class) in refusals {
-        let (got, answer) = post(&server, path, &headers, &body);
-        assert_eq!(got, status, "{path} {class}: {answer}");
-        assert_eq!(answer["error"], class, "{answer}");
+    for (path, headers, body, status, class, reason) in &cases {
+        let (got, answer) = post(&server, path, headers, body);
+        assert_eq!(got, *status, "{path} {reason}: {answer}");
+        assert_eq!(
+            (&answer["error"], &answer["reason"]),
+            (&Value::from(*class), &Value::from(*reason)),
+            "{answer}"
+        );
         assert!(answer["message"].is_string(), "{answer}");
-        assert!(server.healthy(), "still serving after {class}");
+        let wanted = format!("reason=\"{reason}\"");
+        let line = std::iter::from_fn(|| log.recv_timeout(Duration::from_secs(10)).ok())
+            .find(|line| line.contains(&format!("path=\"{path}\"")))
+            .unwrap_or_else(|| panic!("{reason}: no request line"));
+        assert!(
+            line.contains(&wanted) && line.contains(&format!("status={status}")),
+            "{reason}: {line}"
+        );
+        let is_varda = headers.iter().any(|(name, _)| name == "X-Varda-Delivery");
+        assert_eq!(
+            line.contains("delivery=\"dlv_reasons\""),
+            is_varda,
+            "{reason}: {line}"
+        );
+        assert!(server.healthy(), "still serving after {reason}");
+    }
+    let metrics = server.metrics().unwrap();
+    for (path, _, _, _, class, reason) in &cases {
+        let labels = format!(r#"outcome="{class}",reason="{reason}"}}"#);
+        assert!(
+            metrics.lines().any(|line| line.contains(&labels)),
+            "{path}: no series with {labels}\n{metrics}"
+        );
     }
     assert!(journal_lines(&dir).is_empty());
     stop(server);
@@ -461,13 +637,13 @@ fn random_paths_do_not_grow_metrics() {
     assert!(after.len() < 8 * 1024, "{} bytes", after.len());
     assert!(
         after.contains(
-            r#"switchboard_requests_total{vendor="unknown",type="",outcome="unknown-vendor"}"#
+            r#"switchboard_requests_total{vendor="unknown",type="",outcome="unknown-vendor",reason="no-such-vendor"}"#
         ),
         "{after}"
     );
     assert!(
         after.contains(
-            r#"switchboard_requests_total{vendor="unknown",type="",outcome="not-found"}"#
+            r#"switchboard_requests_total{vendor="unknown",type="",outcome="not-found",reason="no-route"}"#
         ),
         "{after}"
     );
@@ -597,7 +773,7 @@ fn past_the_connection_limit_connections_are_turned_away() {
         served
     });
     let metrics = server.metrics().unwrap();
-    let series = r#"switchboard_requests_total{vendor="unknown",type="",outcome="overloaded"}"#;
+    let series = r#"switchboard_requests_total{vendor="unknown",type="",outcome="overloaded",reason="too-many-connections"}"#;
     let counted = metric(&metrics, series).expect("the overloaded series");
     assert!(
         (read_503..=not_served).contains(&counted),

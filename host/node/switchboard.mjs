@@ -19,13 +19,31 @@ import { instantiate } from './generated/switchboard.js';
 
 const GENERATED = new URL('./generated/', import.meta.url);
 
-/** A refused delivery; `errorClass` is one of the five classes. */
+/**
+ * A refused delivery. The same three names as the Python binding's
+ * `SwitchboardError`: `kind`, the class (`unauthenticated`, `malformed`,
+ * `unknown-vendor`, `too-large`, `internal`, or `invalid-config`, thrown as
+ * ConfigError); `reason`, a stable code (`stale`, `no-match`, ... the WIT
+ * `error` record lists them); `message`, for people. The stack's first line
+ * reads `kind (reason): message`.
+ */
 export class SwitchboardError extends Error {
-  constructor(errorClass, message) {
-    super(`${errorClass}: ${message}`);
+  constructor(kind, reason, message) {
+    super(`${kind} (${reason}): ${message}`);
     this.name = 'SwitchboardError';
-    this.errorClass = errorClass;
-    this.detail = message;
+    this.kind = kind;
+    this.reason = reason;
+    this.message = message;
+  }
+
+  /** `kind`, by its name before 0.3.0. */
+  get errorClass() {
+    return this.kind;
+  }
+
+  /** `message`, by its name before 0.3.0. */
+  get detail() {
+    return this.message;
   }
 }
 
@@ -35,15 +53,16 @@ export class SwitchboardError extends Error {
  */
 export class ConfigError extends SwitchboardError {
   constructor(message) {
-    super('invalid-config', message);
+    super('invalid-config', 'invalid-config', message);
     this.name = 'ConfigError';
   }
 }
 
-function refusal(errorClass, message) {
-  return errorClass === 'invalid-config'
+/** The WIT `error` record as jco gives it: `{class, reason, message}`. */
+function refusal({ class: kind, reason, message }) {
+  return kind === 'invalid-config'
     ? new ConfigError(message)
-    : new SwitchboardError(errorClass, message);
+    : new SwitchboardError(kind, reason, message);
 }
 
 function configJson(config) {
@@ -138,7 +157,7 @@ export class Processor {
       // jco throws a `result` error as a ComponentError with its payload.
       if (error && 'payload' in error) throw new ConfigError(error.payload);
       this.#instantiate();
-      throw new SwitchboardError('internal', `the component failed: ${error.message}`);
+      throw new SwitchboardError('internal', 'trap', `the component failed: ${error.message}`);
     }
   }
 
@@ -149,7 +168,7 @@ export class Processor {
     } catch (trap) {
       // A trapped instance must not be entered again.
       this.#instantiate();
-      throw new SwitchboardError('internal', `the component failed: ${trap.message}`);
+      throw new SwitchboardError('internal', 'trap', `the component failed: ${trap.message}`);
     }
   }
 
@@ -158,11 +177,11 @@ export class Processor {
     try {
       return this.#exports.processBody(pairs, body, vendor || undefined, configText, BigInt(now));
     } catch (error) {
-      // A refusal is the `result`'s error, a `{tag, val}` variant.
-      if (error && 'payload' in error) throw refusal(error.payload.tag, error.payload.val);
+      // A refusal is the `result`'s error, the `error` record.
+      if (error && 'payload' in error) throw refusal(error.payload);
       // A trapped instance must not be entered again.
       this.#instantiate();
-      throw new SwitchboardError('internal', `the component failed: ${error.message}`);
+      throw new SwitchboardError('internal', 'trap', `the component failed: ${error.message}`);
     }
   }
 

@@ -22,7 +22,7 @@ changes per delivery: a few µs.
     try:
         event = configured.process(headers, body, now=int(time.time()))
     except SwitchboardError as error:
-        print(error.error_class, error.message)
+        print(error.kind, error.reason, error.message)
 """
 
 from __future__ import annotations
@@ -40,20 +40,29 @@ from wasmtime import component
 
 __all__ = ["ConfigError", "Configured", "Processor", "SwitchboardError", "default_component"]
 
-PROCESSOR = "switchboard:webhooks/processor@0.2.0"
+PROCESSOR = "switchboard:webhooks/processor@0.3.0"
 
 Headers = Union[Mapping[str, str], Iterable[Tuple[str, str]]]
 
 
 class SwitchboardError(Exception):
-    """A refused delivery: ``error_class`` is one of ``unauthenticated``,
+    """A refused delivery. The same three names as the Node binding's
+    ``SwitchboardError``: ``kind``, the class (``unauthenticated``,
     ``malformed``, ``unknown-vendor``, ``too-large`` or ``internal``; or
-    ``invalid-config`` (raised as :class:`ConfigError`)."""
+    ``invalid-config``, raised as :class:`ConfigError`); ``reason``, a stable
+    code (``stale``, ``no-match``, ... the WIT ``error`` record lists them);
+    ``message``, for people. ``str(error)`` is ``kind (reason): message``."""
 
-    def __init__(self, error_class: str, message: str) -> None:
-        super().__init__(f"{error_class}: {message}")
-        self.error_class = error_class
+    def __init__(self, kind: str, reason: str, message: str) -> None:
+        super().__init__(f"{kind} ({reason}): {message}")
+        self.kind = kind
+        self.reason = reason
         self.message = message
+
+    @property
+    def error_class(self) -> str:
+        """``kind``, by its name before 0.3.0."""
+        return self.kind
 
 
 class ConfigError(SwitchboardError):
@@ -62,13 +71,13 @@ class ConfigError(SwitchboardError):
     delivery's. The message names the key and never contains a value."""
 
     def __init__(self, message: str) -> None:
-        super().__init__("invalid-config", message)
+        super().__init__("invalid-config", "invalid-config", message)
 
 
-def _raise(error_class: str, message: str) -> None:
-    if error_class == "invalid-config":
+def _raise(kind: str, reason: str, message: str) -> None:
+    if kind == "invalid-config":
         raise ConfigError(message)
-    raise SwitchboardError(error_class, message)
+    raise SwitchboardError(kind, reason, message)
 
 
 def default_component() -> Path:
@@ -123,8 +132,22 @@ assert _Text.size.offset == _VAL.of.offset
 
 
 def _string_of(val) -> str:
-    text = val.of.string
-    return ctypes.string_at(text.data, text.size).decode("utf-8")
+    return _text(val.of.string)
+
+
+def _text(name) -> str:
+    return ctypes.string_at(name.data, name.size).decode("utf-8")
+
+
+def _refusal(record) -> Tuple[str, str, str]:
+    """The WIT ``error`` record's ``class`` (an enum), ``reason`` and
+    ``message``, read by name."""
+    fields = {}
+    for i in range(record.size):
+        entry = record.data[i]
+        fields[_text(entry.name)] = entry.val
+    kind = fields["class"].of.enumeration
+    return (_text(kind), _string_of(fields["reason"]), _string_of(fields["message"]))
 
 
 class _FastCall:
@@ -161,7 +184,7 @@ class _FastCall:
         """Nothing of the arguments was allocated in C: nothing to free."""
 
     def __call__(self, pairs, body: bytes, vendor: Optional[str], config: bytes, now: int):
-        """``(True, event_json)``, or ``(False, (error_class, message))``."""
+        """``(True, event_json)``, or ``(False, (kind, reason, message))``."""
         args = self._args
         if config is not self._config_bytes:
             self._config.size = len(config)
@@ -202,9 +225,7 @@ class _FastCall:
             if outcome.is_ok:
                 answer = (True, _string_of(outcome.val.contents))
             else:
-                variant = outcome.val.contents.of.variant
-                tag = ctypes.string_at(variant.discriminant.data, variant.discriminant.size)
-                answer = (False, (tag.decode("utf-8"), _string_of(variant.val.contents)))
+                answer = (False, _refusal(outcome.val.contents.of.record))
         finally:
             # Emptied, as wasmtime drops what a result slot held before it
             # writes the next result there.
@@ -258,7 +279,7 @@ class Processor:
             self._check_config_json.post_return(self._store)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
             self._instantiate()
-            raise SwitchboardError("internal", f"the component failed: {trap}") from trap
+            raise SwitchboardError("internal", "trap", f"the component failed: {trap}") from trap
         # wasmtime-py gives `result<_, string>` as None, or the error's text.
         if result is not None:
             raise ConfigError(result)
@@ -297,7 +318,7 @@ class Processor:
             return result
         except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
             self._instantiate()
-            raise SwitchboardError("internal", f"the component failed: {trap}") from trap
+            raise SwitchboardError("internal", "trap", f"the component failed: {trap}") from trap
 
     def _deliver(self, headers: Headers, body, config: bytes, now: int, vendor: Optional[str]) -> str:
         if not isinstance(body, (bytes, bytearray, memoryview)):
@@ -318,13 +339,13 @@ class Processor:
             if '"specversion"' not in answer[:40]:
                 refused = json.loads(answer)
                 if "specversion" not in refused:
-                    _raise(refused["error"], refused["message"])
+                    _raise(refused["error"], refused["reason"], refused["message"])
             return answer
         try:
             ok, outcome = self._text(pairs, body, vendor, config, now)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
             self._instantiate()
-            raise SwitchboardError("internal", f"the component failed: {trap}") from trap
+            raise SwitchboardError("internal", "trap", f"the component failed: {trap}") from trap
         if not ok:
             _raise(*outcome)
         return outcome

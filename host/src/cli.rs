@@ -220,7 +220,8 @@ struct Serve {
 }
 
 /// Run one request through the component and print its CloudEvent as one
-/// JSON line. On failure, print `error: <class>: <message>` on stderr and
+/// JSON line. On failure, print `error: <class> (<reason>): <message>` on
+/// stderr (the reason one of the stable codes: `stale`, `no-match`, ...) and
 /// exit with the class's code: 3 unauthenticated, 4 malformed,
 /// 5 unknown-vendor, 6 too-large, 7 internal (2 for bad usage or
 /// configuration).
@@ -329,17 +330,25 @@ pub fn main() -> ExitCode {
                 );
                 ExitCode::from(2)
             } else if let Some(refused) = error.downcast_ref::<switchboard_host::Error>() {
-                eprintln!("error: {}: {refused}", refused.class());
+                eprintln!(
+                    "error: {} ({}): {refused}",
+                    refused.class(),
+                    refused.reason()
+                );
                 ExitCode::from(refused.class().exit_code())
             } else if let Some(refused) = error.downcast_ref::<core::Error>() {
-                eprintln!("error: {}: {refused}", refused.class());
+                eprintln!(
+                    "error: {} ({}): {refused}",
+                    refused.class(),
+                    refused.reason()
+                );
                 ExitCode::from(refused.class().exit_code())
             } else if let Some(incomplete) = error.downcast_ref::<Incomplete>() {
                 eprintln!("error: {incomplete}");
                 ExitCode::from(1)
             } else if let Some(config) = error.downcast_ref::<ConfigError>() {
                 let class = core::ErrorClass::Config;
-                eprintln!("error: {class}: invalid configuration: {config}");
+                eprintln!("error: {class} ({class}): invalid configuration: {config}");
                 ExitCode::from(class.exit_code())
             } else {
                 eprintln!("error: {error:#}");

@@ -66,13 +66,17 @@ impl wit::Request {
 
 /// The host error for a refusal the component returned.
 pub(crate) fn rejected(error: wit::Error) -> crate::Error {
-    let (class, message) = match error {
-        wit::Error::Unauthenticated(m) => (ErrorClass::Unauthenticated, m),
-        wit::Error::Malformed(m) => (ErrorClass::Malformed, m),
-        wit::Error::UnknownVendor(m) => (ErrorClass::UnknownVendor, m),
-        wit::Error::TooLarge(m) => (ErrorClass::TooLarge, m),
-        wit::Error::Internal(m) => (ErrorClass::Internal, m),
-        wit::Error::InvalidConfig(m) => (ErrorClass::Config, m),
+    let class = match error.class {
+        wit::ErrorClass::Unauthenticated => ErrorClass::Unauthenticated,
+        wit::ErrorClass::Malformed => ErrorClass::Malformed,
+        wit::ErrorClass::UnknownVendor => ErrorClass::UnknownVendor,
+        wit::ErrorClass::TooLarge => ErrorClass::TooLarge,
+        wit::ErrorClass::Internal => ErrorClass::Internal,
+        wit::ErrorClass::InvalidConfig => ErrorClass::Config,
     };
-    crate::Error::Rejected { class, message }
+    crate::Error::Rejected {
+        class,
+        reason: error.reason,
+        message: error.message,
+    }
 }

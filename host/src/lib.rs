@@ -53,7 +53,8 @@ pub use wasmtime::Trap;
 /// The WIT types, as the host passes them to the component.
 pub mod wit {
     pub use crate::bindings::exports::switchboard::webhooks::types::{
-        Config, DigestEncoding, Error, Event, Header, HmacOptions, Request, Scheme, VendorConfig,
+        Config, DigestEncoding, Error, ErrorClass, Event, Header, HmacOptions, Request, Scheme,
+        VendorConfig,
     };
 }
 
@@ -109,6 +110,9 @@ pub enum Error {
     Rejected {
         /// The class of the refusal.
         class: ErrorClass,
+        /// The reason, one of [`switchboard_core::error::REASONS`] from a
+        /// component of this version (see [`Error::reason`]).
+        reason: String,
         /// What was wrong.
         message: String,
     },
@@ -151,7 +155,37 @@ impl Error {
             }
         }
     }
+
+    /// Why: a refusal's reason as the component gave it, or the host's own
+    /// for a failed call (`deadline`, `trap`, `out-of-memory`, `load`).
+    pub fn reason(&self) -> &str {
+        match self {
+            Error::Rejected { reason, .. } => reason,
+            Error::Trap {
+                trap: Some(wasmtime::Trap::Interrupt),
+                ..
+            } => "deadline",
+            Error::Trap { .. } => "trap",
+            Error::OutOfMemory { .. } => "out-of-memory",
+            Error::Load { .. } => "load",
+        }
+    }
+
+    /// [`Error::reason`] as a member of a closed list, for a metric label:
+    /// the core's [`REASONS`](switchboard_core::error::REASONS), the
+    /// host's [`HOST_REASONS`], or `other` for a reason this host does not
+    /// know (a component newer than it).
+    pub fn reason_label(&self) -> &'static str {
+        let reason = self.reason();
+        switchboard_core::error::reason_named(reason)
+            .or_else(|| HOST_REASONS.iter().copied().find(|r| *r == reason))
+            .unwrap_or("other")
+    }
 }
+
+/// The reasons of the failures the host reports itself (see
+/// [`Error::reason`]).
+pub const HOST_REASONS: &[&str] = &["deadline", "trap", "out-of-memory", "load"];
 
 /// The per-store state: the resource limits.
 struct State {

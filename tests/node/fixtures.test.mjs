@@ -54,8 +54,8 @@ for (const { name, fixture, body } of cases) {
       assert.deepStrictEqual(outcome.event, expect.event);
     } else {
       assert.ok(outcome.error, `expected ${expect.error}, got the event ${shown}`);
-      assert.equal(outcome.error.errorClass, expect.error);
-      assert.ok(outcome.error.detail.includes(expect.message), `${outcome.error.detail} lacks ${expect.message}`);
+      assert.deepEqual([outcome.error.kind, outcome.error.reason], [expect.error, expect.reason]);
+      assert.ok(outcome.error.message.includes(expect.message), `${outcome.error.message} lacks ${expect.message}`);
     }
   });
 }
@@ -64,8 +64,10 @@ test('a configuration error is a ConfigError, at load and per call', () => {
   const bad = { vendors: { varda: { secrets: ['hunter2', ''] } } };
   assert.throws(() => processor.checkConfig(bad), (error) => {
     assert.ok(error instanceof ConfigError);
-    assert.equal(error.errorClass, 'invalid-config');
-    assert.ok(error.detail.includes('secret 2 of varda'), error.detail);
+    assert.deepEqual([error.kind, error.reason], ['invalid-config', 'invalid-config']);
+    assert.equal(error.errorClass, 'invalid-config', 'the name before 0.3.0 still works');
+    assert.ok(error.message.includes('secret 2 of varda'), error.message);
+    assert.equal(error.detail, error.message, 'the name before 0.3.0 still works');
     assert.ok(!error.message.includes('hunter2'), error.message);
     return true;
   });

@@ -59,7 +59,7 @@ def test_fixture(processor, case, body):
         assert outcome[1] == expect["event"]
     else:
         assert outcome[0] == "error", f"expected {expect['error']}, got the event {shown}"
-        assert outcome[1].error_class == expect["error"]
+        assert (outcome[1].kind, outcome[1].reason) == (expect["error"], expect["reason"])
         assert expect["message"] in outcome[1].message
 
 
@@ -74,7 +74,7 @@ def test_non_utf8_bodies_cross_exactly(processor):
         processor.process([("X-Varda-Signature", f"t=100,v1={signature}")], body,
                           {"vendors": {"varda": {"secrets": ["s"]}}}, 100)
     # Verified (else unauthenticated), then refused as JSON that is not UTF-8.
-    assert refused.value.error_class == "malformed"
+    assert (refused.value.kind, refused.value.reason) == ("malformed", "not-json")
 
 
 def test_a_configuration_error_is_a_config_error_at_load_and_per_call(processor):
@@ -83,7 +83,8 @@ def test_a_configuration_error_is_a_config_error_at_load_and_per_call(processor)
     bad = {"vendors": {"varda": {"secrets": ["hunter2", ""]}}}
     with pytest.raises(ConfigError) as raised:
         processor.check_config(bad)
-    assert raised.value.error_class == "invalid-config"
+    assert (raised.value.kind, raised.value.reason) == ("invalid-config", "invalid-config")
+    assert raised.value.error_class == "invalid-config", "the name before 0.3.0 still works"
     assert "secret 2 of varda" in raised.value.message
     assert "hunter2" not in str(raised.value)
     with pytest.raises(ConfigError):

@@ -77,4 +77,4 @@ def test_cryptography_signatures_verify_in_switchboard():
     assert event["id"] == "msg_1"
     with pytest.raises(SwitchboardError) as refused:
         Processor().process(headers, BODY + b" ", config, 1774463701, vendor="opencx")
-    assert refused.value.error_class == "unauthenticated"
+    assert refused.value.kind == "unauthenticated"

@@ -16,7 +16,7 @@ use std::cell::RefCell;
 
 use bindings::exports::switchboard::webhooks::processor::Guest;
 use bindings::exports::switchboard::webhooks::types::{
-    Config, DigestEncoding, Error, Event, Request, Scheme,
+    Config, DigestEncoding, Error, ErrorClass, Event, Request, Scheme,
 };
 use switchboard_core as core;
 
@@ -204,13 +204,16 @@ fn wit_event(event: core::Event<'_>) -> Event {
 }
 
 fn wit_error(error: core::Error) -> Error {
-    let message = error.to_string();
-    match error.class() {
-        core::ErrorClass::Unauthenticated => Error::Unauthenticated(message),
-        core::ErrorClass::Malformed => Error::Malformed(message),
-        core::ErrorClass::UnknownVendor => Error::UnknownVendor(message),
-        core::ErrorClass::TooLarge => Error::TooLarge(message),
-        core::ErrorClass::Internal => Error::Internal(message),
-        core::ErrorClass::Config => Error::InvalidConfig(message),
+    Error {
+        class: match error.class() {
+            core::ErrorClass::Unauthenticated => ErrorClass::Unauthenticated,
+            core::ErrorClass::Malformed => ErrorClass::Malformed,
+            core::ErrorClass::UnknownVendor => ErrorClass::UnknownVendor,
+            core::ErrorClass::TooLarge => ErrorClass::TooLarge,
+            core::ErrorClass::Internal => ErrorClass::Internal,
+            core::ErrorClass::Config => ErrorClass::InvalidConfig,
+        },
+        reason: error.reason().to_owned(),
+        message: error.to_string(),
     }
 }

@@ -84,6 +84,13 @@ pub const REASONS: &[&str] = &[
     "invalid-config",
 ];
 
+/// `code` as the `&'static str` of [`REASONS`] it spells, so that a host
+/// reading a reason back from the component's interface keeps its metric
+/// labels within the closed list; `None` for any other text.
+pub fn reason_named(code: &str) -> Option<&'static str> {
+    REASONS.iter().copied().find(|reason| *reason == code)
+}
+
 impl Error {
     /// Why the delivery was refused, as one of [`REASONS`].
     pub fn reason(&self) -> &'static str {

@@ -14,7 +14,8 @@ use crate::{ConfigError, Error, Processor, Request};
 const MEMBERS: [&str; 3] = ["headers", "body", "body_base64"];
 
 /// [`crate::process`] over JSON text. `vendor` is empty to detect. Returns
-/// the CloudEvent document, or `{"error": "<class>", "message": "..."}`.
+/// the CloudEvent document, or `{"error": "<class>", "reason": "<reason>",
+/// "message": "..."}`.
 /// A request document that cannot be read is `malformed`; a configuration
 /// that cannot be read or used is `invalid-config`.
 pub fn process_json(request_json: &str, vendor: &str, config_json: &str, now: i64) -> String {
@@ -37,11 +38,14 @@ pub fn process_json_with(
     }
 }
 
-/// The error document of `error`: `{"error": "<class>", "message": "..."}`.
+/// The error document of `error`: `{"error": "<class>", "reason":
+/// "<reason>", "message": "..."}` (the reason is one of
+/// [`crate::error::REASONS`]).
 pub fn error_json(error: &Error) -> String {
     let mut w = Writer::default();
     w.begin_object();
     w.member(crate::key!("error"), error.class().as_str());
+    w.member(crate::key!("reason"), error.reason());
     w.member(crate::key!("message"), &error.to_string());
     w.end_object();
     w.finish()
@@ -200,16 +204,19 @@ mod tests {
     }
 
     #[test]
-    fn errors_carry_their_class() {
+    fn errors_carry_their_class_and_reason() {
         let err = call(json!({"headers": [], "body": "{}"}), CONFIG);
         assert_eq!(err["error"], "unknown-vendor");
+        assert_eq!(err["reason"], "vendor-not-detected");
         let err = call(json!({"headers": []}), CONFIG);
         assert_eq!(err["error"], "malformed");
+        assert_eq!(err["reason"], "invalid-request");
         let err = call(
             json!({"headers": [["X-Varda-Event", "x"]], "body": "{}"}),
             "{\"nope\": 1}",
         );
         assert_eq!(err["error"], "invalid-config");
+        assert_eq!(err["reason"], "invalid-config");
         assert!(
             err["message"]
                 .as_str()

@@ -5,13 +5,14 @@
 
 use switchboard_core::error::REASONS;
 use switchboard_core::{Config, Error, FAMILIES, Request, process};
+use switchboard_fixtures::Refusal;
 
 #[test]
 fn every_fixture_through_the_core() {
     switchboard_fixtures::run_all("core", |fixture| {
         let config = Config::from_json(&fixture.config_json())
             .map_err(Error::Config)
-            .map_err(|e| (e.class().to_string(), e.to_string()))?;
+            .map_err(|e| refusal(&e))?;
         let headers = fixture
             .headers
             .iter()
@@ -19,8 +20,12 @@ fn every_fixture_through_the_core() {
         let request = Request::new(headers, &fixture.body);
         process(&request, fixture.vendor.as_deref(), &config, fixture.now)
             .map(|event| serde_json::from_str(&event.to_json()).expect("events are JSON"))
-            .map_err(|e| (e.class().to_string(), e.to_string()))
+            .map_err(|e| refusal(&e))
     });
+}
+
+fn refusal(error: &Error) -> Refusal {
+    Refusal::new(error.class().as_str(), error.reason(), error.to_string())
 }
 
 /// Detection is not a priority list: no fixture request is claimed by two

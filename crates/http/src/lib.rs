@@ -22,7 +22,10 @@
 //! let refused = routes.route(&Method::GET, "/webhooks/varda").unwrap_err();
 //! assert_eq!(refused.status(), StatusCode::METHOD_NOT_ALLOWED);
 //! assert_eq!(refused.code(), "method-not-allowed");
-//! assert_eq!(refused.body(), r#"{"error":"method-not-allowed","message":"use POST"}"#);
+//! assert_eq!(
+//!     refused.body(),
+//!     r#"{"error":"method-not-allowed","message":"use POST","reason":"wrong-method"}"#
+//! );
 //!
 //! // A declared length over the limit is refused before any body is read.
 //! let too_large = check_declared_length(Some(b"2000000"), 1 << 20).unwrap_err();
@@ -283,6 +286,10 @@ pub enum Answer {
     Refused {
         /// The class of the refusal.
         class: ErrorClass,
+        /// Its reason: one of the core's
+        /// [`REASONS`](switchboard_core::error::REASONS), or of a host's
+        /// own (a guest trap, a deadline).
+        reason: &'static str,
         /// What was wrong.
         message: String,
     },
@@ -488,6 +495,38 @@ impl Answer {
         }
     }
 
+    /// Why, in one stable word, for the `reason` field, log lines and the
+    /// `reason` metric label: a refusal's own reason; for the shell's
+    /// answers `no-route`, `wrong-method`, `too-large`, `headers-too-large`,
+    /// `body-timeout`, `body-unreadable`, `too-many-connections`,
+    /// `body-budget-full`, `no-free-instance`, `not-durable`,
+    /// `downstream-failed`, `admin-forbidden`, `too-many-deliveries`. `None`
+    /// for a success.
+    pub fn reason(&self) -> Option<&'static str> {
+        Some(match self {
+            Answer::Healthy
+            | Answer::Metrics(_)
+            | Answer::Accepted { .. }
+            | Answer::Event(_)
+            | Answer::Forwarded { .. }
+            | Answer::Replayed(_) => return None,
+            Answer::Forbidden { .. } => "admin-forbidden",
+            Answer::TooManyDeliveries { .. } => "too-many-deliveries",
+            Answer::Refused { reason, .. } => reason,
+            Answer::NotFound { .. } => "no-route",
+            Answer::MethodNotAllowed { .. } => "wrong-method",
+            Answer::TooLarge { .. } => "too-large",
+            Answer::HeadersTooLarge => "headers-too-large",
+            Answer::BodyTimeout { .. } => "body-timeout",
+            Answer::BodyUnreadable => "body-unreadable",
+            Answer::Overloaded(Overload::Connections) => "too-many-connections",
+            Answer::Overloaded(Overload::BodyBudget) => "body-budget-full",
+            Answer::Overloaded(Overload::Instances) => "no-free-instance",
+            Answer::Unavailable { .. } => "not-durable",
+            Answer::BadGateway { .. } => "downstream-failed",
+        })
+    }
+
     /// What went wrong, for the `message` field; `None` for a success.
     pub fn message(&self) -> Option<String> {
         Some(match self {
@@ -532,8 +571,8 @@ impl Answer {
         })
     }
 
-    /// The body: `{"error", "message"}` for every refusal, else the
-    /// success's own document.
+    /// The body: `{"error", "reason", "message"}` for every refusal, else
+    /// the success's own document.
     pub fn body(&self) -> String {
         match self {
             Answer::Healthy => "ok\n".to_owned(),
@@ -551,8 +590,12 @@ impl Answer {
                 body.push('\n');
                 body
             }),
-            error => json!({"error": error.code(), "message": error.message().unwrap_or_default()})
-                .to_string(),
+            error => json!({
+                "error": error.code(),
+                "reason": error.reason().unwrap_or_default(),
+                "message": error.message().unwrap_or_default(),
+            })
+            .to_string(),
         }
     }
 
@@ -612,10 +655,11 @@ impl Answer {
 }
 
 impl From<&switchboard_core::Error> for Answer {
-    /// The core's refusal, by its class.
+    /// The core's refusal, by its class and reason.
     fn from(error: &switchboard_core::Error) -> Answer {
         Answer::Refused {
             class: error.class(),
+            reason: error.reason(),
             message: error.to_string(),
         }
     }
@@ -637,6 +681,7 @@ mod tests {
     fn error_body(answer: &Answer) -> Value {
         let body: Value = serde_json::from_str(&answer.body()).unwrap();
         assert_eq!(body["error"], answer.code(), "{answer:?}");
+        assert_eq!(body["reason"], answer.reason().unwrap(), "{answer:?}");
         assert!(body["message"].is_string(), "{answer:?}");
         body
     }
@@ -785,16 +830,19 @@ mod tests {
         for class in ErrorClass::ALL {
             let answer = Answer::Refused {
                 class,
+                reason: "stale",
                 message: "why".to_owned(),
             };
             assert_eq!(answer.status().as_u16(), class.http_status());
             assert_eq!(answer.code(), class.as_str());
             assert_eq!(error_body(&answer)["message"], "why");
+            assert_eq!(error_body(&answer)["reason"], "stale");
         }
         let core = switchboard_core::Error::NoSuchVendor("acme".to_owned());
         let answer = Answer::from(&core);
         assert_eq!(answer.status(), StatusCode::NOT_FOUND);
         assert_eq!(answer.code(), "unknown-vendor");
+        assert_eq!(answer.reason(), Some("no-such-vendor"));
         assert_eq!(answer.message().unwrap(), core.to_string());
     }
 

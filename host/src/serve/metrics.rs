@@ -36,10 +36,11 @@ impl Position {
 }
 
 /// The labels of `switchboard_requests_total`: the vendor (a family's name
-/// or `unknown`), the normalized type (empty when there is no event) and
-/// the outcome (an answer's code). Each comes from a closed set, so the
-/// series are bounded whatever the requests' paths or bodies.
-type RequestLabels = (&'static str, String, &'static str);
+/// or `unknown`), the normalized type (empty when there is no event), the
+/// outcome (an answer's code) and the reason of a refusal (empty for a
+/// success). Each comes from a closed set, so the series are bounded
+/// whatever the requests' paths or bodies.
+type RequestLabels = (&'static str, String, &'static str, &'static str);
 
 /// The most `switchboard_requests_total` series, a bound on top of the
 /// closed label sets (which give about 600 real combinations): past it, a
@@ -77,16 +78,18 @@ impl Metrics {
 
     /// One request: its vendor label ([`vendor_label`]), the event's
     /// normalized type (from the component's vocabulary) or `""`, its
-    /// outcome (`switchboard_http::Answer::code`), and how long it took.
+    /// outcome (`switchboard_http::Answer::code`) and reason
+    /// (`switchboard_http::Answer::reason`, `""` for a success), and how
+    /// long it took.
     pub fn request(
         &self,
         vendor: &'static str,
         event_type: &str,
-        outcome: &'static str,
+        (outcome, reason): (&'static str, &'static str),
         took: Duration,
     ) {
         if let Ok(mut requests) = self.requests.lock() {
-            let mut key = (vendor, event_type.to_owned(), outcome);
+            let mut key = (vendor, event_type.to_owned(), outcome, reason);
             if requests.len() >= MAX_REQUEST_SERIES && !requests.contains_key(&key) {
                 key.1 = String::new();
             }
@@ -131,16 +134,17 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        out.push_str("# HELP switchboard_requests_total Webhook requests by vendor, normalized type and outcome.\n");
+        out.push_str("# HELP switchboard_requests_total Webhook requests by vendor, normalized type, outcome and reason.\n");
         out.push_str("# TYPE switchboard_requests_total counter\n");
         if let Ok(requests) = self.requests.lock() {
-            for ((vendor, event_type, outcome), count) in requests.iter() {
+            for ((vendor, event_type, outcome, reason), count) in requests.iter() {
                 let _ = writeln!(
                     out,
-                    "switchboard_requests_total{{vendor=\"{}\",type=\"{}\",outcome=\"{}\"}} {count}",
+                    "switchboard_requests_total{{vendor=\"{}\",type=\"{}\",outcome=\"{}\",reason=\"{}\"}} {count}",
                     escape(vendor),
                     escape(event_type),
-                    escape(outcome)
+                    escape(outcome),
+                    escape(reason)
                 );
             }
         }
@@ -278,12 +282,17 @@ mod tests {
     #[test]
     fn renders_counters_and_cumulative_buckets() {
         let metrics = Metrics::new();
-        metrics.request("varda", "call.ended", "ok", Duration::from_micros(200));
-        metrics.request("varda", "call.ended", "ok", Duration::from_millis(3));
+        metrics.request(
+            "varda",
+            "call.ended",
+            ("ok", ""),
+            Duration::from_micros(200),
+        );
+        metrics.request("varda", "call.ended", ("ok", ""), Duration::from_millis(3));
         let text = metrics.render();
         assert!(
             text.contains(
-                "switchboard_requests_total{vendor=\"varda\",type=\"call.ended\",outcome=\"ok\"} 2"
+                "switchboard_requests_total{vendor=\"varda\",type=\"call.ended\",outcome=\"ok\",reason=\"\"} 2"
             ),
             "{text}"
         );
@@ -314,9 +323,9 @@ mod tests {
         let metrics = Metrics::new();
         let took = Duration::from_micros(1);
         for n in 0..MAX_REQUEST_SERIES + 500 {
-            metrics.request("varda", &format!("type.{n}"), "ok", took);
+            metrics.request("varda", &format!("type.{n}"), ("ok", ""), took);
         }
-        metrics.request("varda", "type.0", "ok", took);
+        metrics.request("varda", "type.0", ("ok", ""), took);
         let text = metrics.render();
         let series = text
             .lines()
@@ -328,12 +337,14 @@ mod tests {
             "the cap, plus the empty type"
         );
         assert!(
-            text.contains(r#"switchboard_requests_total{vendor="varda",type="",outcome="ok"} 500"#),
+            text.contains(
+                r#"switchboard_requests_total{vendor="varda",type="",outcome="ok",reason=""} 500"#
+            ),
             "{text}"
         );
         assert!(
             text.contains(
-                r#"switchboard_requests_total{vendor="varda",type="type.0",outcome="ok"} 2"#
+                r#"switchboard_requests_total{vendor="varda",type="type.0",outcome="ok",reason=""} 2"#
             ),
             "a seen series still counts"
         );

@@ -42,7 +42,6 @@ use hyper::{HeaderMap, Request, Response, Uri};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use switchboard_core::{Config, ErrorClass, SignatureScheme};
-use switchboard_host::Error as HostError;
 use switchboard_host::{HostOptions, Pool, Switchboard, wit};
 use switchboard_http::{Answer, Overload, Route, Routes};
 use tokio::net::{TcpListener, TcpStream};
@@ -240,7 +239,7 @@ async fn accept_until_shutdown(
                     Ok(permit) => serve_connection(state, graceful, stream, peer, permit),
                     Err(_) => {
                         let answer = Answer::Overloaded(Overload::Connections);
-                        state.metrics.request(vendor_label(None), "", answer.code(), Duration::ZERO);
+                        state.metrics.request(vendor_label(None), "", outcome(&answer), Duration::ZERO);
                         limits::turn_away(stream, &turning_away);
                     }
                 },
@@ -315,6 +314,9 @@ struct Handled {
     vendor: &'static str,
     /// The event's normalized type, or empty.
     event_type: String,
+    /// The vendor's id of the delivery, from its headers, when it sends one
+    /// (`X-Varda-Delivery`, `webhook-id`): unverified, for the log line.
+    delivery: Option<String>,
 }
 
 impl Handled {
@@ -323,8 +325,14 @@ impl Handled {
             answer,
             vendor,
             event_type: String::new(),
+            delivery: None,
         }
     }
+}
+
+/// The outcome and reason labels of an answer's metrics.
+fn outcome(answer: &Answer) -> (&'static str, &'static str) {
+    (answer.code(), answer.reason().unwrap_or_default())
 }
 
 /// One request: answered, counted in the metrics and logged (with the
@@ -343,11 +351,12 @@ async fn handle(
         answer,
         vendor,
         event_type,
+        delivery,
     } = &handled;
     if !matches!(answer, Answer::Healthy | Answer::Metrics(_)) {
         state
             .metrics
-            .request(vendor, event_type, answer.code(), took);
+            .request(vendor, event_type, outcome(answer), took);
     }
     let id = match answer {
         Answer::Accepted { id, .. } => Some(id.as_str()),
@@ -357,11 +366,14 @@ async fn handle(
         %peer,
         %method,
         path,
+        delivery = delivery.as_deref(),
         id,
         status = answer.status().as_u16(),
         vendor,
         r#type = event_type,
         outcome = answer.code(),
+        reason = answer.reason(),
+        detail = answer.message().as_deref(),
         micros = took.as_micros() as u64,
         "request"
     );
@@ -411,19 +423,25 @@ async fn webhook(
 ) -> Handled {
     let named = vendor_label(vendor.as_deref());
     let (parts, body) = request.into_parts();
+    let headers = wit_headers(&parts.headers);
+    let delivery = delivery_id(&headers, vendor.as_deref());
+    let refused = |refusal| Handled {
+        delivery: delivery.clone(),
+        ..Handled::answer(refusal, named)
+    };
     // The body stays charged to the budget until the answer.
     let body = match read_body(state, &parts.headers, body, state.body_limit).await {
         Ok(body) => body,
-        Err(refusal) => return Handled::answer(refusal, named),
+        Err(refusal) => return refused(refusal),
     };
     let request = wit::Request {
-        headers: wit_headers(&parts.headers),
+        headers,
         body: body.bytes,
     };
     let event = match process(state, request, vendor.clone(), unix_now()).await {
         Processed::Event(event) => event,
-        Processed::Refused(refused) => {
-            if let (Some(keeper), Some(request)) = (&state.keeper, &refused.request) {
+        Processed::Refused(refusal) => {
+            if let (Some(keeper), Some(request)) = (&state.keeper, &refusal.request) {
                 let headers: Vec<(String, String)> = request
                     .headers
                     .iter()
@@ -434,15 +452,15 @@ async fn webhook(
                     vendor: vendor.as_deref(),
                     headers: &headers,
                     body: &request.body,
-                    class: refused.class,
-                    reason: &refused.reason,
-                    message: &refused.message,
+                    class: refusal.class,
+                    reason: refusal.reason,
+                    message: &refusal.message,
                 });
             }
-            return Handled::answer(refused.answer(), named);
+            return refused(refusal.answer());
         }
         Processed::Overloaded => {
-            return Handled::answer(Answer::Overloaded(Overload::Instances), named);
+            return refused(Answer::Overloaded(Overload::Instances));
         }
     };
     let vendor = vendor_label(Some(&event.vendor));
@@ -452,6 +470,7 @@ async fn webhook(
         answer,
         vendor,
         event_type,
+        delivery,
     }
 }
 
@@ -505,6 +524,14 @@ async fn read_body<'s>(
     }
 }
 
+/// The vendor's id of the delivery, from its headers (see
+/// `switchboard_core::vendors::delivery_id`), cut as paths are cut.
+fn delivery_id(headers: &[wit::Header], vendor: Option<&str>) -> Option<String> {
+    let headers = headers.iter().map(|h| (h.name.as_str(), h.value.as_str()));
+    let request = switchboard_core::Request::new(headers, &[]);
+    switchboard_core::vendors::delivery_id(&request, vendor).map(switchboard_http::echoed)
+}
+
 /// The request's headers as the component takes them, values converted by
 /// the contract's rule.
 fn wit_headers(headers: &HeaderMap) -> Vec<wit::Header> {
@@ -531,7 +558,9 @@ enum Processed {
 /// kept without a copy; `None` if the processing task itself failed).
 struct Refused {
     class: ErrorClass,
-    reason: String,
+    /// The reason as a member of the closed list
+    /// ([`switchboard_host::Error::reason_label`]).
+    reason: &'static str,
     message: String,
     request: Option<wit::Request>,
 }
@@ -541,6 +570,7 @@ impl Refused {
     fn answer(&self) -> Answer {
         Answer::Refused {
             class: self.class,
+            reason: self.reason,
             message: self.message.clone(),
         }
     }
@@ -576,34 +606,16 @@ async fn process(
         Ok((Ok(event), _)) => Processed::Event(event),
         Ok((Err(e), request)) => Processed::Refused(Refused {
             class: e.class(),
-            reason: reason_of(&e).to_owned(),
+            reason: e.reason_label(),
             message: e.to_string(),
             request: Some(request),
         }),
         Err(e) => Processed::Refused(Refused {
             class: ErrorClass::Internal,
-            reason: "task-failed".to_owned(),
+            reason: "trap",
             message: format!("the processing task failed: {e}"),
             request: None,
         }),
-    }
-}
-
-/// The stable reason code of a refusal.
-///
-/// Until the reason is threaded through the WIT interface (on `main`:
-/// `switchboard_host::Error::reason`), a component's refusal gives its
-/// class name; the host's own failures have their host reasons. Replaced by
-/// `error.reason()` on merge.
-fn reason_of(error: &HostError) -> &str {
-    match error {
-        HostError::Trap {
-            trap: Some(switchboard_host::Trap::Interrupt),
-            ..
-        } => "deadline",
-        HostError::Trap { .. } => "trap",
-        HostError::OutOfMemory { .. } => "out-of-memory",
-        other => other.class().as_str(),
     }
 }
 

@@ -115,7 +115,7 @@ async fn one(state: &State, n: usize, line: &[u8], dry_run: bool) -> Replayed {
         Processed::Refused(refused) => {
             return Replayed::Refused {
                 class: refused.class,
-                reason: refused.reason,
+                reason: refused.reason.to_owned(),
                 message: refused.message,
             };
         }

@@ -62,6 +62,18 @@ pub fn family_in<'f>(families: &[&'f dyn Family], name: &str) -> Option<&'f dyn 
     families.iter().copied().find(|f| f.name() == name)
 }
 
+/// The vendor's id of a delivery, from its headers alone, for log lines:
+/// [`Family::delivery_id`] of `vendor`, or of the family whose headers
+/// claim the request, else `webhook-id`. Unverified: a log shows it for what
+/// it is, the sender's claim.
+pub fn delivery_id<'r>(request: &Request<'r>, vendor: Option<&str>) -> Option<&'r str> {
+    let claimed = || FAMILIES.iter().copied().find(|f| f.claims_headers(request));
+    match vendor.and_then(family).or_else(claimed) {
+        Some(family) => family.delivery_id(request),
+        None => request.header("webhook-id"),
+    }
+}
+
 /// The family a request belongs to: the one whose headers claim it, else
 /// the one that recognises the body's shape. Nothing is verified. Families
 /// do not overlap (`tests/fixtures.rs` checks every fixture against every
@@ -118,6 +130,13 @@ pub trait Family: Sync {
         false
     }
 
+    /// The vendor's id of this delivery, from its headers, for log lines
+    /// (nothing is verified): by default the Standard Webhooks
+    /// `webhook-id`, which every family may be configured to use.
+    fn delivery_id<'r>(&self, request: &Request<'r>) -> Option<&'r str> {
+        request.header("webhook-id")
+    }
+
     /// The headers the vendor sends besides the signature (`sign` prints
     /// them), given the payload when it is a JSON object.
     fn delivery_headers(&self, _payload: Option<&Object<'_>>) -> Vec<(String, String)> {
@@ -164,5 +183,26 @@ impl<'a> Normalized<'a> {
             time: None,
             data: Data::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delivery_id_is_the_vendors_header() {
+        let headers = [
+            ("X-Varda-Event", "call.ended"),
+            ("X-Varda-Delivery", "dlv_1"),
+            ("webhook-id", "msg_1"),
+        ];
+        let varda = Request::new(headers, b"");
+        assert_eq!(delivery_id(&varda, Some("varda")), Some("dlv_1"));
+        assert_eq!(delivery_id(&varda, None), Some("dlv_1"));
+        let standard = Request::new([("webhook-id", "msg_1")], b"");
+        assert_eq!(delivery_id(&standard, Some("opencx")), Some("msg_1"));
+        assert_eq!(delivery_id(&standard, Some("nope")), Some("msg_1"));
+        assert_eq!(delivery_id(&Request::new([], b""), None), None);
     }
 }

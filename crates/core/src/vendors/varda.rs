@@ -13,7 +13,7 @@ use crate::event::{Call, Contact, Conversation, EventType, Message, Outcome, Sec
 use crate::fields::{self, Object};
 use crate::json::{Text, Value};
 use crate::request::Request;
-use crate::schemes::varda::{EVENT_HEADER, SIGNATURE_HEADER};
+use crate::schemes::varda::{DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER};
 use crate::schemes::{self, SignatureScheme};
 
 /// The Varda family.
@@ -68,6 +68,14 @@ impl Family for Varda {
             || request
                 .header("User-Agent")
                 .is_some_and(|ua| ua.starts_with("Varda-Webhooks/"))
+    }
+
+    /// `X-Varda-Delivery`, else (a Varda account configured for Standard
+    /// Webhooks) `webhook-id`.
+    fn delivery_id<'r>(&self, request: &Request<'r>) -> Option<&'r str> {
+        request
+            .header(DELIVERY_HEADER)
+            .or_else(|| request.header("webhook-id"))
     }
 
     fn delivery_headers(&self, payload: Option<&Object<'_>>) -> Vec<(String, String)> {
