@@ -62,7 +62,12 @@ struct Tail {
     refused: bool,
     /// Start with the last N matching lines (10 when neither this nor
     /// `--from-start` is given).
-    #[arg(short = 'n', long = "lines", value_name = "N", conflicts_with = "from_start")]
+    #[arg(
+        short = 'n',
+        long = "lines",
+        value_name = "N",
+        conflicts_with = "from_start"
+    )]
     lines: Option<usize>,
     /// Start with every line.
     #[arg(long)]
@@ -392,7 +397,10 @@ impl Process {
         let (request, vendor, received_at) = match &self.request {
             Some(path) => {
                 let delivery = sources::one(path)?;
-                let headers = delivery.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+                let headers = delivery
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str()));
                 (
                     wit::Request::new(headers, delivery.body.clone()),
                     delivery.vendor,
@@ -509,7 +517,11 @@ impl Replay {
             receiver: http_url(&self.receiver, "--receiver")?,
             sources,
             filter: replay::Filter {
-                since: self.since.as_deref().map(sources::parse_since).transpose()?,
+                since: self
+                    .since
+                    .as_deref()
+                    .map(sources::parse_since)
+                    .transpose()?,
                 vendor: self.vendor,
                 reason: self.reason,
             },

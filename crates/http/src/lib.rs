@@ -755,7 +755,10 @@ mod tests {
             Ok(Route::Replay { dry_run: true })
         );
         assert_eq!(
-            RECEIVER.route(&Method::GET, "/replay").unwrap_err().status(),
+            RECEIVER
+                .route(&Method::GET, "/replay")
+                .unwrap_err()
+                .status(),
             StatusCode::METHOD_NOT_ALLOWED
         );
         for method in [Method::POST, Method::GET] {
@@ -772,7 +775,13 @@ mod tests {
             let answer = admin_allowed(peer, true).unwrap_err();
             assert_eq!(answer.status(), StatusCode::FORBIDDEN);
         }
-        for peer in ["10.0.0.7", "192.168.1.2", "::ffff:10.0.0.1", "fe80::1", "0.0.0.0"] {
+        for peer in [
+            "10.0.0.7",
+            "192.168.1.2",
+            "::ffff:10.0.0.1",
+            "fe80::1",
+            "0.0.0.0",
+        ] {
             let answer = admin_allowed(peer.parse().unwrap(), false).unwrap_err();
             assert_eq!(answer.status(), StatusCode::FORBIDDEN, "{peer}");
             assert_eq!(error_body(&answer)["error"], "forbidden");

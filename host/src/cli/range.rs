@@ -148,7 +148,9 @@ impl Range {
                 .await;
             match sent {
                 Sent::Accepted => counts.accepted += 1,
-                Sent::Refused { status, excerpt, .. } => {
+                Sent::Refused {
+                    status, excerpt, ..
+                } => {
                     counts.refused += 1;
                     eprintln!(
                         "{shown_id}: refused: the downstream answered {status}: {}",
@@ -190,11 +192,9 @@ impl Range {
             if interrupted { " (interrupted)" } else { "" }
         );
         if refused + failed > 0 || interrupted {
-            return Err(Incomplete(format!(
-                "{} events were not delivered",
-                refused + failed
-            ))
-            .into());
+            return Err(
+                Incomplete(format!("{} events were not delivered", refused + failed)).into(),
+            );
         }
         Ok(())
     }

@@ -136,7 +136,11 @@ impl Replay {
                         // In order: what was read before it is answered first.
                         post(&mut batch, &mut totals)?;
                         totals.unreadable += 1;
-                        println!("unreadable    {}  {}", clean(&origin, 200), clean(&why, 300));
+                        println!(
+                            "unreadable    {}  {}",
+                            clean(&origin, 200),
+                            clean(&why, 300)
+                        );
                         return Ok(());
                     }
                 };
@@ -175,7 +179,11 @@ impl Replay {
         };
         println!(
             "{total} deliveries{}: {done}, {refused} refused, {not_run} not run, {unreadable} unreadable ({filtered} filtered out)",
-            if self.dry_run { " (dry run: nothing written)" } else { "" }
+            if self.dry_run {
+                " (dry run: nothing written)"
+            } else {
+                ""
+            }
         );
         let failed = refused + not_run + unreadable;
         if failed > 0 {
@@ -222,7 +230,12 @@ async fn post_batch(
     };
     tokio::time::timeout(BATCH_TIMEOUT, exchange)
         .await
-        .map_err(|_| anyhow!("the receiver at {url} did not answer within {} s", BATCH_TIMEOUT.as_secs()))?
+        .map_err(|_| {
+            anyhow!(
+                "the receiver at {url} did not answer within {} s",
+                BATCH_TIMEOUT.as_secs()
+            )
+        })?
 }
 
 /// Prints one result line and counts it.
@@ -256,7 +269,11 @@ fn report(origin: &str, result: &str, totals: &mut Totals) -> anyhow::Result<()>
         }
         _ => {
             totals.not_run += 1;
-            println!("not-run       {origin}  {}: {}", field("code"), field("message"));
+            println!(
+                "not-run       {origin}  {}: {}",
+                field("code"),
+                field("message")
+            );
         }
     }
     Ok(())

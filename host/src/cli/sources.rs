@@ -172,10 +172,7 @@ mod tests {
     #[test]
     fn times_parse_to_unix_seconds() {
         assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some((0, 0)));
-        assert_eq!(
-            parse_time("2026-03-25T18:30:55Z"),
-            Some((1_774_463_455, 0))
-        );
+        assert_eq!(parse_time("2026-03-25T18:30:55Z"), Some((1_774_463_455, 0)));
         assert_eq!(
             parse_time("2026-03-25T20:30:55.25+02:00"),
             Some((1_774_463_455, 250_000_000))

@@ -97,7 +97,11 @@ impl Tail {
         if !self.path.is_file() {
             bail!(
                 "no {} at {} (the receiver creates it when it starts; --out names the journal)",
-                if self.refused { "refusal log" } else { "journal" },
+                if self.refused {
+                    "refusal log"
+                } else {
+                    "journal"
+                },
                 self.path.display()
             );
         }
@@ -117,9 +121,9 @@ impl Tail {
         // Following goes on from where the history ended, so that nothing
         // written meanwhile is missed.
         let printed = match self.start {
-            Start::FromStart => files.iter().try_fold(0, |_, file| {
-                print_from(file, 0, &self.filter, &mut out)
-            }),
+            Start::FromStart => files
+                .iter()
+                .try_fold(0, |_, file| print_from(file, 0, &self.filter, &mut out)),
             Start::Last(n) => last(&files, n, &self.filter, &mut out),
         };
         let mut position = match printed.and_then(|end| out.flush().map(|()| end)) {
@@ -238,7 +242,12 @@ fn emit(item: Item, file: &Path, filter: &Filter, out: &mut Out<impl Write>) -> 
 /// Prints the last `n` lines of `files` (read in order) that match,
 /// holding only their places; returns where the last file's last complete
 /// line ends.
-fn last(files: &[PathBuf], n: usize, filter: &Filter, out: &mut Out<impl Write>) -> anyhow::Result<u64> {
+fn last(
+    files: &[PathBuf],
+    n: usize,
+    filter: &Filter,
+    out: &mut Out<impl Write>,
+) -> anyhow::Result<u64> {
     let mut kept: VecDeque<(usize, u64, u64)> = VecDeque::with_capacity(n.min(1 << 16));
     let mut last_end = 0;
     for (index, file) in files.iter().enumerate() {
@@ -295,7 +304,12 @@ impl Followed {
     }
 
     /// Prints what was completed since the last poll.
-    fn poll(&mut self, path: &Path, filter: &Filter, out: &mut Out<impl Write>) -> anyhow::Result<()> {
+    fn poll(
+        &mut self,
+        path: &Path,
+        filter: &Filter,
+        out: &mut Out<impl Write>,
+    ) -> anyhow::Result<()> {
         let current = std::fs::metadata(path).ok();
         let replaced = current.as_ref().is_some_and(|m| m.ino() != self.inode);
         let length = self.backlog_length()?;

@@ -151,7 +151,11 @@ mod tests {
         .unwrap();
         assert_eq!(capture.headers, vec![("X-A".to_owned(), "1".to_owned())]);
         assert_eq!(
-            (capture.body.as_slice(), capture.vendor.as_deref(), capture.received_at),
+            (
+                capture.body.as_slice(),
+                capture.vendor.as_deref(),
+                capture.received_at
+            ),
             (&b"{}"[..], Some("varda"), Some(17))
         );
         let record = Delivery::from_json(
@@ -165,12 +169,26 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            (fixture.body.as_slice(), fixture.received_at, fixture.vendor.as_deref()),
+            (
+                fixture.body.as_slice(),
+                fixture.received_at,
+                fixture.vendor.as_deref()
+            ),
             (&b"x"[..], Some(99), Some("atoms"))
         );
         // What is written reads back the same.
-        assert_eq!(Delivery::from_json(record.to_json().as_bytes()).unwrap().body, record.body);
-        assert_eq!(Delivery::from_json(capture.to_json().as_bytes()).unwrap().class, None);
+        assert_eq!(
+            Delivery::from_json(record.to_json().as_bytes())
+                .unwrap()
+                .body,
+            record.body
+        );
+        assert_eq!(
+            Delivery::from_json(capture.to_json().as_bytes())
+                .unwrap()
+                .class,
+            None
+        );
     }
 
     #[test]
@@ -181,8 +199,14 @@ mod tests {
             (br#"{"headers":[]}"#, "no `body`"),
             (br#"{"headers":[],"body":"x","body_base64":"eA=="}"#, "both"),
             (br#"{"headers":[],"body_base64":"***"}"#, "not base64"),
-            (br#"{"headers":[["only-a-name"]],"body":""}"#, "not a delivery"),
-            (br#"{"request":{"headers":[],"body":""},"headers":[]}"#, "fixture"),
+            (
+                br#"{"headers":[["only-a-name"]],"body":""}"#,
+                "not a delivery",
+            ),
+            (
+                br#"{"request":{"headers":[],"body":""},"headers":[]}"#,
+                "fixture",
+            ),
         ] {
             let error = Delivery::from_json(text).unwrap_err();
             assert!(error.contains(why), "{error}");

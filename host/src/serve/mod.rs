@@ -137,8 +137,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let (keeper, keeper_writer) = match &options.target {
         Target::File(journal) if options.refused.enabled() => {
             let path = refused::path_beside(journal);
-            let (keeper, writer) = refused::Keeper::open(path.clone(), &options.refused, &options.config)
-                .with_context(|| format!("opening the refusal log {}", path.display()))?;
+            let (keeper, writer) =
+                refused::Keeper::open(path.clone(), &options.refused, &options.config)
+                    .with_context(|| format!("opening the refusal log {}", path.display()))?;
             (Some(keeper), Some(writer))
         }
         _ => (None, None),

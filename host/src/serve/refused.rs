@@ -191,7 +191,9 @@ impl Keeper {
     pub fn keep(&self, refusal: &Refusal<'_>) {
         let record = self.record(refusal, SystemTime::now());
         let counts = &self.counts;
-        let queued = counts.queued_bytes.fetch_add(record.len(), Ordering::Relaxed);
+        let queued = counts
+            .queued_bytes
+            .fetch_add(record.len(), Ordering::Relaxed);
         let length = record.len();
         if queued + length > QUEUE_BYTES || self.queue.try_send(record).is_err() {
             counts.queued_bytes.fetch_sub(length, Ordering::Relaxed);
@@ -474,7 +476,10 @@ mod tests {
         let mut store = Store::open(path.clone(), &settings(4, 1 << 20)).unwrap();
         // The older generation was over the new half cap: removed; the
         // current one too: rotated.
-        assert_eq!(lines(&older(&path)), ["{\"n\":1}", "{\"n\":2}", "{\"n\":3}"]);
+        assert_eq!(
+            lines(&older(&path)),
+            ["{\"n\":1}", "{\"n\":2}", "{\"n\":3}"]
+        );
         assert!(lines(&path).is_empty());
         store.append("{\"n\":4}").unwrap();
         assert_eq!(lines(&path), ["{\"n\":4}"]);
@@ -530,7 +535,8 @@ mod tests {
         writer.await.unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let record: Value = serde_json::from_str(text.trim_end()).unwrap();
-        let kept: Vec<(String, String)> = serde_json::from_value(record["headers"].clone()).unwrap();
+        let kept: Vec<(String, String)> =
+            serde_json::from_value(record["headers"].clone()).unwrap();
         let value = |name: &str| kept.iter().find(|(n, _)| n == name).unwrap().1.clone();
         for name in [
             "x-opencx-token",
@@ -571,6 +577,9 @@ mod tests {
         assert_eq!(keeper.counts.dropped.load(Ordering::Relaxed), 2);
         let mut out = String::new();
         keeper.render(&mut out);
-        assert!(out.contains("switchboard_refusals_dropped_total 2\n"), "{out}");
+        assert!(
+            out.contains("switchboard_refusals_dropped_total 2\n"),
+            "{out}"
+        );
     }
 }

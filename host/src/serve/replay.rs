@@ -97,8 +97,7 @@ async fn one(state: &State, n: usize, line: &[u8], dry_run: bool) -> Replayed {
         .iter()
         .map(|(name, value)| name.len() + value.len())
         .sum();
-    if let Err(refusal) = switchboard_http::check_header_caps(delivery.headers.len(), head_bytes)
-    {
+    if let Err(refusal) = switchboard_http::check_header_caps(delivery.headers.len(), head_bytes) {
         return not_run(&refusal);
     }
     let now = delivery.received_at.unwrap_or_else(unix_now);
