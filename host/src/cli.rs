@@ -1,4 +1,11 @@
-//! The command line: `process` and `sign`, exactly as interfaces.md says.
+//! The command line: `process`, `sign` and `serve`, exactly as
+//! interfaces.md says, `keygen`, and the operator's `tail`, `forward` and
+//! `replay`.
+
+mod range;
+mod replay;
+mod sources;
+mod tail;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -24,6 +31,141 @@ enum Command {
     Sign(Sign),
     Serve(Serve),
     Keygen(Keygen),
+    Tail(Tail),
+    Forward(Forward),
+    Replay(Replay),
+}
+
+/// Some of the work was not done (an event not delivered, a delivery still
+/// refused): exit status 1, after the report.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Incomplete(String);
+
+/// Print the journal's events, then follow it as a receiver appends (or,
+/// with `--refused`, the refusal log). Only reads: works beside a running
+/// `switchboard serve` and never takes its lock; prints complete lines
+/// only. One aligned line per event on a terminal, the JSON lines
+/// themselves otherwise (`--format`). Stops on Ctrl-C, SIGTERM or a closed
+/// pipe.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  switchboard tail --out events.ndjson                      # the last 10, then follow\n  switchboard tail --out events.ndjson --vendor varda --type 'call.*' --from-start --no-follow\n  switchboard tail --out events.ndjson --refused -n 50      # why deliveries were refused\n  switchboard tail --out events.ndjson | jq .id"
+)]
+struct Tail {
+    /// The journal (`serve --out`).
+    #[arg(long, value_name = "FILE", default_value = "events.ndjson")]
+    out: PathBuf,
+    /// Show the refusal log (`FILE.refused`, after `FILE.refused.1`)
+    /// instead of the journal.
+    #[arg(long)]
+    refused: bool,
+    /// Start with the last N matching lines (10 when neither this nor
+    /// `--from-start` is given).
+    #[arg(
+        short = 'n',
+        long = "lines",
+        value_name = "N",
+        conflicts_with = "from_start"
+    )]
+    lines: Option<usize>,
+    /// Start with every line.
+    #[arg(long)]
+    from_start: bool,
+    /// Print and exit instead of following.
+    #[arg(long)]
+    no_follow: bool,
+    /// Only events (or refusals) of this vendor.
+    #[arg(long, value_name = "VENDOR")]
+    vendor: Option<String>,
+    /// Only events of this normalized type; a trailing `*` matches a
+    /// prefix (`call.*`).
+    #[arg(long = "type", value_name = "TYPE", conflicts_with = "refused")]
+    event_type: Option<String>,
+    /// Only refusals of this reason code or class (with `--refused`).
+    #[arg(long, value_name = "REASON", requires = "refused")]
+    reason: Option<String>,
+    /// `pretty` (one aligned line per event), `json` (the lines as they
+    /// are), or `auto`: pretty on a terminal.
+    #[arg(long, value_enum, default_value = "auto")]
+    format: tail::Format,
+}
+
+/// Send a range of the journal to a downstream again: from the event with
+/// an id, or the first whose `time` is at or after an RFC 3339 time, to
+/// the end (or `--until`). Reads the journal only, beside a running
+/// receiver, and leaves its forwarding offset (`FILE.forwarded`) and
+/// dead letters alone: each event is POSTed as `serve --forward` does
+/// (retried on 5xx, 408, 429 and network errors, up to `--attempts`), and
+/// counted. Sending again is safe because downstreams deduplicate by the
+/// CloudEvent's `source` and `id`, as they must for `--forward`'s
+/// at-least-once delivery. Exits 1 if some event was not delivered.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  switchboard forward --out events.ndjson --from sha256:0d07... --to http://127.0.0.1:9000/events\n  switchboard forward --out events.ndjson --from 2026-03-25T18:00:00Z --until 2026-03-25T19:00:00Z --to http://127.0.0.1:9000/events"
+)]
+struct Forward {
+    /// The first event: its id, or an RFC 3339 time (the first event whose
+    /// `time` is at or after it).
+    #[arg(long, value_name = "EVENT_ID|TIME")]
+    from: String,
+    /// The last event: its id, or an RFC 3339 time (stops before the first
+    /// event whose `time` is after it). The end of the journal when absent.
+    #[arg(long, value_name = "EVENT_ID|TIME")]
+    until: Option<String>,
+    /// The downstream's `http://` URL.
+    #[arg(long, value_name = "URL")]
+    to: String,
+    /// The journal (`serve --out`).
+    #[arg(long, value_name = "FILE", default_value = "events.ndjson")]
+    out: PathBuf,
+    /// Attempts per event before it is counted as not delivered.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    attempts: u32,
+}
+
+/// Run deliveries again through a running receiver's current
+/// configuration, into its journal: by default the refused deliveries it
+/// kept (`FILE.refused.1` then `FILE.refused`), else SOURCES: refusal
+/// logs, captures (JSON lines of `{"headers": [[name, value], ...],
+/// "body": "..." | "body_base64": "...", "vendor"?: "...", "received_at"?:
+/// unix seconds}`), fixture files (`*.json`) or directories of them. Each
+/// is verified at the time it was received (else now), so a delivery
+/// refused for a wrong secret is accepted once the secret is fixed and the
+/// receiver restarted; the journal's dedupe applies (a second replay
+/// answers `duplicate`). Posts to the receiver's loopback-only `POST
+/// /replay`. Deliveries refused under the shared-secret scheme cannot be
+/// replayed from the refusal log: their token is redacted there. Exits 1
+/// if some delivery is still not accepted.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  switchboard replay --out events.ndjson --dry-run            # what the current configuration would accept\n  switchboard replay --out events.ndjson --reason unauthenticated --since 2026-03-25T18:00:00Z\n  switchboard replay --receiver http://127.0.0.1:8787 captured.ndjson fixtures/varda/"
+)]
+struct Replay {
+    /// Where the deliveries are, oldest first (`-`: standard input); the
+    /// refusal log beside `--out` when absent.
+    #[arg(value_name = "SOURCE")]
+    sources: Vec<PathBuf>,
+    /// The running receiver (`serve --listen`).
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8787")]
+    receiver: String,
+    /// The journal whose refusal log is replayed when no SOURCE is given.
+    #[arg(long, value_name = "FILE", default_value = "events.ndjson")]
+    out: PathBuf,
+    /// Only deliveries received at or after this time (RFC 3339 or unix
+    /// seconds).
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Only deliveries posted to this vendor's path (`/webhooks/VENDOR`).
+    #[arg(long, value_name = "VENDOR")]
+    vendor: Option<String>,
+    /// Only deliveries refused with this reason code (or class).
+    #[arg(long, value_name = "REASON")]
+    reason: Option<String>,
+    /// Print what would now be accepted, and what still not with its
+    /// reason, without writing anything (duplicates are not looked for).
+    #[arg(long)]
+    dry_run: bool,
 }
 
 /// Print a new Standard Webhooks ed25519 key pair for `v1a` signatures, as
@@ -75,6 +217,8 @@ struct Serve {
     read_timeout: u64,
     #[command(flatten)]
     limits: crate::serve::Limits,
+    #[command(flatten)]
+    refused: crate::serve::refused::Settings,
     /// The component to run; the one `make build` produced when absent.
     #[arg(long, value_name = "PATH")]
     component: Option<PathBuf>,
@@ -98,7 +242,7 @@ struct Serve {
 /// configuration).
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  switchboard process --config switchboard.toml -H @headers.txt --data-binary @body.json\n  switchboard process --vendor varda --secret varda=my-secret -H 'X-Varda-Signature: t=...,v1=...' --data-binary @body.json"
+    after_help = "Examples:\n  switchboard process --config switchboard.toml -H @headers.txt --data-binary @body.json\n  switchboard process --config switchboard.toml --request fixtures/varda/seed-call-started.json\n  switchboard process --vendor varda --secret varda=my-secret -H 'X-Varda-Signature: t=...,v1=...' --data-binary @body.json"
 )]
 struct Process {
     /// The vendor family; detected from the headers and body when absent.
@@ -121,6 +265,13 @@ struct Process {
     /// itself. Standard input when absent.
     #[arg(long, value_name = "@FILE|-")]
     data_binary: Option<String>,
+    /// The whole delivery from a file instead of `-H` and `--data-binary`:
+    /// one capture or refusal-log line (`{"headers": [[name, value], ...],
+    /// "body" | "body_base64", "vendor"?, "received_at"?}`) or one fixture
+    /// file. Its vendor and `received_at` (a fixture's `now`) are used
+    /// unless `--vendor` and `--now` are given.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["headers", "data_binary"])]
+    request: Option<PathBuf>,
     /// The component to run; the one `make build` produced when absent.
     #[arg(long, value_name = "PATH")]
     component: Option<PathBuf>,
@@ -247,6 +398,9 @@ pub fn main() -> ExitCode {
                     refused.reason()
                 );
                 ExitCode::from(refused.class().exit_code())
+            } else if let Some(incomplete) = error.downcast_ref::<Incomplete>() {
+                eprintln!("error: {incomplete}");
+                ExitCode::from(1)
             } else if let Some(config) = error.downcast_ref::<ConfigError>() {
                 let class = core::ErrorClass::Config;
                 eprintln!("error: {class} ({class}): invalid configuration: {config}");
@@ -266,6 +420,9 @@ impl Cli {
             Command::Sign(sign) => sign.run(),
             Command::Serve(serve) => serve.run(),
             Command::Keygen(keygen) => keygen.run(),
+            Command::Tail(tail) => tail.run(),
+            Command::Forward(forward) => forward.run(),
+            Command::Replay(replay) => replay.run(),
         }
     }
 }
@@ -287,6 +444,44 @@ impl Keygen {
 impl Process {
     fn run(self) -> anyhow::Result<()> {
         let config = self.settings.load()?;
+        let (request, vendor, received_at) = match &self.request {
+            Some(path) => {
+                let delivery = sources::one(path)?;
+                let headers = delivery
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str()));
+                (
+                    wit::Request::new(headers, delivery.body.clone()),
+                    delivery.vendor,
+                    delivery.received_at,
+                )
+            }
+            None => (self.flagged_request()?, None, None),
+        };
+        let vendor = self.vendor.clone().or(vendor);
+        let now = self.now.or(received_at).map_or_else(unix_now, Ok)?;
+        let path = self
+            .component
+            .unwrap_or_else(switchboard_host::default_component);
+        let options = HostOptions {
+            compile_cache: true,
+            ..HostOptions::default()
+        };
+        let switchboard = Switchboard::from_file(&path, options)?;
+        let event = switchboard.process(
+            &request,
+            vendor.as_deref(),
+            &wit::Config::from(&config),
+            now,
+        )?;
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{}", event.json)?;
+        Ok(())
+    }
+
+    /// The request of `-H` and `--data-binary`.
+    fn flagged_request(&self) -> anyhow::Result<wit::Request> {
         let header_files = read_header_files(&self.headers)?;
         let headers = self
             .headers
@@ -299,26 +494,102 @@ impl Process {
             .map(parse_header)
             .collect::<anyhow::Result<Vec<_>>>()?;
         let body = read_body(self.data_binary.as_deref())?;
-        let now = self.now.map_or_else(unix_now, Ok)?;
-        let path = self
-            .component
-            .unwrap_or_else(switchboard_host::default_component);
-        let options = HostOptions {
-            compile_cache: true,
-            ..HostOptions::default()
-        };
-        let switchboard = Switchboard::from_file(&path, options)?;
-        let request = wit::Request::new(headers, body);
-        let event = switchboard.process(
-            &request,
-            self.vendor.as_deref(),
-            &wit::Config::from(&config),
-            now,
-        )?;
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "{}", event.json)?;
-        Ok(())
+        Ok(wit::Request::new(headers, body))
     }
+}
+
+impl Tail {
+    fn run(self) -> anyhow::Result<()> {
+        let pretty = match self.format {
+            tail::Format::Pretty => true,
+            tail::Format::Json => false,
+            tail::Format::Auto => std::io::IsTerminal::is_terminal(&std::io::stdout()),
+        };
+        let path = if self.refused {
+            crate::serve::refused::path_beside(&self.out)
+        } else {
+            self.out
+        };
+        tail::Tail {
+            path,
+            refused: self.refused,
+            start: match (self.from_start, self.lines) {
+                (true, _) => tail::Start::FromStart,
+                (false, lines) => tail::Start::Last(lines.unwrap_or(10)),
+            },
+            follow: !self.no_follow,
+            filter: tail::Filter {
+                vendor: self.vendor,
+                event_type: self.event_type,
+                reason: self.reason,
+            },
+            pretty,
+        }
+        .run()
+    }
+}
+
+impl Forward {
+    fn run(self) -> anyhow::Result<()> {
+        // The log (retries, warnings) on standard error, at `RUST_LOG`'s
+        // level.
+        init_logging(None, LogFormat::Text)?;
+        anyhow::ensure!(self.attempts > 0, "--attempts must be at least 1");
+        range::Range {
+            url: http_url(&self.to, "--to")?,
+            journal: self.out,
+            from: range::Mark::parse(&self.from),
+            until: self.until.as_deref().map(range::Mark::parse),
+            attempts: self.attempts,
+        }
+        .run()
+    }
+}
+
+impl Replay {
+    fn run(self) -> anyhow::Result<()> {
+        let sources = if self.sources.is_empty() {
+            let current = crate::serve::refused::path_beside(&self.out);
+            let older = crate::serve::refused::older(&current);
+            let found: Vec<PathBuf> = [older, current.clone()]
+                .into_iter()
+                .filter(|path| path.is_file())
+                .collect();
+            if found.is_empty() {
+                bail!(
+                    "no refusal log at {} (none was refused, the receiver runs with --no-keep-refused, or --out names another journal)",
+                    current.display()
+                );
+            }
+            found
+        } else {
+            self.sources
+        };
+        replay::Replay {
+            receiver: http_url(&self.receiver, "--receiver")?,
+            sources,
+            filter: replay::Filter {
+                since: self
+                    .since
+                    .as_deref()
+                    .map(sources::parse_since)
+                    .transpose()?,
+                vendor: self.vendor,
+                reason: self.reason,
+            },
+            dry_run: self.dry_run,
+        }
+        .run()
+    }
+}
+
+/// An `http://` URL given to `flag`.
+fn http_url(url: &str, flag: &str) -> anyhow::Result<hyper::Uri> {
+    let uri: hyper::Uri = url.parse().with_context(|| format!("{flag} {url}"))?;
+    if uri.scheme_str() != Some("http") || uri.authority().is_none() {
+        bail!("{flag} takes an http:// URL");
+    }
+    Ok(uri)
 }
 
 impl Serve {
@@ -327,13 +598,7 @@ impl Serve {
         let config = self.settings.load()?;
         let forward = self
             .forward
-            .map(|url| {
-                let uri: hyper::Uri = url.parse().with_context(|| format!("--forward {url}"))?;
-                if uri.scheme_str() != Some("http") {
-                    bail!("--forward takes an http:// URL");
-                }
-                Ok(uri)
-            })
+            .map(|url| http_url(&url, "--forward"))
             .transpose()?;
         let options = crate::serve::Options {
             listen: self.listen,
@@ -350,6 +615,7 @@ impl Serve {
             read_timeout: std::time::Duration::from_secs(self.read_timeout),
             drain_timeout: std::time::Duration::from_secs(30),
             limits: self.limits,
+            refused: self.refused,
         };
         tokio::runtime::Runtime::new()?.block_on(crate::serve::run(options))
     }

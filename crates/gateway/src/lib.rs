@@ -185,7 +185,8 @@ fn route(request: IncomingRequest) -> Answer {
             };
         }
         // The gateway's routes serve no metrics.
-        Ok(Route::Metrics) => {
+        // Never routed here (`Routes::GATEWAY` serves neither).
+        Ok(Route::Metrics | Route::Replay { .. }) => {
             return Answer::NotFound {
                 method,
                 path: switchboard_http::echoed(&target),

@@ -81,6 +81,14 @@ pub enum Route<'a> {
     Health,
     /// `GET /metrics`, in shells that serve metrics.
     Metrics,
+    /// `POST /replay` (`?dry-run=1` for a dry run), in shells that have an
+    /// admin surface (the receiver): re-runs deliveries given as JSON lines
+    /// through the current configuration into the journal. Only a loopback
+    /// peer may use it ([`admin_allowed`]).
+    Replay {
+        /// Whether nothing is to be written (`dry-run=1` in the query).
+        dry_run: bool,
+    },
 }
 
 /// The routes a shell serves. Every shell serves `POST /webhooks/{vendor}`,
@@ -94,21 +102,39 @@ pub enum Route<'a> {
 pub struct Routes {
     /// Whether `GET /metrics` is served (else `/metrics` is `404`).
     pub metrics: bool,
+    /// Whether the admin route `POST /replay` is served (else `/replay` is
+    /// `404`).
+    pub admin: bool,
 }
 
 impl Routes {
-    /// The receiver's routes (`switchboard serve`), metrics included.
-    pub const RECEIVER: Routes = Routes { metrics: true };
-    /// The gateway's routes: no metrics.
-    pub const GATEWAY: Routes = Routes { metrics: false };
+    /// The receiver's routes (`switchboard serve`): metrics and the admin
+    /// route included.
+    pub const RECEIVER: Routes = Routes {
+        metrics: true,
+        admin: true,
+    };
+    /// The gateway's routes: no metrics, no admin route.
+    pub const GATEWAY: Routes = Routes {
+        metrics: false,
+        admin: false,
+    };
 
     /// Where `method` on `target` (a path, with or without its query) goes,
     /// or the `404` / `405` to answer.
     pub fn route<'a>(&self, method: &Method, target: &'a str) -> Result<Route<'a>, Answer> {
-        let path = target.split_once('?').map_or(target, |(path, _)| path);
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let (route, allow) = match path {
             "/healthz" => (Route::Health, Method::GET),
             "/metrics" if self.metrics => (Route::Metrics, Method::GET),
+            "/replay" if self.admin => (
+                Route::Replay {
+                    dry_run: query
+                        .split('&')
+                        .any(|pair| matches!(pair, "dry-run=1" | "dry-run=true" | "dry-run")),
+                },
+                Method::POST,
+            ),
             "/webhooks" => (Route::Webhook { vendor: None }, Method::POST),
             other => match other.strip_prefix("/webhooks/") {
                 Some(vendor) if !vendor.is_empty() && !vendor.contains('/') => (
@@ -131,6 +157,27 @@ impl Routes {
             Err(Answer::MethodNotAllowed { allow })
         }
     }
+}
+
+/// Whether a request may use the admin route ([`Route::Replay`]): only from
+/// a loopback peer (`127.0.0.0/8`, `::1`, or either mapped in IPv6), and
+/// never from a browser page (a request carrying `Origin`, which every
+/// browser sends on a cross-origin `POST`, so that a web page the operator
+/// visits cannot post to a receiver on its machine). Otherwise the answer
+/// is `403` ([`Answer::Forbidden`]).
+pub fn admin_allowed(peer: std::net::IpAddr, has_origin: bool) -> Result<(), Answer> {
+    if !peer.to_canonical().is_loopback() {
+        return Err(Answer::Forbidden {
+            message: "the admin route answers loopback peers only".to_owned(),
+        });
+    }
+    if has_origin {
+        return Err(Answer::Forbidden {
+            message: "the admin route does not answer browser requests (an Origin header)"
+                .to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// `path` as answers (and log lines) repeat it: cut to
@@ -295,6 +342,101 @@ pub enum Answer {
         /// Why.
         message: String,
     },
+    /// The admin route from a peer that may not use it: `403 forbidden`.
+    Forbidden {
+        /// Why.
+        message: String,
+    },
+    /// A `POST /replay` body of more deliveries than a request may carry:
+    /// `413 too-large`; none was run.
+    TooManyDeliveries {
+        /// How many it carried.
+        count: usize,
+        /// The most it may.
+        limit: usize,
+    },
+    /// `POST /replay` ran: `200`, one JSON line per delivery, in order
+    /// ([`Replayed::line`]), as `application/x-ndjson`.
+    Replayed(Vec<Replayed>),
+}
+
+/// What became of one delivery sent to `POST /replay`: one JSON line of its
+/// answer, `{"outcome": ..., ...}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Replayed {
+    /// Journaled now (`"outcome": "accepted"`), or already in the journal
+    /// (`"duplicate"`), with the event's `id` and `type`.
+    Accepted {
+        /// The event's `id`.
+        id: String,
+        /// The event's normalized `type`.
+        event_type: String,
+        /// Whether the journal already held it.
+        duplicate: bool,
+    },
+    /// A dry run: the current configuration accepts it (`"would-accept"`);
+    /// whether the journal already holds it is not checked.
+    WouldAccept {
+        /// The event's `id`.
+        id: String,
+        /// The event's normalized `type`.
+        event_type: String,
+    },
+    /// Still refused (`"refused"`): the class, the reason code and the
+    /// message, as `POST /webhooks` would answer.
+    Refused {
+        /// The refusal's class (`unauthenticated`).
+        class: ErrorClass,
+        /// Its stable reason code.
+        reason: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// Not run (`"not-run"`): the line is not a delivery, the receiver was
+    /// overloaded, or the journal could not be written; `code` is the
+    /// answer's code (`bad-request`, `overloaded`, `unavailable`,
+    /// `headers-too-large`).
+    NotRun {
+        /// The code of what stopped it.
+        code: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+impl Replayed {
+    /// The answer's JSON line (without its newline).
+    pub fn line(&self) -> String {
+        match self {
+            Replayed::Accepted {
+                id,
+                event_type,
+                duplicate,
+            } => json!({
+                "outcome": if *duplicate { "duplicate" } else { "accepted" },
+                "id": id,
+                "type": event_type,
+            }),
+            Replayed::WouldAccept { id, event_type } => {
+                json!({"outcome": "would-accept", "id": id, "type": event_type})
+            }
+            Replayed::Refused {
+                class,
+                reason,
+                message,
+            } => json!({
+                "outcome": "refused",
+                "class": class.as_str(),
+                "reason": reason,
+                "message": message,
+            }),
+            Replayed::NotRun { code, message } => {
+                json!({"outcome": "not-run", "code": code, "message": message})
+            }
+        }
+        .to_string()
+    }
 }
 
 impl Answer {
@@ -305,16 +447,20 @@ impl Answer {
             | Answer::Metrics(_)
             | Answer::Accepted { .. }
             | Answer::Event(_)
-            | Answer::Forwarded { .. } => StatusCode::OK,
+            | Answer::Forwarded { .. }
+            | Answer::Replayed(_) => StatusCode::OK,
             Answer::Refused { class, .. } => status_of(*class),
             Answer::NotFound { .. } => StatusCode::NOT_FOUND,
             Answer::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Answer::TooLarge { .. } => status_of(ErrorClass::TooLarge),
+            Answer::TooLarge { .. } | Answer::TooManyDeliveries { .. } => {
+                status_of(ErrorClass::TooLarge)
+            }
             Answer::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Answer::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Answer::BodyUnreadable => StatusCode::BAD_REQUEST,
             Answer::Overloaded(_) | Answer::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Answer::BadGateway { .. } => StatusCode::BAD_GATEWAY,
+            Answer::Forbidden { .. } => StatusCode::FORBIDDEN,
         }
     }
 
@@ -326,6 +472,7 @@ impl Answer {
             | Answer::Metrics(_)
             | Answer::Event(_)
             | Answer::Forwarded { .. }
+            | Answer::Replayed(_)
             | Answer::Accepted {
                 duplicate: false, ..
             } => "ok",
@@ -335,13 +482,16 @@ impl Answer {
             Answer::Refused { class, .. } => class.as_str(),
             Answer::NotFound { .. } => "not-found",
             Answer::MethodNotAllowed { .. } => "method-not-allowed",
-            Answer::TooLarge { .. } => ErrorClass::TooLarge.as_str(),
+            Answer::TooLarge { .. } | Answer::TooManyDeliveries { .. } => {
+                ErrorClass::TooLarge.as_str()
+            }
             Answer::HeadersTooLarge => "headers-too-large",
             Answer::BodyTimeout { .. } => "timeout",
             Answer::BodyUnreadable => "bad-request",
             Answer::Overloaded(_) => "overloaded",
             Answer::Unavailable { .. } => "unavailable",
             Answer::BadGateway { .. } => "bad-gateway",
+            Answer::Forbidden { .. } => "forbidden",
         }
     }
 
@@ -350,14 +500,18 @@ impl Answer {
     /// answers `no-route`, `wrong-method`, `too-large`, `headers-too-large`,
     /// `body-timeout`, `body-unreadable`, `too-many-connections`,
     /// `body-budget-full`, `no-free-instance`, `not-durable`,
-    /// `downstream-failed`. `None` for a success.
+    /// `downstream-failed`, `admin-forbidden`, `too-many-deliveries`. `None`
+    /// for a success.
     pub fn reason(&self) -> Option<&'static str> {
         Some(match self {
             Answer::Healthy
             | Answer::Metrics(_)
             | Answer::Accepted { .. }
             | Answer::Event(_)
-            | Answer::Forwarded { .. } => return None,
+            | Answer::Forwarded { .. }
+            | Answer::Replayed(_) => return None,
+            Answer::Forbidden { .. } => "admin-forbidden",
+            Answer::TooManyDeliveries { .. } => "too-many-deliveries",
             Answer::Refused { reason, .. } => reason,
             Answer::NotFound { .. } => "no-route",
             Answer::MethodNotAllowed { .. } => "wrong-method",
@@ -380,10 +534,12 @@ impl Answer {
             | Answer::Metrics(_)
             | Answer::Accepted { .. }
             | Answer::Event(_)
-            | Answer::Forwarded { .. } => return None,
+            | Answer::Forwarded { .. }
+            | Answer::Replayed(_) => return None,
             Answer::Refused { message, .. }
             | Answer::Unavailable { message }
-            | Answer::BadGateway { message } => message.clone(),
+            | Answer::BadGateway { message }
+            | Answer::Forbidden { message } => message.clone(),
             Answer::NotFound { method, path } => format!("no route for {method} {path}"),
             Answer::MethodNotAllowed { allow } => format!("use {allow}"),
             Answer::TooLarge {
@@ -392,6 +548,9 @@ impl Answer {
             } => format!("body is {size} bytes, over the {limit} byte limit"),
             Answer::TooLarge { size: None, limit } => {
                 format!("body is over the {limit} byte limit")
+            }
+            Answer::TooManyDeliveries { count, limit } => {
+                format!("{count} deliveries in one request, over the limit of {limit}")
             }
             Answer::HeadersTooLarge => {
                 format!("the request head is over {MAX_HEADERS} fields or {MAX_HEADER_BYTES} bytes")
@@ -426,6 +585,11 @@ impl Answer {
             Answer::Forwarded { id, event_type } => {
                 json!({"id": id, "type": event_type, "forwarded": true}).to_string()
             }
+            Answer::Replayed(results) => results.iter().fold(String::new(), |mut body, result| {
+                body.push_str(&result.line());
+                body.push('\n');
+                body
+            }),
             error => json!({
                 "error": error.code(),
                 "reason": error.reason().unwrap_or_default(),
@@ -441,6 +605,7 @@ impl Answer {
             Answer::Healthy => "text/plain",
             Answer::Metrics(_) => "text/plain; version=0.0.4",
             Answer::Event(_) => "application/cloudevents+json",
+            Answer::Replayed(_) => "application/x-ndjson",
             _ => "application/json",
         }
     }
@@ -577,6 +742,84 @@ mod tests {
             .route(&Method::POST, "/metrics")
             .unwrap_err();
         assert_eq!(answer.status(), StatusCode::NOT_FOUND, "not a 405 either");
+    }
+
+    #[test]
+    fn replay_is_the_receivers_alone_and_loopback_only() {
+        assert_eq!(
+            RECEIVER.route(&Method::POST, "/replay"),
+            Ok(Route::Replay { dry_run: false })
+        );
+        assert_eq!(
+            RECEIVER.route(&Method::POST, "/replay?dry-run=1"),
+            Ok(Route::Replay { dry_run: true })
+        );
+        assert_eq!(
+            RECEIVER
+                .route(&Method::GET, "/replay")
+                .unwrap_err()
+                .status(),
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        for method in [Method::POST, Method::GET] {
+            let answer = Routes::GATEWAY.route(&method, "/replay").unwrap_err();
+            assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{method}");
+        }
+        let loopback: [std::net::IpAddr; 3] = [
+            "127.0.0.1".parse().unwrap(),
+            "::1".parse().unwrap(),
+            "::ffff:127.0.0.2".parse().unwrap(),
+        ];
+        for peer in loopback {
+            assert_eq!(admin_allowed(peer, false), Ok(()), "{peer}");
+            let answer = admin_allowed(peer, true).unwrap_err();
+            assert_eq!(answer.status(), StatusCode::FORBIDDEN);
+        }
+        for peer in [
+            "10.0.0.7",
+            "192.168.1.2",
+            "::ffff:10.0.0.1",
+            "fe80::1",
+            "0.0.0.0",
+        ] {
+            let answer = admin_allowed(peer.parse().unwrap(), false).unwrap_err();
+            assert_eq!(answer.status(), StatusCode::FORBIDDEN, "{peer}");
+            assert_eq!(error_body(&answer)["error"], "forbidden");
+        }
+    }
+
+    #[test]
+    fn replay_answers_are_json_lines() {
+        let answer = Answer::Replayed(vec![
+            Replayed::Accepted {
+                id: "e1".to_owned(),
+                event_type: "call.ended".to_owned(),
+                duplicate: true,
+            },
+            Replayed::Refused {
+                class: ErrorClass::Unauthenticated,
+                reason: "signature-mismatch".to_owned(),
+                message: "no signature matches".to_owned(),
+            },
+            Replayed::NotRun {
+                code: "bad-request",
+                message: "line 3 is not JSON".to_owned(),
+            },
+        ]);
+        assert_eq!(answer.status(), StatusCode::OK);
+        assert_eq!(answer.content_type(), "application/x-ndjson");
+        let lines: Vec<Value> = answer
+            .body()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(lines[0]["outcome"], "duplicate");
+        assert_eq!(lines[0]["id"], "e1");
+        assert_eq!(lines[1]["outcome"], "refused");
+        assert_eq!(lines[1]["class"], "unauthenticated");
+        assert_eq!(lines[1]["reason"], "signature-mismatch");
+        assert_eq!(lines[2]["outcome"], "not-run");
+        assert_eq!(lines.len(), 3);
     }
 
     #[test]

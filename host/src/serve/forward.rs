@@ -106,8 +106,7 @@ pub fn spawn(
 ) -> Forwarder {
     let (stop, stopped) = watch::channel(false);
     let forwarding = Forwarding {
-        client: Client::builder(TokioExecutor::new()).build_http(),
-        url,
+        downstream: Downstream::new(url),
         offset: Offset {
             path: sibling(&journal, ".forwarded"),
             written: None,
@@ -127,8 +126,7 @@ pub fn spawn(
 }
 
 struct Forwarding {
-    client: HttpClient,
-    url: Uri,
+    downstream: Downstream,
     journal: PathBuf,
     offset: Offset,
     dead: PathBuf,
@@ -282,52 +280,39 @@ impl Forwarding {
             }
         };
         let body = Bytes::from(text);
-        let mut backoff = FIRST_BACKOFF;
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let answer = tokio::select! {
-                answer = send(&self.client, &self.url, body.clone()) => answer,
-                _ = self.stop.wait_for(|&stop| stop) => return Done::Stopped,
-            };
-            let (why, retry_after) = match answer {
-                Ok(Answer::Accepted) => {
-                    self.metrics.forward(true);
-                    return Done::Yes;
-                }
-                Ok(Answer::Refused { status, excerpt }) => {
-                    self.metrics.forward(false);
-                    tracing::warn!(
-                        id = %id,
-                        attempt,
-                        status = status.as_u16(),
-                        "the downstream refused an event for good; dead-lettered"
-                    );
-                    let reason = format!("the downstream answered {status}");
-                    let status = Some(status.as_u16());
-                    let letter =
-                        letter(Some(&body), start, length, status, &reason, Some(&excerpt));
-                    return self.dead_letter(letter).await;
-                }
-                Ok(Answer::Retry { status, after }) => {
-                    (format!("the downstream answered {status}"), after)
-                }
-                Err(why) => (why, None),
-            };
-            self.metrics.forward(false);
-            let delay = retry_after.map_or(backoff, |after| after.clamp(backoff, MAX_BACKOFF));
-            tracing::warn!(
-                id = %id,
-                attempt,
-                next_delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                reason = %why,
-                "forwarding failed; retrying"
-            );
-            if pause(&mut self.stop, delay).await {
-                return Done::Stopped;
+        let sent = self
+            .downstream
+            .deliver(body.clone(), &id, None, &mut self.stop, Some(&self.metrics))
+            .await;
+        let (status, reason, excerpt) = match sent {
+            Sent::Accepted => return Done::Yes,
+            Sent::Stopped => return Done::Stopped,
+            Sent::Refused {
+                status,
+                excerpt,
+                attempts,
+            } => {
+                tracing::warn!(
+                    id = %id,
+                    attempt = attempts,
+                    status = status.as_u16(),
+                    "the downstream refused an event for good; dead-lettered"
+                );
+                let reason = format!("the downstream answered {status}");
+                (Some(status.as_u16()), reason, Some(excerpt))
             }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
-        }
+            // Not with unlimited attempts; dead-lettered all the same.
+            Sent::GaveUp { reason, .. } => (None, reason, None),
+        };
+        let letter = letter(
+            Some(&body),
+            start,
+            length,
+            status,
+            &reason,
+            excerpt.as_deref(),
+        );
+        self.dead_letter(letter).await
     }
 
     /// Appends `letter` to the dead-letter file, retrying until it is
@@ -383,6 +368,118 @@ async fn pause(stop: &mut watch::Receiver<bool>, delay: Duration) -> bool {
     tokio::select! {
         () = tokio::time::sleep(delay) => false,
         _ = stop.wait_for(|&stop| stop) => true,
+    }
+}
+
+/// A downstream events are POSTed to: the one HTTP client, retry policy
+/// and classification of both the receiver's forwarder and `switchboard
+/// forward`.
+#[derive(Debug)]
+pub struct Downstream {
+    client: HttpClient,
+    url: Uri,
+}
+
+/// How one event's delivery ended.
+#[derive(Debug)]
+pub enum Sent {
+    /// A 2xx.
+    Accepted,
+    /// Refused for good (a 4xx but 408 and 429, a 3xx), at the `attempts`-th
+    /// attempt.
+    Refused {
+        /// The downstream's status.
+        status: StatusCode,
+        /// The first bytes of its answer.
+        excerpt: String,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// Every attempt allowed failed with a retryable answer or error.
+    GaveUp {
+        /// Why the last one failed.
+        reason: String,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// Asked to stop first.
+    Stopped,
+}
+
+impl Downstream {
+    /// A downstream at `url` (`http://`).
+    pub fn new(url: Uri) -> Downstream {
+        Downstream {
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            url,
+        }
+    }
+
+    /// POSTs `body` (the event with id `id`, as logged) until the
+    /// downstream accepts or refuses it for good, retrying a 5xx, 408, 429,
+    /// a network error or no answer within 10 s with exponential backoff
+    /// (100 ms doubling to 30 s, a `Retry-After` honoured up to 30 s), at
+    /// most `attempts` times (`None`: for as long as it takes), or until
+    /// `stop`. Each retry is logged; each attempt counted in `metrics`.
+    pub async fn deliver(
+        &self,
+        body: Bytes,
+        id: &str,
+        attempts: Option<u32>,
+        stop: &mut watch::Receiver<bool>,
+        metrics: Option<&Metrics>,
+    ) -> Sent {
+        let count = |ok: bool| {
+            if let Some(metrics) = metrics {
+                metrics.forward(ok);
+            }
+        };
+        let mut backoff = FIRST_BACKOFF;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let answer = tokio::select! {
+                answer = send(&self.client, &self.url, body.clone()) => answer,
+                _ = stop.wait_for(|&stop| stop) => return Sent::Stopped,
+            };
+            let (why, retry_after) = match answer {
+                Ok(Answer::Accepted) => {
+                    count(true);
+                    return Sent::Accepted;
+                }
+                Ok(Answer::Refused { status, excerpt }) => {
+                    count(false);
+                    return Sent::Refused {
+                        status,
+                        excerpt,
+                        attempts: attempt,
+                    };
+                }
+                Ok(Answer::Retry { status, after }) => {
+                    (format!("the downstream answered {status}"), after)
+                }
+                Err(why) => (why, None),
+            };
+            count(false);
+            if attempts.is_some_and(|most| attempt >= most) {
+                return Sent::GaveUp {
+                    reason: why,
+                    attempts: attempt,
+                };
+            }
+            let delay = retry_after.map_or(backoff, |after| after.clamp(backoff, MAX_BACKOFF));
+            tracing::warn!(
+                id = %id,
+                attempt,
+                next_delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                reason = %why,
+                "forwarding failed; retrying"
+            );
+            if pause(stop, delay).await {
+                return Sent::Stopped;
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
     }
 }
 
@@ -477,7 +574,7 @@ async fn excerpt(mut body: Incoming) -> String {
 
 /// An event id as logged: quoted and escaped (it comes from a sender), and
 /// cut at 128 characters.
-fn shown(id: &str) -> String {
+pub fn shown(id: &str) -> String {
     const MAX: usize = 128;
     match id.char_indices().nth(MAX) {
         Some((cut, _)) => format!("{:?}…", &id[..cut]),
@@ -528,7 +625,7 @@ fn letter(
 }
 
 /// `<journal><suffix>`.
-fn sibling(journal: &Path, suffix: &str) -> PathBuf {
+pub fn sibling(journal: &Path, suffix: &str) -> PathBuf {
     let mut name = journal.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
@@ -672,7 +769,7 @@ fn sync_directory(path: &Path) -> std::io::Result<()> {
 
 /// One line of the journal, or a line too long to read.
 #[derive(Debug, PartialEq, Eq)]
-enum Item {
+pub enum Item {
     /// A complete line (without its newline) from `start` to `end` (after
     /// its newline).
     Line { text: Vec<u8>, start: u64, end: u64 },
@@ -681,7 +778,8 @@ enum Item {
 }
 
 impl Item {
-    fn end(&self) -> u64 {
+    /// Where the line ends (after its newline).
+    pub fn end(&self) -> u64 {
         match self {
             Item::Line { end, .. } | Item::TooLong { end, .. } => *end,
         }
@@ -691,7 +789,7 @@ impl Item {
 /// The journal read line by line from an offset, never past the length it
 /// is allowed (the durable length), through a buffer of [`READ_BUFFER`]
 /// bytes, holding at most `max_line` bytes of one line.
-struct Backlog<R> {
+pub struct Backlog<R> {
     reader: BufReader<Take<R>>,
     /// How far into the journal the reader may go.
     allowed: u64,
@@ -705,7 +803,7 @@ struct Backlog<R> {
 
 impl<R: Read> Backlog<R> {
     /// `inner` must be positioned at `offset`, the start of a line.
-    fn new(inner: R, offset: u64, max_line: usize) -> Backlog<R> {
+    pub fn new(inner: R, offset: u64, max_line: usize) -> Backlog<R> {
         Backlog {
             reader: BufReader::with_capacity(READ_BUFFER, inner.take(0)),
             allowed: offset,
@@ -717,8 +815,18 @@ impl<R: Read> Backlog<R> {
         }
     }
 
+    /// Where the line being read starts (the end of the last complete one).
+    pub fn line_start(&self) -> u64 {
+        self.start
+    }
+
+    /// The reader underneath.
+    pub fn inner(&self) -> &R {
+        self.reader.get_ref().get_ref()
+    }
+
     /// Lets the reader go up to `durable` bytes into the journal.
-    fn allow(&mut self, durable: u64) {
+    pub fn allow(&mut self, durable: u64) {
         if durable > self.allowed {
             let take = self.reader.get_mut();
             take.set_limit(take.limit() + (durable - self.allowed));
@@ -727,7 +835,7 @@ impl<R: Read> Backlog<R> {
     }
 
     /// The next complete line below the allowed length, if there is one.
-    fn next(&mut self) -> std::io::Result<Option<Item>> {
+    pub fn next(&mut self) -> std::io::Result<Option<Item>> {
         loop {
             let chunk = match self.reader.fill_buf() {
                 Ok([]) => return Ok(None),

@@ -359,7 +359,7 @@ fn open_file(path: &Path, seen: &mut Seen) -> std::io::Result<(File, Option<Dura
 }
 
 /// The length of the file up to and including its last newline.
-fn complete_length(file: &mut File, len: u64) -> std::io::Result<u64> {
+pub(super) fn complete_length(file: &mut File, len: u64) -> std::io::Result<u64> {
     let mut end = len;
     let mut buf = [0u8; 4096];
     while end > 0 {

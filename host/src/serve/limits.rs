@@ -91,6 +91,11 @@ impl BodyBudget {
         }
     }
 
+    /// The most bytes it holds.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// The bytes held now.
     pub fn held(&self) -> usize {
         self.held.load(Ordering::Relaxed)

@@ -6,7 +6,9 @@
 //! blocking pool (after a bounded wait for one), and its event appended to
 //! the journal; the vendor hears `200` only once the event is durable.
 //! Routes: `POST /webhooks/{vendor}`, `POST /webhooks` (detection),
-//! `GET /healthz`, `GET /metrics`.
+//! `GET /healthz`, `GET /metrics`, and the loopback-only admin route `POST
+//! /replay` ([`replay`]). A delivery the component refuses is kept in the
+//! refusal log ([`refused`]).
 //!
 //! Bounds ([`Limits`], each a flag): connections, buffered body bytes and
 //! the wait for an instance, past which the answer is `503 overloaded` with
@@ -15,10 +17,13 @@
 //! lingering ([`limits::Lingering`]), so a refused body's sender reads its
 //! `413`.
 
-mod forward;
+pub mod delivery;
+pub mod forward;
 mod journal;
 mod limits;
 mod metrics;
+pub mod refused;
+mod replay;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -69,6 +74,8 @@ pub struct Options {
     pub drain_timeout: Duration,
     /// Connections, body bytes, instances.
     pub limits: Limits,
+    /// Whether and within what caps refused deliveries are kept.
+    pub refused: refused::Settings,
 }
 
 /// What every request shares.
@@ -83,6 +90,8 @@ struct State {
     read_timeout: Duration,
     journal: Journal,
     metrics: Arc<Metrics>,
+    /// The refusal log, unless it is off or the journal is `-`.
+    keeper: Option<refused::Keeper>,
 }
 
 /// The most a connection's read buffer holds: room for the largest request
@@ -96,6 +105,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// Runs the receiver until SIGTERM or Ctrl-C, then drains and flushes.
 pub async fn run(options: Options) -> anyhow::Result<()> {
     options.limits.check(options.config.body_limit)?;
+    options.refused.check()?;
     // Compiled code is cached as the CLI caches it, so that a restart
     // starts in milliseconds rather than recompiling the component.
     let host_options = HostOptions {
@@ -127,6 +137,16 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         }
         (None, _) => None,
     };
+    let (keeper, keeper_writer) = match &options.target {
+        Target::File(journal) if options.refused.enabled() => {
+            let path = refused::path_beside(journal);
+            let (keeper, writer) =
+                refused::Keeper::open(path.clone(), &options.refused, &options.config)
+                    .with_context(|| format!("opening the refusal log {}", path.display()))?;
+            (Some(keeper), Some(writer))
+        }
+        _ => (None, None),
+    };
     let pool = Pool::new(switchboard);
     let state = Arc::new(State {
         instances: Arc::new(Semaphore::new(pool.size())),
@@ -138,6 +158,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         read_timeout: options.read_timeout,
         journal,
         metrics,
+        keeper,
     });
 
     let listener = TcpListener::bind(options.listen)
@@ -157,6 +178,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     }
     drop(state);
     writer.await.context("the journal writer failed")?;
+    if let Some(writer) = keeper_writer {
+        writer.await.context("the refusal log's writer failed")?;
+    }
     if let Some(forwarder) = forwarder {
         forwarder.stop().await;
     }
@@ -325,7 +349,7 @@ async fn handle(
     let started = Instant::now();
     let method = request.method().clone();
     let path = switchboard_http::echoed(request.uri().path());
-    let handled = respond(&state, request).await;
+    let handled = respond(&state, peer, request).await;
     let took = started.elapsed();
     let Handled {
         answer,
@@ -362,8 +386,13 @@ async fn handle(
         .map(|body| Full::new(Bytes::from(body))))
 }
 
-async fn respond(state: &State, request: Request<Incoming>) -> Handled {
-    let vendor = match Routes::RECEIVER.route(request.method(), request.uri().path()) {
+async fn respond(state: &State, peer: SocketAddr, request: Request<Incoming>) -> Handled {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |target| target.as_str())
+        .to_owned();
+    let vendor = match Routes::RECEIVER.route(request.method(), &target) {
         Ok(Route::Webhook { vendor }) => vendor.map(str::to_owned),
         Ok(Route::Health) => return Handled::answer(Answer::Healthy, vendor_label(None)),
         Ok(Route::Metrics) => {
@@ -374,15 +403,28 @@ async fn respond(state: &State, request: Request<Incoming>) -> Handled {
                 "Request body bytes read and held now (bounded by --body-budget).",
                 state.budget.held() as u64,
             );
+            if let Some(keeper) = &state.keeper {
+                keeper.render(&mut text);
+            }
             return Handled::answer(Answer::Metrics(text), vendor_label(None));
+        }
+        Ok(Route::Replay { dry_run }) => {
+            let answer = replay::replay(state, peer, request, dry_run).await;
+            return Handled::answer(answer, vendor_label(None));
         }
         Err(refusal) => return Handled::answer(refusal, vendor_label(None)),
     };
-    webhook(state, request, vendor).await
+    webhook(state, peer, request, vendor).await
 }
 
-/// One delivery: read, processed, journaled.
-async fn webhook(state: &State, request: Request<Incoming>, vendor: Option<String>) -> Handled {
+/// One delivery: read, processed (a refusal kept in the refusal log),
+/// journaled.
+async fn webhook(
+    state: &State,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+    vendor: Option<String>,
+) -> Handled {
     let named = vendor_label(vendor.as_deref());
     let (parts, body) = request.into_parts();
     let headers = wit_headers(&parts.headers);
@@ -392,7 +434,7 @@ async fn webhook(state: &State, request: Request<Incoming>, vendor: Option<Strin
         ..Handled::answer(refusal, named)
     };
     // The body stays charged to the budget until the answer.
-    let body = match read_body(state, &parts.headers, body).await {
+    let body = match read_body(state, &parts.headers, body, state.body_limit).await {
         Ok(body) => body,
         Err(refusal) => return refused(refusal),
     };
@@ -400,9 +442,30 @@ async fn webhook(state: &State, request: Request<Incoming>, vendor: Option<Strin
         headers,
         body: body.bytes,
     };
-    let event = match process(state, request, vendor).await {
-        Ok(event) => event,
-        Err(refusal) => return refused(refusal),
+    let event = match process(state, request, vendor.clone(), unix_now()).await {
+        Processed::Event(event) => event,
+        Processed::Refused(refusal) => {
+            if let (Some(keeper), Some(request)) = (&state.keeper, &refusal.request) {
+                let headers: Vec<(String, String)> = request
+                    .headers
+                    .iter()
+                    .map(|header| (header.name.clone(), header.value.clone()))
+                    .collect();
+                keeper.keep(&refused::Refusal {
+                    peer,
+                    vendor: vendor.as_deref(),
+                    headers: &headers,
+                    body: &request.body,
+                    class: refusal.class,
+                    reason: refusal.reason,
+                    message: &refusal.message,
+                });
+            }
+            return refused(refusal.answer());
+        }
+        Processed::Overloaded => {
+            return refused(Answer::Overloaded(Overload::Instances));
+        }
     };
     let vendor = vendor_label(Some(&event.vendor));
     let event_type = event.type_.clone();
@@ -422,15 +485,15 @@ struct Body<'s> {
 }
 
 /// The body, read within the read timeout: refused from its declared length
-/// (`413`, or `503` when it cannot fit in the body budget now) before any
-/// of it is read, else as soon as it passes the limit or the budget; `408`
-/// when it is too slow.
+/// (`413` past `limit`, or `503` when it cannot fit in the body budget now)
+/// before any of it is read, else as soon as it passes the limit or the
+/// budget; `408` when it is too slow.
 async fn read_body<'s>(
     state: &'s State,
     headers: &HeaderMap,
     mut body: Incoming,
+    limit: usize,
 ) -> Result<Body<'s>, Answer> {
-    let limit = state.body_limit;
     let declared = switchboard_http::check_declared_length(
         headers.get(CONTENT_LENGTH).map(|value| value.as_bytes()),
         limit,
@@ -485,43 +548,77 @@ fn wit_headers(headers: &HeaderMap) -> Vec<wit::Header> {
         .collect()
 }
 
+/// What running a delivery came to.
+enum Processed {
+    /// An event.
+    Event(wit::Event),
+    /// Refused by the component, or failed in it.
+    Refused(Refused),
+    /// Not run: no instance was free within the instance wait.
+    Overloaded,
+}
+
+/// A refusal, and the request it refused (handed back, so that it can be
+/// kept without a copy; `None` if the processing task itself failed).
+struct Refused {
+    class: ErrorClass,
+    /// The reason as a member of the closed list
+    /// ([`switchboard_host::Error::reason_label`]).
+    reason: &'static str,
+    message: String,
+    request: Option<wit::Request>,
+}
+
+impl Refused {
+    /// The refusal as the vendor hears it.
+    fn answer(&self) -> Answer {
+        Answer::Refused {
+            class: self.class,
+            reason: self.reason,
+            message: self.message.clone(),
+        }
+    }
+}
+
 /// Runs the delivery in a pooled instance on the blocking pool, once one is
-/// free: `503` if none is within the instance wait.
+/// free (else [`Processed::Overloaded`]), verified at `now`.
 async fn process(
     state: &State,
     request: wit::Request,
     vendor: Option<String>,
-) -> Result<wit::Event, Answer> {
+    now: i64,
+) -> Processed {
     let permit = tokio::time::timeout(
         state.instance_wait,
         Arc::clone(&state.instances).acquire_owned(),
     )
     .await;
     let Ok(Ok(permit)) = permit else {
-        return Err(Answer::Overloaded(Overload::Instances));
+        return Processed::Overloaded;
     };
     let pool = Arc::clone(&state.pool);
     let config = Arc::clone(&state.config);
-    let now = unix_now();
     // The permit goes with the call: it is held until the instance is free,
     // even if this request is abandoned meanwhile.
     let result = tokio::task::spawn_blocking(move || {
         let result = pool.process(&request, vendor.as_deref(), &config, now);
         drop(permit);
-        result
+        (result, request)
     })
     .await;
     match result {
-        Ok(Ok(event)) => Ok(event),
-        Ok(Err(e)) => Err(Answer::Refused {
+        Ok((Ok(event), _)) => Processed::Event(event),
+        Ok((Err(e), request)) => Processed::Refused(Refused {
             class: e.class(),
             reason: e.reason_label(),
             message: e.to_string(),
+            request: Some(request),
         }),
-        Err(e) => Err(Answer::Refused {
+        Err(e) => Processed::Refused(Refused {
             class: ErrorClass::Internal,
             reason: "trap",
             message: format!("the processing task failed: {e}"),
+            request: None,
         }),
     }
 }
