@@ -79,10 +79,26 @@ attack: build
 ## test: every test: the Rust suites (core units, fixtures through the core,
 ## the component and the CLI), then the fixtures from Python and from Node,
 ## then a short run of every fuzz target.
-test: test-rust test-python test-node fuzz-smoke
+# The three suites run at once (each one's output kept together); then the
+# fuzz smoke.
+test: build python node
+	@$(MAKE) --no-print-directory -j3 --output-sync=target test-rust test-python test-node
+	@$(MAKE) --no-print-directory fuzz-smoke
 
+# The Rust suites under cargo-nextest when it is installed (each test its
+# own process, TEST_THREADS at once: most tests wait on a receiver, a
+# timeout or a subprocess, not on the cores), else under cargo test with as
+# many threads per suite; then the doc tests, which nextest does not run.
+TEST_THREADS ?= 6
 test-rust: build
-	$(CARGO) test --release --locked $(TESTED)
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+	  echo "$(CARGO) nextest run --release --locked $(TESTED) --test-threads $(TEST_THREADS)"; \
+	  $(CARGO) nextest run --release --locked $(TESTED) --test-threads $(TEST_THREADS) --no-fail-fast; \
+	else \
+	  echo "cargo-nextest is not installed: cargo test"; \
+	  $(CARGO) test --release --locked $(TESTED) --no-fail-fast -- --test-threads=$(TEST_THREADS); \
+	fi
+	$(CARGO) test --release --locked --doc $(TESTED)
 
 # Python: wasmtime-py and pytest, pinned, in a project-local virtualenv.
 $(VENV)/installed: host/python/requirements.txt
@@ -130,8 +146,10 @@ fuzz:
 	CARGO=$(CARGO) fuzz/run.sh $(FUZZ_SECONDS)
 
 ## fuzz-smoke: the same for FUZZ_SMOKE_SECONDS each (6): part of `make test`.
+## Not run again on target binaries that already passed it (a change to the
+## core or to a target rebuilds them); `make fuzz` always runs.
 fuzz-smoke:
-	CARGO=$(CARGO) fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
+	CARGO=$(CARGO) FUZZ_ONCE=1 fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
 
 clean:
 	$(CARGO) clean

@@ -357,6 +357,9 @@ mod fueled {
         pub fn new() -> Fueled {
             let mut config = Config::new();
             config.consume_fuel(true);
+            // Compiled once per machine, as `load` caches it.
+            let cache = wasmtime::Cache::new(wasmtime::CacheConfig::new()).unwrap();
+            config.cache(Some(cache));
             let engine = Engine::new(&config).unwrap();
             let component = Component::from_file(&engine, super::default_component()).unwrap();
             let mut store = Store::new(&engine, ());

@@ -524,7 +524,7 @@ fn routes_and_methods_are_answered_as_the_contract_says() {
 #[test]
 fn a_stalled_body_is_cut_off_with_408() {
     let dir = scratch("stalled", CONFIG);
-    let server = start(&dir, &[]);
+    let server = start(&dir, &["--read-timeout", "1"]);
     let mut stream = connect(server.address);
     stream
         .write_all(

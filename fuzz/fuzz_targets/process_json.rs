@@ -1,7 +1,7 @@
 //! `process_json`, the strings-only API of the component: the request
 //! document, the vendor, the configuration document and `now` all come from
 //! the input. The answer is always a JSON document: an event, or
-//! `{"error": <class>, "message": <text>}` with a class of the wire
+//! `{"error": <class>, "reason": <code>, "message": <text>}` with a class of the wire
 //! vocabulary other than `internal` (which only a host gives, for a trap).
 //!
 //! Input: request JSON, vendor, configuration JSON and `now` (decimal),
@@ -42,7 +42,12 @@ fuzz_target!(|data: &[u8]| {
             );
             let message = json.get("message").and_then(Value::as_str);
             assert!(message.is_some_and(|m| !m.is_empty()), "no message: {json}");
-            assert_eq!(json.as_object().map(|o| o.len()), Some(2), "{json}");
+            let reason = json.get("reason").and_then(Value::as_str);
+            assert!(
+                reason.is_some_and(|r| switchboard_core::error::reason_named(r).is_some()),
+                "an unlisted reason: {json}"
+            );
+            assert_eq!(json.as_object().map(|o| o.len()), Some(3), "{json}");
         }
         None => check_event_json(&json),
     }
