@@ -16,7 +16,7 @@ FUZZ_SECONDS       ?= 120
 FUZZ_SMOKE_SECONDS ?= 6
 
 
-.PHONY: all setup build component run demo samples load attack test test-rust test-python test-node python node lint bench fuzz fuzz-smoke clean
+.PHONY: all setup build component run demo samples load attack test test-rust test-python test-node suite-rust suite-python suite-node python node lint bench fuzz fuzz-smoke clean
 
 all: build
 
@@ -82,7 +82,7 @@ attack: build
 # The three suites run at once (each one's output kept together); then the
 # fuzz smoke.
 test: build python node
-	@$(MAKE) --no-print-directory -j3 --output-sync=target test-rust test-python test-node
+	@$(MAKE) --no-print-directory -j3 --output-sync=target suite-rust suite-python suite-node
 	@$(MAKE) --no-print-directory fuzz-smoke
 
 # The Rust suites under cargo-nextest when it is installed (each test its
@@ -91,6 +91,8 @@ test: build python node
 # many threads per suite; then the doc tests, which nextest does not run.
 TEST_THREADS ?= 6
 test-rust: build
+	@$(MAKE) --no-print-directory suite-rust
+suite-rust:
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  echo "$(CARGO) nextest run --release --locked $(TESTED) --test-threads $(TEST_THREADS)"; \
 	  $(CARGO) nextest run --release --locked $(TESTED) --test-threads $(TEST_THREADS) --no-fail-fast; \
@@ -109,6 +111,8 @@ $(VENV)/installed: host/python/requirements.txt
 python: $(VENV)/installed
 
 test-python: build python
+	@$(MAKE) --no-print-directory suite-python
+suite-python:
 	$(PYTHON) -m pytest -q tests/python
 
 # Node: jco, pinned in host/node/package-lock.json, transpiles the component.
@@ -118,10 +122,14 @@ $(NODE_DIR)/node_modules/installed: $(NODE_DIR)/package.json $(NODE_DIR)/package
 	cd $(NODE_DIR) && npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
-node: component $(NODE_DIR)/node_modules/installed
+node: component $(NODE_DIR)/generated/switchboard.js
+
+$(NODE_DIR)/generated/switchboard.js: $(COMPONENT) $(NODE_DIR)/node_modules/installed $(NODE_DIR)/patch-generated.mjs
 	cd $(NODE_DIR) && npm run -s transpile
 
 test-node: node
+	@$(MAKE) --no-print-directory suite-node
+suite-node:
 	node --test tests/node/
 
 ## lint: clippy with warnings as errors (host and guest targets), rustfmt.

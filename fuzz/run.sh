@@ -34,10 +34,6 @@ if ! $cargo fuzz --version >/dev/null 2>&1; then
 fi
 # cargo-fuzz has no --locked: refuse a fuzz/Cargo.lock that needs changes.
 $cargo metadata --locked --format-version 1 --manifest-path fuzz/Cargo.toml >/dev/null
-# The helpers' own tests (the input formats, the RFC 3339 check).
-$cargo test --locked -q --manifest-path fuzz/Cargo.toml --lib >&2
-
-python3 fuzz/seeds.py
 # Stable Rust: no sanitizer (they need nightly); debug assertions and
 # overflow checks on, so that an overflow is a crash rather than a wrap.
 flags="--sanitizer none --debug-assertions"
@@ -68,14 +64,20 @@ fuzz() {
     echo "$code $(($(date +%s) - start))" >"$logs/$1.status"
 }
 
-# What FUZZ_ONCE compares: the digest of the binaries to run, and SECONDS.
+# What FUZZ_ONCE compares: the binaries to run (the helpers' code is in
+# them), the fixtures the seeds come from, and SECONDS.
 stamp=$logs/passed
-digest=$(cd "$bin" && sha256sum $targets | sha256sum | cut -d' ' -f1)-$seconds
+digest=$({ (cd "$bin" && sha256sum $targets); find fixtures -type f | sort | xargs sha256sum; } |
+    sha256sum | cut -d' ' -f1)-$seconds
 if [ -n "${FUZZ_ONCE:-}" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$digest" ]; then
-    echo "fuzz: these exact $(echo $targets | wc -w) target binaries passed a ${seconds} s run before; not run again"
+    echo "fuzz: these exact $(echo $targets | wc -w) target binaries passed a ${seconds} s run on these fixtures before; not run again"
     exit 0
 fi
 rm -f "$stamp"
+
+# The helpers' own tests (the input formats, the RFC 3339 check).
+$cargo test --locked -q --manifest-path fuzz/Cargo.toml --lib >&2
+python3 fuzz/seeds.py
 
 running=0
 for target in $targets; do

@@ -24,7 +24,11 @@ fn main() -> anyhow::Result<()> {
                 .validate(true)
                 .encode()
                 .context("encoding the component")?;
-            std::fs::write(output, &component).with_context(|| format!("writing {output}"))?;
+            // Left untouched when it is the same, so that what is made from
+            // it (the Node bindings) is not made again.
+            if std::fs::read(output).ok().as_deref() != Some(component.as_slice()) {
+                std::fs::write(output, &component).with_context(|| format!("writing {output}"))?;
+            }
             report(output, &component)
         }
         _ => bail!("usage: switchboard-componentize CORE.wasm OUT.wasm | --imports COMPONENT.wasm"),
