@@ -159,11 +159,11 @@ mod tests {
             (&b"{}"[..], Some("varda"), Some(17))
         );
         let record = Delivery::from_json(
-            br#"{"time":"1970-01-01T00:00:17Z","received_at":17,"peer":"127.0.0.1:1","vendor":null,"class":"unauthenticated","reason":"signature-mismatch","message":"m","headers":[],"body_base64":"/w=="}"#,
+            br#"{"time":"1970-01-01T00:00:17Z","received_at":17,"peer":"127.0.0.1:1","vendor":null,"class":"unauthenticated","reason":"no-match","message":"m","headers":[],"body_base64":"/w=="}"#,
         )
         .unwrap();
         assert_eq!(record.body, vec![0xff]);
-        assert_eq!(record.reason.as_deref(), Some("signature-mismatch"));
+        assert_eq!(record.reason.as_deref(), Some("no-match"));
         let fixture = Delivery::from_json(
             br#"{"description":"d","config":{},"now":99,"vendor":"atoms","request":{"headers":[],"body":"x"},"expect":{}}"#,
         )

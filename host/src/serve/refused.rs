@@ -492,7 +492,7 @@ mod tests {
             headers,
             body,
             class: ErrorClass::Unauthenticated,
-            reason: "signature-mismatch",
+            reason: "no-match",
             message: "no signature matches",
         }
     }
@@ -551,7 +551,7 @@ mod tests {
         assert_eq!(value("webhook-signature"), "v1,abcd");
         assert_eq!(value("Content-Type"), "application/json");
         assert_eq!(record["body_base64"], "/wA=");
-        assert_eq!(record["reason"], "signature-mismatch");
+        assert_eq!(record["reason"], "no-match");
         assert_eq!(record["class"], "unauthenticated");
         assert_eq!(record["status"], 401);
         assert_eq!(record["vendor"], "opencx");
