@@ -19,6 +19,7 @@ use super::Incomplete;
 use super::sources::{self, Read1};
 use super::tail::clean;
 use crate::serve::delivery::Delivery;
+use crate::serve::forward::chain;
 
 /// The most deliveries, and bytes, one request carries (a longer delivery
 /// goes alone).
@@ -277,16 +278,4 @@ fn report(origin: &str, result: &str, totals: &mut Totals) -> anyhow::Result<()>
         }
     }
     Ok(())
-}
-
-/// An error and its sources, `: `-separated.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
 }

@@ -583,7 +583,7 @@ pub fn shown(id: &str) -> String {
 }
 
 /// An error and its sources, `: `-separated.
-fn chain(error: &dyn std::error::Error) -> String {
+pub fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(e) = source {
