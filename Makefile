@@ -6,6 +6,8 @@ GUEST_CORE := target/wasm32-unknown-unknown/guest/switchboard_component.wasm
 COMPONENT  := target/switchboard.wasm
 GATEWAY_CORE := target/wasm32-unknown-unknown/guest/switchboard_gateway.wasm
 GATEWAY    := target/gateway.wasm
+EDGE_CORE  := target/wasm32-unknown-unknown/guest/switchboard_edge.wasm
+EDGE       := target/edge.wasm
 CLI        := target/release/switchboard
 
 VENV       := .venv
@@ -39,7 +41,7 @@ setup:
 # `make run` use the `switchboard` binary it leaves in target/release. The
 # componentize tool (no tests of its own) is built once, unoptimised: it
 # runs for well under a second and compiles in a third of the time.
-TESTED := --workspace --exclude switchboard-component --exclude switchboard-gateway --exclude switchboard-componentize
+TESTED := --workspace --exclude switchboard-component --exclude switchboard-gateway --exclude switchboard-edge --exclude switchboard-componentize
 
 ## build: the components (target/switchboard.wasm, the processor, and
 ## target/gateway.wasm, the wasi:http gateway) and the host with its tests,
@@ -48,9 +50,10 @@ build: component
 	$(CARGO) test --release --locked $(TESTED) --no-run
 
 component: setup
-	$(CARGO) build --locked -p switchboard-component -p switchboard-gateway --target wasm32-unknown-unknown --profile guest
+	$(CARGO) build --locked -p switchboard-component -p switchboard-gateway -p switchboard-edge --target wasm32-unknown-unknown --profile guest
 	$(CARGO) run --locked -q -p switchboard-componentize -- $(GUEST_CORE) $(COMPONENT)
 	$(CARGO) run --locked -q -p switchboard-componentize -- $(GATEWAY_CORE) $(GATEWAY)
+	$(CARGO) run --locked -q -p switchboard-componentize -- $(EDGE_CORE) $(EDGE)
 
 ## run: the receiver on 127.0.0.1:8787 with the demo configuration (demo
 ## secrets, public; see host/demo/switchboard.toml), journal events.ndjson.
@@ -110,8 +113,8 @@ test-node: node
 
 ## lint: clippy with warnings as errors (host and guest targets), rustfmt.
 lint: setup
-	$(CARGO) clippy --release --locked --workspace --exclude switchboard-component --exclude switchboard-gateway --all-targets -- -D warnings
-	$(CARGO) clippy --locked -p switchboard-component -p switchboard-gateway --target wasm32-unknown-unknown --profile guest -- -D warnings
+	$(CARGO) clippy --release --locked --workspace --exclude switchboard-component --exclude switchboard-gateway --exclude switchboard-edge --all-targets -- -D warnings
+	$(CARGO) clippy --locked -p switchboard-component -p switchboard-gateway -p switchboard-edge --target wasm32-unknown-unknown --profile guest -- -D warnings
 	$(CARGO) fmt --all --check
 	$(CARGO) fmt --manifest-path fuzz/Cargo.toml --check
 
