@@ -13,12 +13,16 @@ CLI        := target/release/switchboard
 VENV       := .venv
 PYTHON     := $(VENV)/bin/python
 NODE_DIR   := host/node
+EDGE_DIR   := host/edge
+WORKERD    := $(EDGE_DIR)/node_modules/workerd/bin/workerd
+DENO       := $(EDGE_DIR)/node_modules/deno/deno
+JCO        := $(NODE_DIR)/node_modules/.bin/jco
 
 FUZZ_SECONDS       ?= 120
 FUZZ_SMOKE_SECONDS ?= 6
 
 
-.PHONY: all setup build component run demo samples load attack test test-rust test-python test-node python node lint bench fuzz fuzz-smoke clean
+.PHONY: all setup build component run demo samples load attack test test-rust test-python test-node python node edge workerd deno edge-load lint bench fuzz fuzz-smoke clean
 
 all: build
 
@@ -84,7 +88,9 @@ attack: build
 ## then a short run of every fuzz target.
 test: test-rust test-python test-node fuzz-smoke
 
-test-rust: build
+# The edge suites (tests/edge.rs, and the shells' sameness check in
+# tests/gateway.rs) start workerd and Deno, so `make edge` comes first.
+test-rust: build edge
 	$(CARGO) test --release --locked $(TESTED)
 
 # Python: wasmtime-py and pytest, pinned, in a project-local virtualenv.
@@ -110,6 +116,37 @@ node: component $(NODE_DIR)/node_modules/installed
 
 test-node: node
 	node --test tests/node/
+
+# The edge: workerd and Deno, pinned in host/edge/package-lock.json and
+# installed into host/edge/node_modules (nothing global); the edge
+# component transpiled by jco (host/node's) into host/edge/generated.
+$(EDGE_DIR)/node_modules/installed: $(EDGE_DIR)/package.json $(EDGE_DIR)/package-lock.json
+	cd $(EDGE_DIR) && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+## edge: target/edge.wasm transpiled for the Worker and Deno, and both
+## runtimes installed.
+edge: component $(NODE_DIR)/node_modules/installed $(EDGE_DIR)/node_modules/installed
+	$(JCO) transpile $(EDGE) --out-dir $(EDGE_DIR)/generated --name edge --instantiation sync --quiet
+	node $(NODE_DIR)/patch-generated.mjs $(EDGE_DIR)/generated/edge.js
+
+# The demo configuration (host/demo/switchboard.toml) in the environment's
+# form, as the gateway and the edge shells read it. Public demo secrets.
+DEMO_ENV := SWITCHBOARD_SECRET_VARDA=demo-varda-secret \
+  SWITCHBOARD_SECRET_OPENPHONE=ZGVtby1vcGVucGhvbmUtc2lnbmluZy1rZXk=,whsec_ZGVtby1xdW8tc3RhbmRhcmQtd2ViaG9va3Mta2V5 \
+  SWITCHBOARD_SECRET_ATOMS=demo-atoms-secret \
+  SWITCHBOARD_SECRET_OPENCX=whsec_ZGVtby1vcGVuY3gtc3RhbmRhcmQtd2ViaG9va3Mta2V5 \
+  SWITCHBOARD_SCHEME_OPENCX=standard-webhooks
+
+## workerd: the Cloudflare Worker under workerd on 127.0.0.1:8789 with the
+## demo secrets (host/edge/workerd.capnp).
+workerd: edge
+	$(DEMO_ENV) $(WORKERD) serve $(EDGE_DIR)/workerd.capnp
+
+## deno: the Deno entry under `deno serve` on 127.0.0.1:8790 with the demo
+## secrets.
+deno: edge
+	$(DEMO_ENV) $(DENO) serve --host 127.0.0.1 --port 8790 --allow-env --allow-net --allow-read=$(EDGE_DIR)/generated $(EDGE_DIR)/deno.mjs
 
 ## lint: clippy with warnings as errors (host and guest targets), rustfmt.
 lint: setup

@@ -13,12 +13,18 @@
 using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (
-  services = [ (name = "switchboard", worker = .switchboard) ],
+  services = [
+    (name = "switchboard", worker = .switchboard),
+    # fetch() from the Worker: the internet, and private and loopback
+    # addresses too (a downstream on this machine or network).
+    (name = "internet", network = (allow = ["public", "private", "local"])),
+  ],
   sockets = [ (name = "http", address = "127.0.0.1:8789", http = (), service = "switchboard") ],
 );
 
 const switchboard :Workerd.Worker = (
   compatibilityDate = "2026-11-01",
+  globalOutbound = "internet",
   modules = [
     (name = "worker.mjs", esModule = embed "worker.mjs"),
     (name = "handler.mjs", esModule = embed "handler.mjs"),

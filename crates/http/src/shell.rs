@@ -63,7 +63,9 @@ impl Settings {
     /// ignored; an unknown `SWITCHBOARD_*` name is refused, with the closest
     /// known one suggested). The error names the variable at fault, never a
     /// value.
-    pub fn from_env<K: AsRef<str>, V: AsRef<str>>(vars: &[(K, V)]) -> Result<Settings, ConfigError> {
+    pub fn from_env<K: AsRef<str>, V: AsRef<str>>(
+        vars: &[(K, V)],
+    ) -> Result<Settings, ConfigError> {
         let mut config = Config::all_vendors();
         let own = [FORWARD_URL, READ_TIMEOUT, FORWARD_TIMEOUT];
         config.apply_env(vars.iter().map(|(k, v)| (k.as_ref(), v.as_ref())), &own)?;
