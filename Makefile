@@ -22,7 +22,7 @@ FUZZ_SECONDS       ?= 120
 FUZZ_SMOKE_SECONDS ?= 6
 
 
-.PHONY: all setup build component run demo samples load attack test test-rust test-python test-node python node edge workerd deno edge-load lint bench fuzz fuzz-smoke clean
+.PHONY: all setup build component run demo samples load attack test test-rust test-python test-node python node wheel npm-pack edge workerd deno edge-load lint bench fuzz fuzz-smoke clean
 
 all: build
 
@@ -101,8 +101,31 @@ $(VENV)/installed: host/python/requirements.txt
 
 python: $(VENV)/installed
 
-test-python: build python
-	$(PYTHON) -m pytest -q tests/python
+# The Python package (host/python/pyproject.toml): its wheel carries the
+# component. Built offline with the project venv's setuptools, into
+# target/python/dist; the suite then runs against that wheel installed into
+# a fresh virtual environment (target/python/venv), from target/python, with
+# its dependencies from a local wheelhouse filled once from PyPI.
+PY_BUILD   := target/python
+WHEELHOUSE := target/wheelhouse
+
+$(WHEELHOUSE)/downloaded: host/python/requirements.txt $(VENV)/installed
+	$(PYTHON) -m pip download --quiet --disable-pip-version-check -r host/python/requirements.txt -d $(WHEELHOUSE)
+	touch $@
+
+## wheel: the installable Python package, target/python/dist/switchboard_webhooks-*.whl.
+wheel: component python
+	rm -rf $(PY_BUILD)/src $(PY_BUILD)/dist
+	mkdir -p $(PY_BUILD)/src
+	cp -r host/python/pyproject.toml host/python/switchboard $(PY_BUILD)/src/
+	cp $(COMPONENT) $(PY_BUILD)/src/switchboard/switchboard.wasm
+	$(PYTHON) -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation --no-index $(PY_BUILD)/src -w $(PY_BUILD)/dist
+
+test-python: build wheel $(WHEELHOUSE)/downloaded
+	rm -rf $(PY_BUILD)/venv
+	python3 -m venv $(PY_BUILD)/venv
+	$(PY_BUILD)/venv/bin/pip install --quiet --disable-pip-version-check --no-index --find-links $(WHEELHOUSE) $(PY_BUILD)/dist/*.whl -r host/python/requirements.txt
+	cd $(PY_BUILD) && venv/bin/python -m pytest -q -p no:cacheprovider $(CURDIR)/tests/python
 
 # Node: jco, pinned in host/node/package-lock.json, transpiles the component.
 $(NODE_DIR)/node_modules/installed: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
