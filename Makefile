@@ -137,8 +137,21 @@ $(NODE_DIR)/node_modules/installed: $(NODE_DIR)/package.json $(NODE_DIR)/package
 node: component $(NODE_DIR)/node_modules/installed
 	cd $(NODE_DIR) && npm run -s transpile
 
-test-node: node
-	node --test tests/node/
+## npm-pack: the installable npm package (host/node: switchboard.mjs, its
+## types and the transpiled component), target/npm/switchboard-webhooks-*.tgz.
+npm-pack: node
+	rm -rf target/npm && mkdir -p target/npm
+	cd $(NODE_DIR) && npm pack --silent --pack-destination ../../target/npm >/dev/null
+
+# The Node suite runs against the tarball installed into a temporary
+# project (no network: the package has no dependencies), from there.
+NODE_PROJECT := target/node-project
+test-node: npm-pack
+	rm -rf $(NODE_PROJECT) && mkdir -p $(NODE_PROJECT)
+	echo '{"name": "switchboard-node-test", "private": true, "type": "module"}' > $(NODE_PROJECT)/package.json
+	cd $(NODE_PROJECT) && npm install --silent --no-audit --no-fund --offline ../npm/switchboard-webhooks-*.tgz
+	cp tests/node/*.test.mjs $(NODE_PROJECT)/
+	cd $(NODE_PROJECT) && SWITCHBOARD_FIXTURES=$(CURDIR)/fixtures node --test
 
 # The edge: workerd and Deno, pinned in host/edge/package-lock.json and
 # installed into host/edge/node_modules (nothing global); the edge
