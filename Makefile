@@ -174,6 +174,11 @@ DEMO_ENV := SWITCHBOARD_SECRET_VARDA=demo-varda-secret \
   SWITCHBOARD_SECRET_OPENCX=whsec_ZGVtby1vcGVuY3gtc3RhbmRhcmQtd2ViaG9va3Mta2V5 \
   SWITCHBOARD_SCHEME_OPENCX=standard-webhooks
 
+## edge-load: a bounded loopback load on workerd and Deno (one signed Varda
+## delivery, 16 keep-alive connections, 10 s each): requests/s, p50, p99.
+edge-load: build edge
+	$(CARGO) run --release --locked -q -p switchboard-host --example edge_load
+
 ## workerd: the Cloudflare Worker under workerd on 127.0.0.1:8789 with the
 ## demo secrets (host/edge/workerd.capnp).
 workerd: edge
