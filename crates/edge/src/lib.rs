@@ -76,7 +76,7 @@ impl Guest for Edge {
     ) -> Outcome {
         with_settings(env, |settings| {
             let delivered = admit(&method, &target, &headers, settings).and_then(|_| {
-                let settings = settings.map_err(|e| config_refusal(e))?;
+                let settings = settings.map_err(config_refusal)?;
                 let vendor = vendor_of(&target);
                 let headers: Env = headers
                     .into_iter()
