@@ -84,7 +84,8 @@ attack: build
 	$(CARGO) run --release --locked -q -p switchboard-host --example attack -- $(ATTACK_ARGS)
 
 ## test: every test: the Rust suites (core units, fixtures through the core,
-## the component and the CLI), then the fixtures from Python and from Node,
+## the component and the CLI; the gateway, workerd and Deno), then the
+## fixtures from the installed Python wheel and the installed npm tarball,
 ## then a short run of every fuzz target.
 test: test-rust test-python test-node fuzz-smoke
 
