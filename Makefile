@@ -6,17 +6,23 @@ GUEST_CORE := target/wasm32-unknown-unknown/guest/switchboard_component.wasm
 COMPONENT  := target/switchboard.wasm
 GATEWAY_CORE := target/wasm32-unknown-unknown/guest/switchboard_gateway.wasm
 GATEWAY    := target/gateway.wasm
+EDGE_CORE  := target/wasm32-unknown-unknown/guest/switchboard_edge.wasm
+EDGE       := target/edge.wasm
 CLI        := target/release/switchboard
 
 VENV       := .venv
 PYTHON     := $(VENV)/bin/python
 NODE_DIR   := host/node
+EDGE_DIR   := host/edge
+WORKERD    := $(EDGE_DIR)/node_modules/workerd/bin/workerd
+DENO       := $(EDGE_DIR)/node_modules/deno/deno
+JCO        := $(NODE_DIR)/node_modules/.bin/jco
 
 FUZZ_SECONDS       ?= 120
 FUZZ_SMOKE_SECONDS ?= 6
 
 
-.PHONY: all setup build component run demo samples load attack test test-rust test-python test-node suite-rust suite-python suite-node python node lint bench fuzz fuzz-smoke clean
+.PHONY: all setup build component run demo samples load attack test test-rust test-python test-node suite-rust suite-python suite-node python python-installed node node-installed wheel npm-pack edge workerd deno edge-load lint bench fuzz fuzz-smoke clean
 
 all: build
 
@@ -39,7 +45,7 @@ setup:
 # `make run` use the `switchboard` binary it leaves in target/release. The
 # componentize tool (no tests of its own) is built once, unoptimised: it
 # runs for well under a second and compiles in a third of the time.
-TESTED := --workspace --exclude switchboard-component --exclude switchboard-gateway --exclude switchboard-componentize
+TESTED := --workspace --exclude switchboard-component --exclude switchboard-gateway --exclude switchboard-edge --exclude switchboard-componentize
 
 ## build: the components (target/switchboard.wasm, the processor, and
 ## target/gateway.wasm, the wasi:http gateway) and the host with its tests,
@@ -48,9 +54,10 @@ build: component
 	$(CARGO) test --release --locked $(TESTED) --no-run
 
 component: setup
-	$(CARGO) build --locked -p switchboard-component -p switchboard-gateway --target wasm32-unknown-unknown --profile guest
+	$(CARGO) build --locked -p switchboard-component -p switchboard-gateway -p switchboard-edge --target wasm32-unknown-unknown --profile guest
 	$(CARGO) run --locked -q -p switchboard-componentize -- $(GUEST_CORE) $(COMPONENT)
 	$(CARGO) run --locked -q -p switchboard-componentize -- $(GATEWAY_CORE) $(GATEWAY)
+	$(CARGO) run --locked -q -p switchboard-componentize -- $(EDGE_CORE) $(EDGE)
 
 ## run: the receiver on 127.0.0.1:8787 with the demo configuration (demo
 ## secrets, public; see host/demo/switchboard.toml), journal events.ndjson.
@@ -77,20 +84,23 @@ attack: build
 	$(CARGO) run --release --locked -q -p switchboard-host --example attack -- $(ATTACK_ARGS)
 
 ## test: every test: the Rust suites (core units, fixtures through the core,
-## the component and the CLI), then the fixtures from Python and from Node,
+## the component and the CLI; the gateway, workerd and Deno), then the
+## fixtures from the installed Python wheel and the installed npm tarball,
 ## then a short run of every fuzz target.
-# The three suites run at once (each one's output kept together); then the
-# fuzz smoke.
-test: build python node
+# Everything the suites need is made first; then the three suites run at
+# once (each one's output kept together), then the fuzz smoke.
+test: build edge python-installed node-installed
 	@$(MAKE) --no-print-directory -j3 --output-sync=target suite-rust suite-python suite-node
 	@$(MAKE) --no-print-directory fuzz-smoke
 
 # The Rust suites under cargo-nextest when it is installed (each test its
 # own process, TEST_THREADS at once: most tests wait on a receiver, a
-# timeout or a subprocess, not on the cores), else under cargo test with as
-# many threads per suite; then the doc tests, which nextest does not run.
+# timeout, a runtime or a subprocess, not on the cores), else under cargo
+# test with as many threads per suite; then the doc tests, which nextest
+# does not run. The edge suites (tests/edge.rs, and the shells' sameness
+# check in tests/gateway.rs) start workerd and Deno: `make edge` first.
 TEST_THREADS ?= 6
-test-rust: build
+test-rust: build edge
 	@$(MAKE) --no-print-directory suite-rust
 suite-rust:
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
@@ -110,10 +120,44 @@ $(VENV)/installed: host/python/requirements.txt
 
 python: $(VENV)/installed
 
-test-python: build python
+# The Python package (host/python/pyproject.toml): its wheel carries the
+# component. Built offline with the project venv's setuptools, into
+# target/python/dist; the suite then runs against that wheel installed into
+# a fresh virtual environment (target/python/venv), from target/python, with
+# its dependencies from a local wheelhouse filled once from PyPI.
+PY_BUILD   := target/python
+WHEELHOUSE := target/wheelhouse
+
+$(WHEELHOUSE)/downloaded: host/python/requirements.txt $(VENV)/installed
+	$(PYTHON) -m pip download --quiet --disable-pip-version-check -r host/python/requirements.txt -d $(WHEELHOUSE)
+	touch $@
+
+## wheel: the installable Python package, target/python/dist/switchboard_webhooks-*.whl.
+## Built again when the component or the package's sources change; the
+## fresh virtual environment is made again for each new wheel.
+PY_SOURCES := host/python/pyproject.toml $(wildcard host/python/switchboard/*.py)
+wheel: component $(PY_BUILD)/dist/built
+
+$(PY_BUILD)/dist/built: $(COMPONENT) $(PY_SOURCES) $(VENV)/installed
+	rm -rf $(PY_BUILD)/src $(PY_BUILD)/dist
+	mkdir -p $(PY_BUILD)/src
+	cp -r host/python/pyproject.toml host/python/switchboard $(PY_BUILD)/src/
+	cp $(COMPONENT) $(PY_BUILD)/src/switchboard/switchboard.wasm
+	$(PYTHON) -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation --no-index $(PY_BUILD)/src -w $(PY_BUILD)/dist
+	touch $@
+
+$(PY_BUILD)/venv/installed: $(PY_BUILD)/dist/built $(WHEELHOUSE)/downloaded
+	rm -rf $(PY_BUILD)/venv
+	python3 -m venv $(PY_BUILD)/venv
+	$(PY_BUILD)/venv/bin/pip install --quiet --disable-pip-version-check --no-index --find-links $(WHEELHOUSE) $(PY_BUILD)/dist/*.whl -r host/python/requirements.txt
+	touch $@
+
+python-installed: wheel $(PY_BUILD)/venv/installed
+
+test-python: build python-installed
 	@$(MAKE) --no-print-directory suite-python
 suite-python:
-	$(PYTHON) -m pytest -q tests/python
+	cd $(PY_BUILD) && venv/bin/python -m pytest -q -p no:cacheprovider $(CURDIR)/tests/python
 
 # Node: jco, pinned in host/node/package-lock.json, transpiles the component.
 $(NODE_DIR)/node_modules/installed: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
@@ -122,20 +166,82 @@ $(NODE_DIR)/node_modules/installed: $(NODE_DIR)/package.json $(NODE_DIR)/package
 	cd $(NODE_DIR) && npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Transpiled again only when the component changed (componentize leaves an
+# identical component untouched).
 node: component $(NODE_DIR)/generated/switchboard.js
 
 $(NODE_DIR)/generated/switchboard.js: $(COMPONENT) $(NODE_DIR)/node_modules/installed $(NODE_DIR)/patch-generated.mjs
 	cd $(NODE_DIR) && npm run -s transpile
 
-test-node: node
+## npm-pack: the installable npm package (host/node: switchboard.mjs, its
+## types and the transpiled component), target/npm/switchboard-webhooks-*.tgz.
+npm-pack: node target/npm/packed
+
+target/npm/packed: $(NODE_DIR)/generated/switchboard.js $(wildcard $(NODE_DIR)/switchboard.*) $(NODE_DIR)/package.json
+	rm -rf target/npm && mkdir -p target/npm
+	cd $(NODE_DIR) && npm pack --silent --pack-destination ../../target/npm >/dev/null
+	touch $@
+
+# The Node suite runs against the tarball installed into a temporary
+# project (no network: the package has no dependencies), from there; the
+# project is made again for each new tarball.
+NODE_PROJECT := target/node-project
+$(NODE_PROJECT)/installed: target/npm/packed
+	rm -rf $(NODE_PROJECT) && mkdir -p $(NODE_PROJECT)
+	echo '{"name": "switchboard-node-test", "private": true, "type": "module"}' > $(NODE_PROJECT)/package.json
+	cd $(NODE_PROJECT) && npm install --silent --no-audit --no-fund --offline ../npm/switchboard-webhooks-*.tgz
+	touch $@
+
+node-installed: npm-pack $(NODE_PROJECT)/installed
+
+test-node: node-installed
 	@$(MAKE) --no-print-directory suite-node
 suite-node:
-	node --test tests/node/
+	cp tests/node/*.test.mjs $(NODE_PROJECT)/
+	cd $(NODE_PROJECT) && SWITCHBOARD_FIXTURES=$(CURDIR)/fixtures node --test
+
+# The edge: workerd and Deno, pinned in host/edge/package-lock.json and
+# installed into host/edge/node_modules (nothing global); the edge
+# component transpiled by jco (host/node's) into host/edge/generated.
+$(EDGE_DIR)/node_modules/installed: $(EDGE_DIR)/package.json $(EDGE_DIR)/package-lock.json
+	cd $(EDGE_DIR) && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+## edge: target/edge.wasm transpiled for the Worker and Deno, and both
+## runtimes installed.
+edge: component $(EDGE_DIR)/generated/edge.js
+
+$(EDGE_DIR)/generated/edge.js: $(EDGE) $(NODE_DIR)/node_modules/installed $(EDGE_DIR)/node_modules/installed $(NODE_DIR)/patch-generated.mjs
+	$(JCO) transpile $(EDGE) --out-dir $(EDGE_DIR)/generated --name edge --instantiation sync --quiet
+	node $(NODE_DIR)/patch-generated.mjs $(EDGE_DIR)/generated/edge.js
+
+# The demo configuration (host/demo/switchboard.toml) in the environment's
+# form, as the gateway and the edge shells read it. Public demo secrets.
+DEMO_ENV := SWITCHBOARD_SECRET_VARDA=demo-varda-secret \
+  SWITCHBOARD_SECRET_OPENPHONE=ZGVtby1vcGVucGhvbmUtc2lnbmluZy1rZXk=,whsec_ZGVtby1xdW8tc3RhbmRhcmQtd2ViaG9va3Mta2V5 \
+  SWITCHBOARD_SECRET_ATOMS=demo-atoms-secret \
+  SWITCHBOARD_SECRET_OPENCX=whsec_ZGVtby1vcGVuY3gtc3RhbmRhcmQtd2ViaG9va3Mta2V5 \
+  SWITCHBOARD_SCHEME_OPENCX=standard-webhooks
+
+## edge-load: a bounded loopback load on workerd and Deno (one signed Varda
+## delivery, 16 keep-alive connections, 10 s each): requests/s, p50, p99.
+edge-load: build edge
+	$(CARGO) run --release --locked -q -p switchboard-host --example edge_load
+
+## workerd: the Cloudflare Worker under workerd on 127.0.0.1:8789 with the
+## demo secrets (host/edge/workerd.capnp).
+workerd: edge
+	$(DEMO_ENV) $(WORKERD) serve $(EDGE_DIR)/workerd.capnp
+
+## deno: the Deno entry under `deno serve` on 127.0.0.1:8790 with the demo
+## secrets.
+deno: edge
+	$(DEMO_ENV) $(DENO) serve --host 127.0.0.1 --port 8790 --allow-env --allow-net --allow-read=$(EDGE_DIR)/generated $(EDGE_DIR)/deno.mjs
 
 ## lint: clippy with warnings as errors (host and guest targets), rustfmt.
 lint: setup
-	$(CARGO) clippy --release --locked --workspace --exclude switchboard-component --exclude switchboard-gateway --all-targets -- -D warnings
-	$(CARGO) clippy --locked -p switchboard-component -p switchboard-gateway --target wasm32-unknown-unknown --profile guest -- -D warnings
+	$(CARGO) clippy --release --locked --workspace --exclude switchboard-component --exclude switchboard-gateway --exclude switchboard-edge --all-targets -- -D warnings
+	$(CARGO) clippy --locked -p switchboard-component -p switchboard-gateway -p switchboard-edge --target wasm32-unknown-unknown --profile guest -- -D warnings
 	$(CARGO) fmt --all --check
 	$(CARGO) fmt --manifest-path fuzz/Cargo.toml --check
 
@@ -154,8 +260,9 @@ fuzz:
 	CARGO=$(CARGO) fuzz/run.sh $(FUZZ_SECONDS)
 
 ## fuzz-smoke: the same for FUZZ_SMOKE_SECONDS each (6): part of `make test`.
-## Not run again on target binaries that already passed it (a change to the
-## core or to a target rebuilds them); `make fuzz` always runs.
+## Not run again on target binaries that already passed it on the same
+## fixtures (a change to the core or to a target rebuilds them); `make fuzz`
+## always runs.
 fuzz-smoke:
 	CARGO=$(CARGO) FUZZ_ONCE=1 fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
 

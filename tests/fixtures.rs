@@ -225,6 +225,48 @@ impl Fixture {
         self.config.to_string()
     }
 
+    /// The configuration as the `SWITCHBOARD_*` environment the gateway and
+    /// the edge shells read (`switchboard_http::shell::Settings::from_env`).
+    /// Panics on a secret with a comma, which the environment cannot carry.
+    pub fn environment(&self) -> Vec<(String, String)> {
+        let config = &self.config;
+        let mut env = Vec::new();
+        let vendors = config["vendors"].as_object().cloned().unwrap_or_default();
+        env.push((
+            "SWITCHBOARD_VENDORS".to_owned(),
+            vendors.keys().cloned().collect::<Vec<_>>().join(","),
+        ));
+        for (vendor, settings) in &vendors {
+            let upper = vendor.to_ascii_uppercase();
+            if let Some(secrets) = settings["secrets"].as_array() {
+                let secrets: Vec<&str> = secrets.iter().filter_map(Value::as_str).collect();
+                assert!(
+                    secrets.iter().all(|s| !s.contains(',')),
+                    "{}: a secret with a comma cannot travel in the environment",
+                    self.name
+                );
+                env.push((format!("SWITCHBOARD_SECRET_{upper}"), secrets.join(",")));
+            }
+            if let Some(scheme) = settings.get("scheme") {
+                let value = match scheme {
+                    Value::String(name) => name.clone(),
+                    table => table.to_string(),
+                };
+                env.push((format!("SWITCHBOARD_SCHEME_{upper}"), value));
+            }
+        }
+        for (key, variable) in [
+            ("tolerance_seconds", "SWITCHBOARD_TOLERANCE_SECONDS"),
+            ("body_limit", "SWITCHBOARD_BODY_LIMIT"),
+            ("include_raw", "SWITCHBOARD_INCLUDE_RAW"),
+        ] {
+            if let Some(value) = config.get(key) {
+                env.push((variable.to_owned(), value.to_string()));
+            }
+        }
+        env
+    }
+
     /// Every secret the configuration holds, so that a suite can check none
     /// of them leaks into an output (blank ones, which configuration loading
     /// refuses, are left out: they are part of every text).

@@ -8,6 +8,11 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
+#[path = "support/answers.rs"]
+mod answers;
+#[path = "support/edge.rs"]
+#[allow(dead_code)] // this suite starts production entries only
+mod edge;
 #[path = "support/http.rs"]
 #[allow(dead_code)] // this suite uses the downstream and the receiver's client
 mod http;
@@ -21,8 +26,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde_json::Value;
-use switchboard_core::ErrorClass;
-use switchboard_fixtures::{Expect, Fixture, Refusal};
+use switchboard_fixtures::Expect;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxView, WasiView};
@@ -93,44 +97,6 @@ fn proxy() -> &'static ProxyPre<State> {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).unwrap();
         ProxyPre::new(linker.instantiate_pre(&component).unwrap()).unwrap()
     })
-}
-
-/// The fixture's configuration as the gateway's environment.
-fn environment(config: &Value) -> Vec<(String, String)> {
-    let mut env = Vec::new();
-    let vendors = config["vendors"].as_object().cloned().unwrap_or_default();
-    env.push((
-        "SWITCHBOARD_VENDORS".to_owned(),
-        vendors.keys().cloned().collect::<Vec<_>>().join(","),
-    ));
-    for (vendor, settings) in &vendors {
-        let upper = vendor.to_ascii_uppercase();
-        if let Some(secrets) = settings["secrets"].as_array() {
-            let secrets: Vec<&str> = secrets.iter().map(|s| s.as_str().unwrap()).collect();
-            assert!(
-                secrets.iter().all(|s| !s.contains(',')),
-                "a secret with a comma cannot travel in the environment"
-            );
-            env.push((format!("SWITCHBOARD_SECRET_{upper}"), secrets.join(",")));
-        }
-        if let Some(scheme) = settings.get("scheme") {
-            let value = match scheme {
-                Value::String(name) => name.clone(),
-                table => table.to_string(),
-            };
-            env.push((format!("SWITCHBOARD_SCHEME_{upper}"), value));
-        }
-    }
-    for (key, variable) in [
-        ("tolerance_seconds", "SWITCHBOARD_TOLERANCE_SECONDS"),
-        ("body_limit", "SWITCHBOARD_BODY_LIMIT"),
-        ("include_raw", "SWITCHBOARD_INCLUDE_RAW"),
-    ] {
-        if let Some(value) = config.get(key) {
-            env.push((variable.to_owned(), value.to_string()));
-        }
-    }
-    env
 }
 
 /// Sends one request to a fresh instance; returns the status and body.
@@ -232,28 +198,6 @@ where
     (status, body)
 }
 
-fn outcome(fixture: &Fixture, status: u16, body: &[u8]) -> Result<Value, Refusal> {
-    let answer: Value = serde_json::from_slice(body).unwrap_or_else(|e| {
-        panic!(
-            "{}: the gateway answered {status} with non-JSON ({e})",
-            fixture.name
-        )
-    });
-    if status == 200 {
-        return Ok(answer);
-    }
-    let class = answer["error"].as_str().unwrap_or_default().to_owned();
-    let expected = ErrorClass::from_name(&class).map(|c| c.http_status());
-    assert_eq!(
-        expected,
-        Some(status),
-        "{}: status {status} for class {class:?}",
-        fixture.name
-    );
-    let text = |field: &str| answer[field].as_str().unwrap_or_default().to_owned();
-    Err(Refusal::new(class, text("reason"), text("message")))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_contract_subset_through_the_gateway() {
     let fixtures = switchboard_fixtures::contract();
@@ -263,7 +207,7 @@ async fn the_contract_subset_through_the_gateway() {
             Some(vendor) => format!("/webhooks/{vendor}"),
             None => "/webhooks".to_owned(),
         };
-        let env = environment(&fixture.config);
+        let env = fixture.environment();
         let (status, body) = send(
             &env,
             fixture.now,
@@ -273,7 +217,8 @@ async fn the_contract_subset_through_the_gateway() {
             fixture.body.clone(),
         )
         .await;
-        if let Err(failure) = fixture.check(outcome(fixture, status, &body)) {
+        if let Err(failure) = fixture.check(answers::outcome(fixture, "the gateway", status, &body))
+        {
             failures.push(failure);
         }
         if matches!(fixture.expect, Expect::Event(_)) {
@@ -355,7 +300,7 @@ async fn a_downstream_that_never_answers_is_502_within_the_forward_timeout() {
         std::thread::sleep(Duration::from_secs(30));
         drop(held);
     });
-    let mut vars = environment(&fixture.config);
+    let mut vars = fixture.environment();
     vars.push((
         "SWITCHBOARD_FORWARD_URL".to_owned(),
         format!("http://{address}/ingest"),
@@ -437,7 +382,7 @@ async fn forwarding_answers_200_only_when_the_downstream_accepts() {
     };
     for (status, answer) in [("202 Accepted", 200), ("503 Service Unavailable", 502)] {
         let (address, received) = http::downstream(move |_| status);
-        let mut env = environment(&fixture.config);
+        let mut env = fixture.environment();
         env.push((
             "SWITCHBOARD_FORWARD_URL".to_owned(),
             format!("http://{address}/ingest"),
@@ -501,11 +446,12 @@ async fn a_signature_flood_is_refused_at_once() {
 }
 
 /// One HTTP contract (`switchboard_http`) for every shell: the same requests
-/// to the receiver (`switchboard serve`, over loopback) and to the gateway
-/// (in-process) get the same statuses and the same bodies, refusal by
-/// refusal.
+/// to the receiver (`switchboard serve`, over loopback), to the gateway
+/// (in-process) and to the edge shells (workerd and Deno, over loopback,
+/// their production entries configured by their environment) get the same
+/// statuses and the same bodies, refusal by refusal.
 #[tokio::test(flavor = "multi_thread")]
-async fn the_receiver_and_the_gateway_answer_alike() {
+async fn every_shell_answers_alike() {
     const SECRET: &str = "contract-varda-secret";
     let dir = std::env::temp_dir().join(format!("switchboard-contract-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -574,6 +520,9 @@ async fn the_receiver_and_the_gateway_answer_alike() {
         ),
         ("POST", "/webhooks/varda", signed(b"[1]"), b"[1]".to_vec()),
     ];
+    let edge_env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let edges = edge::Runtime::ALL
+        .map(|runtime| edge::Edge::start(runtime, edge::Entry::Production, &edge_env));
     for (method, path, headers, body) in cases {
         let over_http = http::request(receiver.address, method, path, &headers, &body).unwrap();
         let (status, in_process) = send(&vars, now, method, path, &headers, body.clone()).await;
@@ -583,6 +532,23 @@ async fn the_receiver_and_the_gateway_answer_alike() {
             (status, in_process.as_ref()),
             "{method} {path}: the receiver and the gateway differ"
         );
+        for edge in &edges {
+            let answer = edge.request(method, path, &headers, &body);
+            assert_eq!(
+                (answer.status, answer.body.as_str()),
+                (status, in_process.as_ref()),
+                "{method} {path}: {} and the gateway differ",
+                edge.runtime.name()
+            );
+            for name in ["content-type", "allow", "retry-after"] {
+                assert_eq!(
+                    answer.header(name),
+                    over_http.header(name),
+                    "{method} {path}: {name} from {}",
+                    edge.runtime.name()
+                );
+            }
+        }
         assert!(
             over_http.status >= 400,
             "{method} {path}: {}",

@@ -1,4 +1,6 @@
-// Run after `jco transpile` (package.json's `transpile` script).
+// Run after `jco transpile` (package.json's `transpile` script; the
+// Makefile's `edge` target passes host/edge/generated/edge.js, which needs the
+// same change: Deno reads `process.env` through a permission-checked call).
 //
 // jco 1.35's generated glue decides whether to log by reading
 // `process.env.JCO_DEBUG` on every one of its debug-log calls, several per
@@ -10,7 +12,7 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 
-const path = new URL('./generated/switchboard.js', import.meta.url);
+const path = process.argv[2] ?? new URL('./generated/switchboard.js', import.meta.url);
 const generated = readFileSync(path, 'utf8');
 const perCall = `  const _debugLog = (...args) => {
     if (!globalThis?.process?.env?.JCO_DEBUG) { return; }

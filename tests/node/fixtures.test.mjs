@@ -1,14 +1,19 @@
 // Every fixture in fixtures/ through the component from Node (jco transpile),
 // checked against the fixture's expectation exactly as the Rust suites do.
+//
+// It imports the npm package by its name: `make test-node` packs host/node
+// (`npm pack`), installs the tarball into a temporary project
+// (target/node-project), copies this file there and runs it, with
+// SWITCHBOARD_FIXTURES naming the fixtures folder.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, Processor, SwitchboardError } from '../../host/node/switchboard.mjs';
+import { ConfigError, Processor, SwitchboardError } from 'switchboard-webhooks';
 
-const FIXTURES = fileURLToPath(new URL('../../fixtures/', import.meta.url));
+const FIXTURES = process.env.SWITCHBOARD_FIXTURES ?? fileURLToPath(new URL('../../fixtures/', import.meta.url));
 
 function files(dir) {
   return readdirSync(dir).flatMap((entry) => {
@@ -29,6 +34,16 @@ const cases = files(FIXTURES).sort().map((path) => {
 const processor = await Processor.load();
 
 test('there are fixtures', () => assert.ok(cases.length > 0));
+
+test('the package is the installed tarball, with its types', async () => {
+  const entry = fileURLToPath(import.meta.resolve('switchboard-webhooks'));
+  assert.ok(entry.includes(join('node_modules', 'switchboard-webhooks')), entry);
+  const root = join(entry, '..');
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  assert.equal(manifest.types, 'switchboard.d.ts');
+  assert.ok(statSync(join(root, 'switchboard.d.ts')).size > 0);
+  assert.ok(statSync(join(root, 'generated', 'switchboard.core.wasm')).size > 100_000);
+});
 
 for (const { name, fixture, body } of cases) {
   test(name, () => {

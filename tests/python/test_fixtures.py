@@ -3,15 +3,13 @@ checked against the fixture's expectation exactly as the Rust suites do."""
 
 import base64
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "host" / "python"))
 
-from switchboard import Processor, SwitchboardError  # noqa: E402
+from switchboard import Processor, SwitchboardError  # the installed package
 
 FIXTURES = ROOT / "fixtures"
 
@@ -99,3 +97,15 @@ def test_wrong_argument_types_are_type_errors(processor):
         processor.process([], "{}", {"vendors": {}}, 0)
     with pytest.raises(TypeError):
         processor.process([], b"{}", 42, 0)
+
+
+def test_the_installed_package_carries_its_component():
+    """`make test-python` runs this suite against the wheel installed into a
+    fresh virtual environment, not the source tree: the module and the
+    component it loads are the installed package's."""
+    import switchboard
+
+    module = Path(switchboard.__file__).resolve()
+    assert ROOT / "host" / "python" not in module.parents, module
+    assert switchboard.default_component() == module.parent / "switchboard.wasm"
+    assert switchboard.default_component().stat().st_size > 100_000

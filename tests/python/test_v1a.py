@@ -6,7 +6,6 @@ which tests/python/make_v1a_fixtures.py wrote)."""
 
 import base64
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,9 +17,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "host" / "python"))
 
-from switchboard import Processor, SwitchboardError  # noqa: E402
+from switchboard import Processor, SwitchboardError  # the installed package
 
 CLI = ROOT / "target" / "release" / "switchboard"
 BODY = b'{"event":"conversation.created","organization_id":"org_1","data":{"id":"c1"}}'

@@ -4,7 +4,8 @@
 //!
 //! - `POST /webhooks/{vendor}`, `POST /webhooks` (detection), `GET /healthz`.
 //! - Configuration: the `SWITCHBOARD_*` environment variables the runtime
-//!   passes (see `switchboard_core::Config::apply_env`; every vendor family is
+//!   passes (read by `switchboard_http::shell::Settings::from_env`, as the edge
+//!   shells read theirs; see `switchboard_core::Config::apply_env`: every vendor family is
 //!   enabled unless `SWITCHBOARD_VENDORS` says otherwise), plus
 //!   `SWITCHBOARD_FORWARD_URL`, `SWITCHBOARD_READ_TIMEOUT_SECONDS` and
 //!   `SWITCHBOARD_FORWARD_TIMEOUT_SECONDS` (10 s each by default), read and
@@ -33,11 +34,9 @@ use std::io::Write as _;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use switchboard_core::{Config, ConfigError, Error, Request};
-use switchboard_http::{
-    Answer, Route, Routes, check_declared_length, check_header_caps, check_received_length,
-    header_text, http,
-};
+use switchboard_core::ConfigError;
+use switchboard_http::shell::{self, Delivered, FORWARD_URL, Forward, Head, Settings};
+use switchboard_http::{Answer, Routes, header_text, http};
 use wasip2::clocks::monotonic_clock;
 use wasip2::exports::http::incoming_handler::Guest;
 use wasip2::http::types::{
@@ -51,91 +50,16 @@ struct Gateway;
 
 wasip2::http::proxy::export!(Gateway);
 
-/// The variable naming where events are forwarded.
-const FORWARD_URL: &str = "SWITCHBOARD_FORWARD_URL";
-/// How long a client may take to send the body once its headers arrived, in
-/// seconds (default 10).
-const READ_TIMEOUT: &str = "SWITCHBOARD_READ_TIMEOUT_SECONDS";
-/// How long the downstream may take to answer, in seconds (default 10).
-const FORWARD_TIMEOUT: &str = "SWITCHBOARD_FORWARD_TIMEOUT_SECONDS";
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What the instance was configured with, read and validated once, at its
-/// first request (the proxy world has no start hook). A configuration that
-/// cannot be used is kept as its error: every delivery is then answered
-/// `503 invalid-config` and `/healthz` says why.
-struct Settings {
-    config: Config,
-    forward: Option<Forward>,
-    read_timeout: Duration,
-}
-
-fn settings() -> &'static Result<Settings, ConfigError> {
+/// What the instance was configured with ([`Settings::from_env`], the
+/// edge shells' reading too), read and validated once, at its first
+/// request (the proxy world has no start hook). A configuration that cannot
+/// be used is kept as its error: every delivery is then answered `503
+/// invalid-config` and `/healthz` says why.
+fn settings() -> Result<&'static Settings, &'static ConfigError> {
     static SETTINGS: OnceLock<Result<Settings, ConfigError>> = OnceLock::new();
-    SETTINGS.get_or_init(|| {
-        let vars = wasip2::cli::environment::get_environment();
-        let mut config = Config::all_vendors();
-        let own = [FORWARD_URL, READ_TIMEOUT, FORWARD_TIMEOUT];
-        config.apply_env(vars.iter().map(|(k, v)| (k, v)), &own)?;
-        config.validate()?;
-        let get = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v);
-        let seconds = |name: &str| match get(name) {
-            None => Ok(DEFAULT_TIMEOUT),
-            Some(text) => match text.trim().parse::<u64>() {
-                Ok(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
-                _ => Err(ConfigError::new(
-                    name,
-                    "is not a whole number of seconds above 0",
-                )),
-            },
-        };
-        let forward = get(FORWARD_URL)
-            .map(|url| Forward::parse(url, seconds(FORWARD_TIMEOUT)?))
-            .transpose()?;
-        Ok(Settings {
-            config,
-            forward,
-            read_timeout: seconds(READ_TIMEOUT)?,
-        })
-    })
-}
-
-/// Where accepted events are POSTed.
-struct Forward {
-    scheme: Scheme,
-    authority: String,
-    path: String,
-    /// How long the downstream may take to connect, to send its first byte
-    /// and between bytes; and, in all, to answer.
-    timeout: Duration,
-}
-
-impl Forward {
-    /// `http://host[:port][/path]` or `https://…`.
-    fn parse(url: &str, timeout: Duration) -> Result<Forward, ConfigError> {
-        let invalid = |problem: &str| ConfigError::new(FORWARD_URL, problem);
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| invalid("is not an http:// or https:// URL"))?;
-        let scheme = match scheme {
-            "http" => Scheme::Http,
-            "https" => Scheme::Https,
-            _ => return Err(invalid("is not an http:// or https:// URL")),
-        };
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        if authority.is_empty() {
-            return Err(invalid("has no host"));
-        }
-        Ok(Forward {
-            scheme,
-            authority: authority.to_owned(),
-            path: path.to_owned(),
-            timeout,
-        })
-    }
+    SETTINGS
+        .get_or_init(|| Settings::from_env(&wasip2::cli::environment::get_environment()))
+        .as_ref()
 }
 
 impl Guest for Gateway {
@@ -157,7 +81,7 @@ impl Guest for Gateway {
     }
 }
 
-/// The contract's answer to `request` (see `switchboard_http::Routes`).
+/// The contract's answer to `request` (see `switchboard_http::shell`).
 fn route(request: IncomingRequest) -> Answer {
     let target = request.path_with_query().unwrap_or_default();
     let method = match request.method() {
@@ -176,69 +100,49 @@ fn route(request: IncomingRequest) -> Answer {
             http::Method::from_bytes(other.as_bytes()).unwrap_or(http::Method::PATCH)
         }
     };
-    let vendor = match Routes::GATEWAY.route(&method, &target) {
-        Ok(Route::Webhook { vendor }) => vendor.map(str::to_owned),
-        Ok(Route::Health) => {
-            return match settings() {
-                Ok(_) => Answer::Healthy,
-                Err(e) => Answer::from(&Error::Config(e.clone())),
-            };
-        }
-        // The gateway's routes serve no metrics.
-        // Never routed here (`Routes::GATEWAY` serves neither).
-        Ok(Route::Metrics | Route::Replay { .. }) => {
-            return Answer::NotFound {
-                method,
-                path: switchboard_http::echoed(&target),
-            };
-        }
-        Err(refused) => return refused,
-    };
-    match settings() {
-        Ok(settings) => webhook(request, vendor.as_deref(), settings).unwrap_or_else(|a| a),
-        Err(e) => Answer::from(&Error::Config(e.clone())),
-    }
-}
-
-fn webhook(
-    request: IncomingRequest,
-    vendor: Option<&str>,
-    settings: &Settings,
-) -> Result<Answer, Answer> {
-    let config = &settings.config;
-    let limit = config.body_limit;
     let fields = request.headers().entries();
     let bytes = fields.iter().map(|(n, v)| n.len() + v.len()).sum();
-    check_header_caps(fields.len(), bytes)?;
     let declared = fields
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
         .map(|(_, value)| value.as_slice());
-    check_declared_length(declared, limit)?;
+    let settings = settings();
+    let head = shell::head(
+        Routes::GATEWAY,
+        settings,
+        &method,
+        &target,
+        fields.len(),
+        bytes,
+        declared,
+    );
+    let (vendor, limit) = match head {
+        Head::Answer(answer) => return answer,
+        Head::ReadBody { vendor, limit } => (vendor, limit),
+    };
+    // `head` admits a delivery only with settings that can be used.
+    let Ok(settings) = settings else {
+        return Answer::BodyUnreadable;
+    };
     let headers: Vec<(String, String)> = fields
         .into_iter()
         .map(|(name, value)| (name, header_text(&value)))
         .collect();
-    let body = read_body(&request, limit, settings.read_timeout)?;
-    let now = i64::try_from(wasip2::clocks::wall_clock::now().seconds).unwrap_or(i64::MAX);
-    let pairs = headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
-    let event = switchboard_core::process(&Request::new(pairs, &body), vendor, config, now)
-        .map_err(|error| Answer::from(&error))?;
-    let document = event.to_json();
-    let Some(forward) = &settings.forward else {
-        return Ok(Answer::Event(document));
+    let body = match read_body(&request, limit, settings.read_timeout) {
+        Ok(body) => body,
+        Err(answer) => return answer,
     };
-    match post(forward, document.as_bytes()) {
-        Ok(status) if (200..300).contains(&status) => Ok(Answer::Forwarded {
-            id: event.id,
-            event_type: event.event_type.as_str().to_owned(),
-        }),
-        Ok(status) => Err(Answer::BadGateway {
-            message: format!("the downstream answered {status}"),
-        }),
-        Err(e) => Err(Answer::BadGateway {
-            message: format!("the downstream could not be reached: {e}"),
-        }),
+    let now = i64::try_from(wasip2::clocks::wall_clock::now().seconds).unwrap_or(i64::MAX);
+    match shell::deliver(settings, vendor, &headers, &body, now) {
+        Delivered::Answer(answer) => answer,
+        Delivered::Forward {
+            document,
+            id,
+            event_type,
+        } => match &settings.forward {
+            Some(forward) => shell::forwarded(post(forward, document.as_bytes()), id, event_type),
+            None => Answer::Event(document),
+        },
     }
 }
 
@@ -265,7 +169,10 @@ fn read_body(
             }
             Ok(chunk) => {
                 body.extend_from_slice(&chunk);
-                check_received_length(body.len(), limit)?;
+                // One byte past the limit is enough for `deliver` to refuse.
+                if body.len() > limit {
+                    break;
+                }
             }
             Err(StreamError::Closed) => break,
             Err(StreamError::LastOperationFailed(_)) => return Err(Answer::BodyUnreadable),
@@ -296,7 +203,12 @@ fn post(forward: &Forward, document: &[u8]) -> Result<u16, String> {
         ok.map_err(|()| format!("invalid {what} in {FORWARD_URL}"))
     };
     set(request.set_method(&Method::Post), "method")?;
-    set(request.set_scheme(Some(&forward.scheme)), "scheme")?;
+    let scheme = if forward.https {
+        Scheme::Https
+    } else {
+        Scheme::Http
+    };
+    set(request.set_scheme(Some(&scheme)), "scheme")?;
     set(request.set_authority(Some(&forward.authority)), "authority")?;
     set(request.set_path_with_query(Some(&forward.path)), "path")?;
     let options = RequestOptions::new();

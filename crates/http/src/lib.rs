@@ -41,6 +41,8 @@
 /// same `StatusCode` and `Method`.
 pub use http;
 
+pub mod shell;
+
 use http::header::{ALLOW, CONNECTION, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderName, HeaderValue, Method, Response, StatusCode};
 use serde_json::json;

@@ -17,7 +17,7 @@ changes per delivery: a few µs.
 
     from switchboard import Processor, SwitchboardError
 
-    processor = Processor()  # target/switchboard.wasm
+    processor = Processor()  # the component the package carries
     configured = processor.configure({"vendors": {"varda": {"secrets": ["..."]}}})
     try:
         event = configured.process(headers, body, now=int(time.time()))
@@ -81,11 +81,17 @@ def _raise(kind: str, reason: str, message: str) -> None:
 
 
 def default_component() -> Path:
-    """``SWITCHBOARD_COMPONENT``, else the component ``make build`` produced."""
+    """``SWITCHBOARD_COMPONENT``; else the component the installed package
+    carries (``switchboard/switchboard.wasm`` in the wheel); else, run from
+    the source tree, the component ``make build`` produced."""
     explicit = os.environ.get("SWITCHBOARD_COMPONENT")
     if explicit:
         return Path(explicit)
-    return Path(__file__).resolve().parents[2] / "target" / "switchboard.wasm"
+    here = Path(__file__).resolve().parent
+    packaged = here / "switchboard.wasm"
+    if packaged.exists():
+        return packaged
+    return here.parents[2] / "target" / "switchboard.wasm"
 
 
 _VAL = ffi.wasmtime_component_val_t
