@@ -22,7 +22,7 @@ FUZZ_SECONDS       ?= 120
 FUZZ_SMOKE_SECONDS ?= 6
 
 
-.PHONY: all setup build component run demo samples load attack test test-rust test-python test-node suite-rust suite-python suite-node python python-installed node node-installed wheel npm-pack edge workerd deno edge-load lint bench fuzz fuzz-smoke clean
+.PHONY: all setup build component run demo samples load attack test test-rust test-python test-node suite-rust suite-doc suite-python suite-node python python-installed node node-installed wheel npm-pack edge workerd deno edge-load lint bench fuzz fuzz-smoke clean
 
 all: build
 
@@ -87,10 +87,10 @@ attack: build
 ## the component and the CLI; the gateway, workerd and Deno), then the
 ## fixtures from the installed Python wheel and the installed npm tarball,
 ## then a short run of every fuzz target.
-# Everything the suites need is made first; then the three suites run at
+# Everything the suites need is made first; then the suites run at
 # once (each one's output kept together), then the fuzz smoke.
 test: build edge python-installed node-installed
-	@$(MAKE) --no-print-directory -j3 --output-sync=target suite-rust suite-python suite-node
+	@$(MAKE) --no-print-directory -j4 --output-sync=target suite-rust suite-doc suite-python suite-node
 	@$(MAKE) --no-print-directory fuzz-smoke
 
 # The Rust suites under cargo-nextest when it is installed (each test its
@@ -101,16 +101,17 @@ test: build edge python-installed node-installed
 # check in tests/gateway.rs) start workerd and Deno: `make edge` first.
 TEST_THREADS ?= 6
 test-rust: build edge
-	@$(MAKE) --no-print-directory suite-rust
+	@$(MAKE) --no-print-directory suite-rust suite-doc
 suite-rust:
-	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+	+@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  echo "$(CARGO) nextest run --release --locked $(TESTED) --test-threads $(TEST_THREADS)"; \
 	  $(CARGO) nextest run --release --locked $(TESTED) --test-threads $(TEST_THREADS) --no-fail-fast; \
 	else \
 	  echo "cargo-nextest is not installed: cargo test"; \
 	  $(CARGO) test --release --locked $(TESTED) --no-fail-fast -- --test-threads=$(TEST_THREADS); \
 	fi
-	$(CARGO) test --release --locked --doc $(TESTED)
+suite-doc:
+	+$(CARGO) test --release --locked --doc $(TESTED)
 
 # Python: wasmtime-py and pytest, pinned, in a project-local virtualenv.
 $(VENV)/installed: host/python/requirements.txt
