@@ -184,9 +184,9 @@ fn route(request: IncomingRequest) -> Answer {
                 Err(e) => Answer::from(&Error::Config(e.clone())),
             };
         }
-        // The gateway's routes serve no metrics.
-        // Never routed here (`Routes::GATEWAY` serves neither).
-        Ok(Route::Metrics | Route::Replay { .. }) => {
+        // Never routed here (`Routes::GATEWAY` serves no metrics, no admin
+        // route and no console).
+        Ok(Route::Metrics | Route::Replay { .. } | Route::Console(_)) => {
             return Answer::NotFound {
                 method,
                 path: switchboard_http::echoed(&target),
