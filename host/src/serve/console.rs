@@ -54,9 +54,10 @@ pub const STREAM_QUEUE: usize = 64;
 /// How many deliveries the stream's shared backlog holds for clients
 /// between two of their reads.
 const STREAM_BACKLOG: usize = 64;
-/// How often a quiet stream sends a comment, so that a client gone away is
-/// noticed and proxies keep the connection.
-const HEARTBEAT: Duration = Duration::from_secs(15);
+/// How often a quiet stream sends a comment, so that proxies keep the
+/// connection and a client gone away is noticed: the write after it closed
+/// fails, so its place under the stream cap is free within two of these.
+const HEARTBEAT: Duration = Duration::from_secs(5);
 /// What an entry costs besides its strings: its fields and the ring's slot.
 const ENTRY_OVERHEAD: usize = 256;
 /// The most characters of a signature header's value the console shows.
@@ -119,7 +120,7 @@ impl Settings {
 type Asset = (&'static str, &'static str, &'static [u8]);
 
 /// The page's own files (`host/console/`).
-const PAGE_ASSETS: [Asset; 3] = [
+const PAGE_ASSETS: [Asset; 4] = [
     (
         "console.js",
         "text/javascript; charset=utf-8",
@@ -134,6 +135,11 @@ const PAGE_ASSETS: [Asset; 3] = [
         "console.css",
         "text/css; charset=utf-8",
         include_bytes!("../../console/console.css"),
+    ),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_bytes!("../../console/favicon.svg"),
     ),
 ];
 const PAGE: &[u8] = include_bytes!("../../console/index.html");
@@ -871,7 +877,7 @@ mod tests {
         let detail = ring.get(1).unwrap().detail(&console.shown).to_string();
         assert!(!detail.contains("the-varda-secret"), "{detail}");
         assert!(!detail.contains("Bearer abc"), "{detail}");
-        assert!(detail.contains("t=1,v1=012… (22 characters)"), "{detail}");
+        assert!(detail.contains("t=1,v1=012… (23 characters)"), "{detail}");
         // What a replay posts keeps the signature whole.
         let kept = &ring.get(1).unwrap().headers;
         assert_eq!(kept[0].1, "t=1,v1=0123456789abcdef");
