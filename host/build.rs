@@ -38,7 +38,10 @@ fn main() {
     );
     for path in &files {
         println!("cargo::rerun-if-changed={}", path.display());
-        let name = path.file_name().and_then(|n| n.to_str()).expect("a UTF-8 name");
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("a UTF-8 name");
         let absolute = std::fs::canonicalize(path).expect("a file just listed");
         out.push_str(&format!(
             "    ({name:?}, {:?}, include_bytes!({:?})),\n",
@@ -47,8 +50,8 @@ fn main() {
         ));
     }
     out.push_str("];\n");
-    let target = PathBuf::from(std::env::var_os("OUT_DIR").expect("set by cargo"))
-        .join("console_assets.rs");
+    let target =
+        PathBuf::from(std::env::var_os("OUT_DIR").expect("set by cargo")).join("console_assets.rs");
     std::fs::write(target, out).expect("writing console_assets.rs");
 }
 

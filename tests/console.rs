@@ -29,10 +29,8 @@ const VARDA_SECRET: &str = "console-varda-secret";
 const OPENCX_TOKEN: &str = "console-opencx-shared-token";
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "switchboard-console-{name}-{}",
-        std::process::id()
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("switchboard-console-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
@@ -112,7 +110,10 @@ fn non_loopback_address() -> IpAddr {
         .filter(|ip| !ip.is_loopback() && !ip.is_unspecified());
     routed
         .or_else(|| {
-            let out = std::process::Command::new("hostname").arg("-I").output().ok()?;
+            let out = std::process::Command::new("hostname")
+                .arg("-I")
+                .output()
+                .ok()?;
             String::from_utf8_lossy(&out.stdout)
                 .split_whitespace()
                 .filter_map(|word| word.parse::<IpAddr>().ok())
@@ -202,26 +203,32 @@ fn with_a_token_the_data_needs_it_from_everywhere() {
         assert_eq!(page.status, 200, "{address}");
         for path in ["/console/api/deliveries", "/console/api/stream"] {
             for authorization in [None, Some("Bearer wrong-token-0123456789"), Some("Basic x")] {
-                let headers: Vec<(&str, &str)> =
-                    authorization.map(|a| ("Authorization", a)).into_iter().collect();
+                let headers: Vec<(&str, &str)> = authorization
+                    .map(|a| ("Authorization", a))
+                    .into_iter()
+                    .collect();
                 let answer = get(address, path, &headers);
                 assert_eq!(
                     error(&answer),
                     (401, "unauthorized".to_owned(), "console-token".to_owned()),
                     "{path} from {address} with {authorization:?}"
                 );
-                assert!(answer.header("www-authenticate").unwrap().starts_with("Bearer"));
+                assert!(
+                    answer
+                        .header("www-authenticate")
+                        .unwrap()
+                        .starts_with("Bearer")
+                );
                 assert!(!answer.body.contains(TOKEN));
             }
         }
-        let list = get(address, "/console/api/deliveries", &[("Authorization", &bearer)]);
-        assert_eq!(list.status, 200, "{address}: {}", list.body);
-        let replay = send(
+        let list = get(
             address,
-            "POST",
-            "/console/api/deliveries/1/replay",
-            &[],
+            "/console/api/deliveries",
+            &[("Authorization", &bearer)],
         );
+        assert_eq!(list.status, 200, "{address}: {}", list.body);
+        let replay = send(address, "POST", "/console/api/deliveries/1/replay", &[]);
         assert_eq!(replay.status, 401, "a replay needs the token too");
     }
     child.kill().unwrap();
@@ -237,16 +244,34 @@ fn the_api_lists_opens_and_replays_and_never_shows_a_secret() {
     // secret in a header of its own.
     let mut headers = signed_varda(&varda_body(), "not-the-varda-secret");
     headers.push(("X-Debug".to_owned(), format!("echo {VARDA_SECRET}")));
-    assert_eq!(receiver.post("/webhooks/varda", &headers, varda_body().as_bytes()).unwrap().status, 401);
+    assert_eq!(
+        receiver
+            .post("/webhooks/varda", &headers, varda_body().as_bytes())
+            .unwrap()
+            .status,
+        401
+    );
     // Refused: OpenCX's shared secret, wrong (the header is a secret).
-    let opencx = vec![("X-OpenCX-Token".to_owned(), format!("{OPENCX_TOKEN}-almost"))];
-    assert_eq!(receiver.post("/webhooks/opencx", &opencx, b"{}").unwrap().status, 401);
+    let opencx = vec![(
+        "X-OpenCX-Token".to_owned(),
+        format!("{OPENCX_TOKEN}-almost"),
+    )];
+    assert_eq!(
+        receiver
+            .post("/webhooks/opencx", &opencx, b"{}")
+            .unwrap()
+            .status,
+        401
+    );
     // Accepted.
     let good = signed_varda(&varda_body(), VARDA_SECRET);
-    let accepted = receiver.post("/webhooks/varda", &good, varda_body().as_bytes()).unwrap();
+    let accepted = receiver
+        .post("/webhooks/varda", &good, varda_body().as_bytes())
+        .unwrap();
     assert_eq!(accepted.status, 200, "{}", accepted.body);
 
-    let list: Value = serde_json::from_str(&get(address, "/console/api/deliveries", &[]).body).unwrap();
+    let list: Value =
+        serde_json::from_str(&get(address, "/console/api/deliveries", &[]).body).unwrap();
     let deliveries = list["deliveries"].as_array().unwrap();
     assert_eq!(deliveries.len(), 3);
     assert_eq!(deliveries[0]["reason"], "no-match");
@@ -257,7 +282,10 @@ fn the_api_lists_opens_and_replays_and_never_shows_a_secret() {
     assert!(deliveries[2]["micros"].as_u64().unwrap() > 0);
     assert_eq!(list["caps"]["deliveries"], 500);
     let counters = list["counters"].to_string();
-    assert!(counters.contains(r#"{"vendor":"varda","outcome":"unauthenticated","count":1}"#), "{counters}");
+    assert!(
+        counters.contains(r#"{"vendor":"varda","outcome":"unauthenticated","count":1}"#),
+        "{counters}"
+    );
 
     let mut everything = list.to_string();
     for seq in 1..=3 {
@@ -266,41 +294,67 @@ fn the_api_lists_opens_and_replays_and_never_shows_a_secret() {
         assert_eq!(detail.header("content-type"), Some("application/json"));
         everything.push_str(&detail.body);
     }
-    let accepted_detail: Value = serde_json::from_str(
-        &get(address, "/console/api/deliveries/3", &[]).body,
-    )
-    .unwrap();
+    let accepted_detail: Value =
+        serde_json::from_str(&get(address, "/console/api/deliveries/3", &[]).body).unwrap();
     let event: Value = serde_json::from_str(accepted_detail["event"].as_str().unwrap()).unwrap();
     assert_eq!(event["type"], "call.started");
-    assert!(!everything.contains(VARDA_SECRET) && !everything.contains(OPENCX_TOKEN), "{everything}");
-    let signature = &good.iter().find(|(n, _)| n == "X-Varda-Signature").unwrap().1;
-    assert!(!everything.contains(signature.as_str()), "signatures are shown shortened");
+    assert!(
+        !everything.contains(VARDA_SECRET) && !everything.contains(OPENCX_TOKEN),
+        "{everything}"
+    );
+    let signature = &good
+        .iter()
+        .find(|(n, _)| n == "X-Varda-Signature")
+        .unwrap()
+        .1;
+    assert!(
+        !everything.contains(signature.as_str()),
+        "signatures are shown shortened"
+    );
     assert!(everything.contains("[redacted]"));
 
     // Replays: not in the ring, accepted already, a foreign page.
     let missing = send(address, "POST", "/console/api/deliveries/99/replay", &[]);
-    assert_eq!(error(&missing), (404, "not-found".to_owned(), "not-in-ring".to_owned()));
+    assert_eq!(
+        error(&missing),
+        (404, "not-found".to_owned(), "not-in-ring".to_owned())
+    );
     let missing = get(address, "/console/api/deliveries/99", &[]);
     assert_eq!(missing.status, 404);
     let done = send(address, "POST", "/console/api/deliveries/3/replay", &[]);
-    assert_eq!(error(&done), (409, "conflict".to_owned(), "not-replayable".to_owned()));
+    assert_eq!(
+        error(&done),
+        (409, "conflict".to_owned(), "not-replayable".to_owned())
+    );
     let foreign = send(
         address,
         "POST",
         "/console/api/deliveries/1/replay",
         &[("Origin", "http://attacker.example")],
     );
-    assert_eq!(error(&foreign), (403, "forbidden".to_owned(), "console-forbidden".to_owned()));
+    assert_eq!(
+        error(&foreign),
+        (403, "forbidden".to_owned(), "console-forbidden".to_owned())
+    );
     // Its own page may; still refused under this configuration.
     let own = format!("http://{address}");
-    let again = send(address, "POST", "/console/api/deliveries/1/replay", &[("Origin", &own)]);
+    let again = send(
+        address,
+        "POST",
+        "/console/api/deliveries/1/replay",
+        &[("Origin", &own)],
+    );
     assert_eq!(again.status, 200, "{}", again.body);
     let line: Value = serde_json::from_str(again.body.trim()).unwrap();
-    assert_eq!((line["outcome"].as_str(), line["reason"].as_str()), (Some("refused"), Some("no-match")));
+    assert_eq!(
+        (line["outcome"].as_str(), line["reason"].as_str()),
+        (Some("refused"), Some("no-match"))
+    );
     // Console requests are not deliveries: not counted, not listed.
     let metrics = receiver.metrics().unwrap();
     assert!(!metrics.contains("outcome=\"not-found\""), "{metrics}");
-    let list: Value = serde_json::from_str(&get(address, "/console/api/deliveries", &[]).body).unwrap();
+    let list: Value =
+        serde_json::from_str(&get(address, "/console/api/deliveries", &[]).body).unwrap();
     assert_eq!(list["deliveries"].as_array().unwrap().len(), 3);
     receiver.terminate().unwrap();
 }
@@ -311,17 +365,28 @@ fn the_page_and_its_files_are_embedded_under_a_strict_policy() {
     let receiver = start(&dir, &[]);
     let page = get(receiver.address, "/console", &[]);
     assert_eq!(page.status, 200);
-    assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
     let csp = page.header("content-security-policy").unwrap();
-    assert!(csp.starts_with("default-src 'self'; script-src 'self' 'wasm-unsafe-eval';"), "{csp}");
+    assert!(
+        csp.starts_with("default-src 'self'; script-src 'self' 'wasm-unsafe-eval';"),
+        "{csp}"
+    );
     assert!(!csp.contains("unsafe-inline"));
     assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
     // No inline script, style or handler; nothing from another origin.
     let html = &page.body;
     for script in html.split("<script").skip(1) {
-        assert!(script.contains("src=\"/console/assets/"), "an inline script: {script}");
+        assert!(
+            script.contains("src=\"/console/assets/"),
+            "an inline script: {script}"
+        );
     }
-    for forbidden in ["<style", "style=", "onclick", "onload", "http://", "https://"] {
+    for forbidden in [
+        "<style", "style=", "onclick", "onload", "http://", "https://",
+    ] {
         assert!(!html.contains(forbidden), "{forbidden} in the page");
     }
     let generated = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/console-wasm");
@@ -333,14 +398,20 @@ fn the_page_and_its_files_are_embedded_under_a_strict_policy() {
         if name.starts_with("switchboard.") {
             // The very bytes jco made from target/switchboard.wasm.
             let on_disk = std::fs::read(generated.join(name)).unwrap();
-            assert!(answer.ends_with(&on_disk), "{name} is not what make build made");
+            assert!(
+                answer.ends_with(&on_disk),
+                "{name} is not what make build made"
+            );
         }
         if name.ends_with(".wasm") {
             let head = String::from_utf8_lossy(&answer[..200]).to_lowercase();
             assert!(head.contains("content-type: application/wasm"), "{head}");
         }
     }
-    assert_eq!(get(receiver.address, "/console/assets/nothing.js", &[]).status, 404);
+    assert_eq!(
+        get(receiver.address, "/console/assets/nothing.js", &[]).status,
+        404
+    );
     assert_eq!(send(receiver.address, "POST", "/console", &[]).status, 405);
     receiver.terminate().unwrap();
     // Off: nothing under /console.
@@ -351,7 +422,11 @@ fn the_page_and_its_files_are_embedded_under_a_strict_policy() {
 
 fn raw_get(address: SocketAddr, path: &str) -> Vec<u8> {
     let mut stream = TcpStream::connect(address).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
     raw
@@ -362,7 +437,9 @@ fn streams_are_capped_and_deliveries_arrive_on_them() {
     let dir = scratch("streams");
     let receiver = start(&dir, &["--console-streams", "1"]);
     let mut stream = TcpStream::connect(receiver.address).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     write!(
         stream,
         "GET /console/api/stream HTTP/1.1\r\nHost: {}\r\n\r\n",
@@ -372,20 +449,39 @@ fn streams_are_capped_and_deliveries_arrive_on_them() {
     let mut seen = String::new();
     read_until(&mut stream, &mut seen, "event: snapshot");
     assert!(seen.starts_with("HTTP/1.1 200"), "{seen}");
-    assert!(seen.to_lowercase().contains("content-type: text/event-stream"));
+    assert!(
+        seen.to_lowercase()
+            .contains("content-type: text/event-stream")
+    );
     // The second is one too many.
     let second = get(receiver.address, "/console/api/stream", &[]);
-    assert_eq!(error(&second), (503, "overloaded".to_owned(), "too-many-streams".to_owned()));
+    assert_eq!(
+        error(&second),
+        (503, "overloaded".to_owned(), "too-many-streams".to_owned())
+    );
     assert_eq!(second.header("retry-after"), Some("2"));
     // A delivery arrives on the open one.
     let good = signed_varda(&varda_body(), VARDA_SECRET);
-    assert_eq!(receiver.post("/webhooks/varda", &good, varda_body().as_bytes()).unwrap().status, 200);
+    assert_eq!(
+        receiver
+            .post("/webhooks/varda", &good, varda_body().as_bytes())
+            .unwrap()
+            .status,
+        200
+    );
     read_until(&mut stream, &mut seen, "\"type\":\"call.started\"");
-    assert!(seen.contains("event: delivery\ndata: {\"seq\":1,"), "{seen}");
+    assert!(
+        seen.contains("event: delivery\ndata: {\"seq\":1,"),
+        "{seen}"
+    );
     // A receiver with a stream open still stops promptly.
     let started = Instant::now();
     receiver.terminate().unwrap();
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 fn read_until(stream: &mut TcpStream, seen: &mut String, needle: &str) {

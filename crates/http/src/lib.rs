@@ -1050,13 +1050,20 @@ mod tests {
         let cases = [
             ("/console", ConsoleRoute::Page),
             ("/console/", ConsoleRoute::Page),
-            ("/console/assets/console.js", ConsoleRoute::Asset("console.js")),
+            (
+                "/console/assets/console.js",
+                ConsoleRoute::Asset("console.js"),
+            ),
             ("/console/api/deliveries", ConsoleRoute::Deliveries),
             ("/console/api/deliveries/17", ConsoleRoute::Delivery(17)),
             ("/console/api/stream?x=1", ConsoleRoute::Stream),
         ];
         for (path, route) in cases {
-            assert_eq!(RECEIVER.route(&get, path), Ok(Route::Console(route)), "{path}");
+            assert_eq!(
+                RECEIVER.route(&get, path),
+                Ok(Route::Console(route)),
+                "{path}"
+            );
             let answer = Routes::GATEWAY.route(&get, path).unwrap_err();
             assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{path}");
         }
@@ -1101,7 +1108,10 @@ mod tests {
             ("127.0.0.1", "localhost:8787"),
             ("::ffff:127.0.0.1", "LOCALHOST"),
         ] {
-            assert_eq!(console_allowed(data, console_request(peer, host), None), Ok(()));
+            assert_eq!(
+                console_allowed(data, console_request(peer, host), None),
+                Ok(())
+            );
         }
         for (peer, host) in [
             ("192.0.2.2", "192.0.2.2:8787"),
@@ -1125,26 +1135,45 @@ mod tests {
         let request = console_request("192.0.2.2", "192.0.2.2:8787");
         // The page holds no data: it is served, and asks for the token.
         assert_eq!(console_allowed(ConsoleRoute::Page, request, token), Ok(()));
-        for authorization in [None, Some("Bearer wrong"), Some("Basic s3cret-token"), Some("Bearer s3cret-toke")] {
+        for authorization in [
+            None,
+            Some("Bearer wrong"),
+            Some("Basic s3cret-token"),
+            Some("Bearer s3cret-toke"),
+        ] {
             let request = ConsoleRequest {
                 authorization: authorization.map(str::as_bytes),
                 ..request
             };
             let answer = console_allowed(ConsoleRoute::Stream, request, token).unwrap_err();
-            assert_eq!(answer.status(), StatusCode::UNAUTHORIZED, "{authorization:?}");
+            assert_eq!(
+                answer.status(),
+                StatusCode::UNAUTHORIZED,
+                "{authorization:?}"
+            );
             assert_eq!(error_body(&answer)["reason"], "console-token");
             assert!(!answer.body().contains("s3cret"));
-            assert!(answer.headers().iter().any(|(name, _)| name == http::header::WWW_AUTHENTICATE));
+            assert!(
+                answer
+                    .headers()
+                    .iter()
+                    .any(|(name, _)| name == http::header::WWW_AUTHENTICATE)
+            );
         }
         let with = ConsoleRequest {
             authorization: Some(b"Bearer s3cret-token"),
             ..request
         };
-        assert_eq!(console_allowed(ConsoleRoute::Replay(1), with, token), Ok(()));
+        assert_eq!(
+            console_allowed(ConsoleRoute::Replay(1), with, token),
+            Ok(())
+        );
         // Loopback needs it too, once there is one.
         let local = console_request("127.0.0.1", "127.0.0.1:1");
         assert_eq!(
-            console_allowed(ConsoleRoute::Deliveries, local, token).unwrap_err().status(),
+            console_allowed(ConsoleRoute::Deliveries, local, token)
+                .unwrap_err()
+                .status(),
             StatusCode::UNAUTHORIZED
         );
     }
@@ -1176,14 +1205,26 @@ mod tests {
     #[test]
     fn console_answers() {
         let cases = [
-            (Answer::NotInRing { seq: 9 }, 404, "not-found", "not-in-ring"),
             (
-                Answer::NotReplayable { message: "cut".to_owned() },
+                Answer::NotInRing { seq: 9 },
+                404,
+                "not-found",
+                "not-in-ring",
+            ),
+            (
+                Answer::NotReplayable {
+                    message: "cut".to_owned(),
+                },
                 409,
                 "conflict",
                 "not-replayable",
             ),
-            (Answer::Overloaded(Overload::Streams), 503, "overloaded", "too-many-streams"),
+            (
+                Answer::Overloaded(Overload::Streams),
+                503,
+                "overloaded",
+                "too-many-streams",
+            ),
         ];
         for (answer, status, code, reason) in cases {
             assert_eq!(answer.status().as_u16(), status);
@@ -1195,7 +1236,12 @@ mod tests {
             .iter()
             .find(|(name, _)| name == http::header::CONTENT_SECURITY_POLICY)
             .unwrap();
-        assert!(csp.1.to_str().unwrap().starts_with("default-src 'self'; script-src 'self' 'wasm-unsafe-eval';"));
+        assert!(
+            csp.1
+                .to_str()
+                .unwrap()
+                .starts_with("default-src 'self'; script-src 'self' 'wasm-unsafe-eval';")
+        );
         assert!(!CONSOLE_CSP.contains("unsafe-inline"));
     }
 

@@ -229,15 +229,10 @@ struct Entry {
 
 impl Entry {
     fn bytes(&self) -> usize {
-        let strings = [
-            &self.peer,
-            &self.vendor,
-            &self.event_type,
-            &self.outcome,
-        ]
-        .iter()
-        .map(|s| s.len())
-        .sum::<usize>();
+        let strings = [&self.peer, &self.vendor, &self.event_type, &self.outcome]
+            .iter()
+            .map(|s| s.len())
+            .sum::<usize>();
         let optional = [
             &self.path_vendor,
             &self.reason,
@@ -306,7 +301,10 @@ impl Entry {
         }
         if let Some(event) = &self.event {
             object.insert("event".to_owned(), json!(event));
-            object.insert("event_cut".to_owned(), json!(event.len() < self.event_bytes));
+            object.insert(
+                "event_cut".to_owned(),
+                json!(event.len() < self.event_bytes),
+            );
         }
         Value::Object(object)
     }
@@ -595,9 +593,9 @@ impl Console {
         let why = match &entry.body {
             _ if entry.id.is_some() => Some("it was accepted"),
             None => Some("its body was not read, or it was not refused by the processor"),
-            Some(_) if !entry.replayable() => Some(
-                "its body was kept cut; replay it from the refusal log (switchboard replay)",
-            ),
+            Some(_) if !entry.replayable() => {
+                Some("its body was kept cut; replay it from the refusal log (switchboard replay)")
+            }
             Some(_) => None,
         };
         if let Some(why) = why {
@@ -693,7 +691,9 @@ impl Body for Frames {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.0.poll_recv(cx).map(|frame| frame.map(|data| Ok(Frame::data(data))))
+        self.0
+            .poll_recv(cx)
+            .map(|frame| frame.map(|data| Ok(Frame::data(data))))
     }
 }
 
@@ -787,9 +787,15 @@ mod tests {
             capture: Capture {
                 path_vendor: Some("varda".to_owned()),
                 headers: vec![
-                    ("X-Varda-Signature".to_owned(), "t=1,v1=0123456789abcdef".to_owned()),
+                    (
+                        "X-Varda-Signature".to_owned(),
+                        "t=1,v1=0123456789abcdef".to_owned(),
+                    ),
                     ("Authorization".to_owned(), "Bearer abc".to_owned()),
-                    ("X-Echo".to_owned(), "has the-varda-secret inside".to_owned()),
+                    (
+                        "X-Echo".to_owned(),
+                        "has the-varda-secret inside".to_owned(),
+                    ),
                 ],
                 body: Some(vec![b'x'; body]),
                 event: None,
@@ -814,7 +820,12 @@ mod tests {
                 scheme: switchboard_core::Scheme::VendorDefault,
             },
         );
-        Arc::new(Console::new(&settings, &config, &[], watch::channel(false).1))
+        Arc::new(Console::new(
+            &settings,
+            &config,
+            &[],
+            watch::channel(false).1,
+        ))
     }
 
     fn settings(deliveries: usize, bytes: usize, streams: usize) -> Settings {
@@ -836,7 +847,10 @@ mod tests {
         let ring = console.ring();
         let seqs: Vec<u64> = ring.entries.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, [3, 4, 5]);
-        assert_eq!(ring.counters[&("varda".to_owned(), "unauthenticated".to_owned())], 5);
+        assert_eq!(
+            ring.counters[&("varda".to_owned(), "unauthenticated".to_owned())],
+            5
+        );
         drop(ring);
 
         let console = console_bytes(200 * 1024);
@@ -846,7 +860,10 @@ mod tests {
         let ring = console.ring();
         assert!(ring.bytes <= 200 * 1024, "{}", ring.bytes);
         assert_eq!(ring.entries.len(), 3);
-        assert_eq!(ring.bytes, ring.entries.iter().map(Entry::bytes).sum::<usize>());
+        assert_eq!(
+            ring.bytes,
+            ring.entries.iter().map(Entry::bytes).sum::<usize>()
+        );
     }
 
     fn console_bytes(bytes: usize) -> Arc<Console> {
@@ -928,10 +945,17 @@ mod tests {
         assert!(entry.earlier && entry.replayable());
         assert_eq!(entry.delivery.as_deref(), Some("dlv_7"));
         assert_eq!(
-            (entry.outcome.as_str(), entry.reason.as_deref(), entry.received_at),
+            (
+                entry.outcome.as_str(),
+                entry.reason.as_deref(),
+                entry.received_at
+            ),
             ("unauthenticated", Some("no-match"), 1711411200)
         );
-        assert!(ring.counters.is_empty(), "counters count this run's deliveries");
+        assert!(
+            ring.counters.is_empty(),
+            "counters count this run's deliveries"
+        );
         drop(ring);
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -490,11 +490,22 @@ async fn console_request(
 ) -> Response<ResponseBody> {
     let Some(console) = &state.console else {
         // Not routed here: the routes serve the console only when it is on.
-        return whole(Answer::Unavailable { message: "no console".to_owned() }.to_response().map(Bytes::from));
+        return whole(
+            Answer::Unavailable {
+                message: "no console".to_owned(),
+            }
+            .to_response()
+            .map(Bytes::from),
+        );
     };
     let method = request.method().clone();
     let path = switchboard_http::echoed(request.uri().path());
-    let header = |name| request.headers().get(name).map(|value: &hyper::header::HeaderValue| value.as_bytes());
+    let header = |name| {
+        request
+            .headers()
+            .get(name)
+            .map(|value: &hyper::header::HeaderValue| value.as_bytes())
+    };
     let access = switchboard_http::ConsoleRequest {
         peer: peer.ip(),
         host: header(hyper::header::HOST),
