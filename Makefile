@@ -9,6 +9,9 @@ GATEWAY    := target/gateway.wasm
 EDGE_CORE  := target/wasm32-unknown-unknown/guest/switchboard_edge.wasm
 EDGE       := target/edge.wasm
 CLI        := target/release/switchboard
+# The processor transpiled by jco for the console's page, embedded in the
+# binary (host/build.rs): made before the host crate is compiled.
+CONSOLE_WASM := target/console-wasm/switchboard.js
 
 VENV       := .venv
 PYTHON     := $(VENV)/bin/python
@@ -22,7 +25,7 @@ FUZZ_SECONDS       ?= 120
 FUZZ_SMOKE_SECONDS ?= 6
 
 
-.PHONY: all setup build component run demo samples load attack test test-rust test-python test-node suite-rust suite-doc suite-python suite-node python python-installed node node-installed wheel npm-pack edge workerd deno edge-load lint bench fuzz fuzz-smoke clean
+.PHONY: all setup build component run demo samples load attack test test-rust test-python test-node test-browser suite-rust suite-doc suite-python suite-node suite-browser python python-installed node node-installed wheel npm-pack edge workerd deno edge-load chromium screenshot lint bench fuzz fuzz-smoke clean
 
 all: build
 
@@ -48,10 +51,18 @@ setup:
 TESTED := --workspace --exclude switchboard-component --exclude switchboard-gateway --exclude switchboard-edge --exclude switchboard-componentize
 
 ## build: the components (target/switchboard.wasm, the processor, and
-## target/gateway.wasm, the wasi:http gateway) and the host with its tests,
-## in release.
-build: component
+## target/gateway.wasm, the wasi:http gateway), the processor transpiled
+## for the console's page (target/console-wasm/) and the host with its
+## tests, in release.
+build: component $(CONSOLE_WASM)
 	$(CARGO) test --release --locked $(TESTED) --no-run
+
+# jco 1.35 (host/node's lock), async instantiation: the page compiles the
+# core module itself (WebAssembly.compileStreaming). Only when the
+# component changed.
+$(CONSOLE_WASM): $(COMPONENT) $(NODE_DIR)/node_modules/installed
+	rm -rf target/console-wasm
+	cd $(NODE_DIR) && npm run -s transpile-console
 
 component: setup
 	$(CARGO) build --locked -p switchboard-component -p switchboard-gateway -p switchboard-edge --target wasm32-unknown-unknown --profile guest
@@ -84,13 +95,13 @@ attack: build
 	$(CARGO) run --release --locked -q -p switchboard-host --example attack -- $(ATTACK_ARGS)
 
 ## test: every test: the Rust suites (core units, fixtures through the core,
-## the component and the CLI; the gateway, workerd and Deno), then the
-## fixtures from the installed Python wheel and the installed npm tarball,
-## then a short run of every fuzz target.
-# Everything the suites need is made first; then the suites run at
-# once (each one's output kept together), then the fuzz smoke.
-test: build edge python-installed node-installed
-	@$(MAKE) --no-print-directory -j4 --output-sync=target suite-rust suite-doc suite-python suite-node
+## the component and the CLI; the gateway, workerd and Deno), the fixtures
+## from the installed Python wheel and the installed npm tarball, the
+## console in a headless Chromium, then a short run of every fuzz target.
+# Everything the suites need is made first; then the suites run at once
+# (each one's output kept together), then the fuzz smoke.
+test: build edge python-installed node-installed chromium
+	@$(MAKE) --no-print-directory -j5 --output-sync=target suite-rust suite-doc suite-python suite-node suite-browser
 	@$(MAKE) --no-print-directory fuzz-smoke
 
 # The Rust suites under cargo-nextest when it is installed (each test its
@@ -113,10 +124,11 @@ suite-rust:
 suite-doc:
 	+$(CARGO) test --release --locked --doc $(TESTED)
 
-# Python: wasmtime-py and pytest, pinned, in a project-local virtualenv.
-$(VENV)/installed: host/python/requirements.txt
+# Python: wasmtime-py, pytest and (for the browser test) Selenium, pinned,
+# in a project-local virtualenv.
+$(VENV)/installed: host/python/requirements.txt tests/browser/requirements.txt
 	python3 -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r host/python/requirements.txt
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r host/python/requirements.txt -r tests/browser/requirements.txt
 	touch $@
 
 python: $(VENV)/installed
@@ -238,6 +250,33 @@ workerd: edge
 ## secrets.
 deno: edge
 	$(DEMO_ENV) $(DENO) serve --host 127.0.0.1 --port 8790 --allow-env --allow-net --allow-read=$(EDGE_DIR)/generated $(EDGE_DIR)/deno.mjs
+
+## test-browser: the console in a headless Chromium (Debian's chromium and
+## chromium-driver, installed when missing and running as root), driven
+## by Selenium: deliveries arrive live with their reasons, one opens, a
+## refused one is replayed after a restart with the right secret, and the
+## try pane gives the event the CLI gives. A few seconds.
+test-browser: build python chromium
+	@$(MAKE) --no-print-directory suite-browser
+suite-browser:
+	$(PYTHON) -m pytest -q tests/browser
+
+## screenshot: the browser test, saving its screenshot of the console as
+## docs/console.png (the README shows it).
+screenshot: build python chromium
+	CONSOLE_SCREENSHOT=docs/console.png $(PYTHON) -m pytest -q tests/browser
+
+chromium:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's chromium and chromium-driver"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null \
+	      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }; \
+	  else \
+	    echo "the browser test needs Debian's chromium and chromium-driver: run 'sudo apt-get install chromium chromium-driver' (make installs them itself only as root)" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
 
 ## lint: clippy with warnings as errors (host and guest targets), rustfmt.
 lint: setup

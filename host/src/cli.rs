@@ -219,6 +219,8 @@ struct Serve {
     limits: crate::serve::Limits,
     #[command(flatten)]
     refused: crate::serve::refused::Settings,
+    #[command(flatten)]
+    console: crate::serve::console::Settings,
     /// The component to run; the one `make build` produced when absent.
     #[arg(long, value_name = "PATH")]
     component: Option<PathBuf>,
@@ -616,6 +618,7 @@ impl Serve {
             drain_timeout: std::time::Duration::from_secs(30),
             limits: self.limits,
             refused: self.refused,
+            console: self.console,
         };
         tokio::runtime::Runtime::new()?.block_on(crate::serve::run(options))
     }

@@ -98,6 +98,29 @@ impl Guest for Component {
             now,
         )
     }
+
+    fn sign(
+        vendor: String,
+        config_json: String,
+        secret: String,
+        body: Vec<u8>,
+        timestamp: i64,
+        id: String,
+    ) -> Result<Vec<(String, String)>, Error> {
+        let config =
+            core::Config::from_json(&config_json).map_err(|e| wit_error(core::Error::Config(e)))?;
+        let default = core::Scheme::VendorDefault;
+        let scheme = config
+            .vendors
+            .get(&vendor)
+            .map_or(&default, |settings| &settings.scheme);
+        let input = core::SignInput {
+            body: &body,
+            timestamp,
+            id: &id,
+        };
+        core::sign(&vendor, scheme, &core::Secret::new(secret), input).map_err(wit_error)
+    }
 }
 
 /// `process-body` and `process-text`: the event's document, or the error.

@@ -91,6 +91,40 @@ pub enum Route<'a> {
         /// Whether nothing is to be written (`dry-run=1` in the query).
         dry_run: bool,
     },
+    /// Under `/console`, in shells that serve the browser console (the
+    /// receiver). Who may use it is [`console_allowed`]'s rule.
+    Console(ConsoleRoute<'a>),
+}
+
+/// The console's routes, each under `/console`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsoleRoute<'a> {
+    /// `GET /console` (or `/console/`): the page.
+    Page,
+    /// `GET /console/assets/{name}`: one of the page's files (its scripts,
+    /// its style sheet, the processor transpiled by jco). One segment; the
+    /// shell answers `404` for a name it does not have.
+    Asset(&'a str),
+    /// `GET /console/api/deliveries`: the recent deliveries and the
+    /// counters, as JSON.
+    Deliveries,
+    /// `GET /console/api/deliveries/{seq}`: one delivery in full.
+    Delivery(u64),
+    /// `POST /console/api/deliveries/{seq}/replay`: that refused delivery
+    /// re-run through the current configuration into the journal.
+    Replay(u64),
+    /// `GET /console/api/stream`: deliveries as they arrive, as
+    /// server-sent events.
+    Stream,
+}
+
+impl ConsoleRoute<'_> {
+    /// Whether the route answers with the receiver's data (everything but
+    /// the page and its files, which hold none): with a console token set,
+    /// these need it.
+    pub fn is_data(&self) -> bool {
+        !matches!(self, ConsoleRoute::Page | ConsoleRoute::Asset(_))
+    }
 }
 
 /// The routes a shell serves. Every shell serves `POST /webhooks/{vendor}`,
@@ -107,19 +141,23 @@ pub struct Routes {
     /// Whether the admin route `POST /replay` is served (else `/replay` is
     /// `404`).
     pub admin: bool,
+    /// Whether the console is served under `/console` (else it is `404`).
+    pub console: bool,
 }
 
 impl Routes {
-    /// The receiver's routes (`switchboard serve`): metrics and the admin
-    /// route included.
+    /// The receiver's routes (`switchboard serve`): metrics, the admin
+    /// route and the console included.
     pub const RECEIVER: Routes = Routes {
         metrics: true,
         admin: true,
+        console: true,
     };
-    /// The gateway's routes: no metrics, no admin route.
+    /// The gateway's routes: no metrics, no admin route, no console.
     pub const GATEWAY: Routes = Routes {
         metrics: false,
         admin: false,
+        console: false,
     };
 
     /// Where `method` on `target` (a path, with or without its query) goes,
@@ -138,6 +176,15 @@ impl Routes {
                 Method::POST,
             ),
             "/webhooks" => (Route::Webhook { vendor: None }, Method::POST),
+            console if self.console && is_console(console) => match console_route(console) {
+                Some(route) => route,
+                None => {
+                    return Err(Answer::NotFound {
+                        method: method.clone(),
+                        path: echoed(path),
+                    });
+                }
+            },
             other => match other.strip_prefix("/webhooks/") {
                 Some(vendor) if !vendor.is_empty() && !vendor.contains('/') => (
                     Route::Webhook {
@@ -159,6 +206,160 @@ impl Routes {
             Err(Answer::MethodNotAllowed { allow })
         }
     }
+}
+
+/// Whether `path` is the console's: `/console` or under `/console/`.
+fn is_console(path: &str) -> bool {
+    path == "/console" || path.starts_with("/console/")
+}
+
+/// A console path's route and the method it takes; `None` for a path
+/// under `/console/` that names nothing.
+fn console_route(path: &str) -> Option<(Route<'_>, Method)> {
+    let rest = path.strip_prefix("/console").unwrap_or_default();
+    let seq = |text: &str| text.parse::<u64>().ok();
+    let (route, method) = match rest {
+        "" | "/" => (ConsoleRoute::Page, Method::GET),
+        "/api/deliveries" => (ConsoleRoute::Deliveries, Method::GET),
+        "/api/stream" => (ConsoleRoute::Stream, Method::GET),
+        _ => {
+            if let Some(name) = rest.strip_prefix("/assets/") {
+                if name.is_empty() || name.contains('/') {
+                    return None;
+                }
+                (ConsoleRoute::Asset(name), Method::GET)
+            } else {
+                let delivery = rest.strip_prefix("/api/deliveries/")?;
+                match delivery.strip_suffix("/replay") {
+                    Some(n) => (ConsoleRoute::Replay(seq(n)?), Method::POST),
+                    None => (ConsoleRoute::Delivery(seq(delivery)?), Method::GET),
+                }
+            }
+        }
+    };
+    Some((Route::Console(route), method))
+}
+
+/// The Content-Security-Policy of every console response: everything from
+/// the receiver's own origin and nothing else, no inline script or style,
+/// WebAssembly compilation allowed (the try pane runs the processor), no
+/// framing, forms and `<base>` pinned.
+pub const CONSOLE_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// The headers of a console success with this media type: the
+/// [`CONSOLE_CSP`], `nosniff`, no referrer, no caching (the data changes;
+/// the files are small and embedded).
+pub fn console_headers(content_type: &'static str) -> Vec<(HeaderName, HeaderValue)> {
+    use http::header::{
+        CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+    };
+    vec![
+        (CONTENT_TYPE, HeaderValue::from_static(content_type)),
+        (
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONSOLE_CSP),
+        ),
+        (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+        (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    ]
+}
+
+/// What [`console_allowed`] needs of a request.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsoleRequest<'a> {
+    /// The peer's address.
+    pub peer: std::net::IpAddr,
+    /// The `Host` header, if any.
+    pub host: Option<&'a [u8]>,
+    /// The `Origin` header, if any.
+    pub origin: Option<&'a [u8]>,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<&'a [u8]>,
+}
+
+/// Whether a request may use `route` of the console, given the console
+/// token the shell was started with (`--console-token`), if any:
+///
+/// - **Without a token**, only a loopback peer (as [`admin_allowed`]
+///   counts them), naming the receiver by a loopback `Host` (`localhost`,
+///   `127.0.0.0/8`, `[::1]`), so that a page whose name an attacker points
+///   at `127.0.0.1` (DNS rebinding) is not served either: else `403`.
+/// - **With a token**, any peer; the data routes
+///   ([`ConsoleRoute::is_data`]) need `Authorization: Bearer <token>`,
+///   compared in constant time: else `401`, with `WWW-Authenticate`. The
+///   page and its files hold no data and are served without it (a browser
+///   cannot put a header on a page it navigates to); the page asks for the
+///   token and sends it with every request.
+/// - **Always**, a request whose `Origin` is not the receiver's own
+///   (`http://` and its `Host`) is `403`: a page elsewhere cannot post a
+///   replay, nor read through a browser that would send it.
+pub fn console_allowed(
+    route: ConsoleRoute<'_>,
+    request: ConsoleRequest<'_>,
+    token: Option<&str>,
+) -> Result<(), Answer> {
+    let forbidden = |message: &str| {
+        Err(Answer::ConsoleForbidden {
+            message: message.to_owned(),
+        })
+    };
+    if token.is_none() {
+        if !request.peer.to_canonical().is_loopback() {
+            return forbidden(
+                "the console answers loopback peers only, unless the receiver has a --console-token",
+            );
+        }
+        if request.host.is_some_and(|host| !loopback_host(host)) {
+            return forbidden(
+                "the console answers requests for a loopback name only (localhost, 127.0.0.1, [::1]), unless the receiver has a --console-token",
+            );
+        }
+    }
+    if let Some(origin) = request.origin {
+        let own = request
+            .host
+            .is_some_and(|host| origin.strip_prefix(b"http://") == Some(host));
+        if !own {
+            return forbidden("the console does not answer pages of another origin");
+        }
+    }
+    match token {
+        Some(token) if route.is_data() => {
+            use subtle::ConstantTimeEq;
+            let presented = request
+                .authorization
+                .and_then(|value| value.strip_prefix(b"Bearer "))
+                .map(<[u8]>::trim_ascii);
+            match presented {
+                Some(presented) if bool::from(presented.ct_eq(token.as_bytes())) => Ok(()),
+                Some(_) => Err(Answer::Unauthorized {
+                    message: "the console token is wrong".to_owned(),
+                }),
+                None => Err(Answer::Unauthorized {
+                    message: "the console needs its token: Authorization: Bearer <token>"
+                        .to_owned(),
+                }),
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether a `Host` value names the loopback: `localhost`, an address in
+/// `127.0.0.0/8` or `[::1]`, with or without a port.
+fn loopback_host(host: &[u8]) -> bool {
+    let Ok(host) = std::str::from_utf8(host) else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(bracketed) => bracketed.split_once(']').map_or("", |(name, _)| name),
+        None => host.split_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 /// Whether a request may use the admin route ([`Route::Replay`]): only from
@@ -249,6 +450,8 @@ pub enum Overload {
     BodyBudget,
     /// No processor instance became free within the shell's wait.
     Instances,
+    /// The console streams as many clients as it may.
+    Streams,
 }
 
 /// Everything a shell answers, refusals included. Each has one status, one
@@ -346,6 +549,30 @@ pub enum Answer {
     },
     /// The admin route from a peer that may not use it: `403 forbidden`.
     Forbidden {
+        /// Why.
+        message: String,
+    },
+    /// The console from a peer, a `Host` or an `Origin` that may not use
+    /// it ([`console_allowed`]): `403 forbidden`.
+    ConsoleForbidden {
+        /// Why.
+        message: String,
+    },
+    /// A console data route without the console token, or with a wrong
+    /// one: `401 unauthorized`, with `WWW-Authenticate: Bearer`.
+    Unauthorized {
+        /// Why.
+        message: String,
+    },
+    /// A console delivery that is not (or no longer) among the recent
+    /// deliveries kept: `404 not-found`.
+    NotInRing {
+        /// The delivery's number.
+        seq: u64,
+    },
+    /// A console replay of a delivery that cannot be replayed (it was
+    /// accepted, its body was not read or was kept cut): `409 conflict`.
+    NotReplayable {
         /// Why.
         message: String,
     },
@@ -462,7 +689,10 @@ impl Answer {
             Answer::BodyUnreadable => StatusCode::BAD_REQUEST,
             Answer::Overloaded(_) | Answer::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Answer::BadGateway { .. } => StatusCode::BAD_GATEWAY,
-            Answer::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Answer::Forbidden { .. } | Answer::ConsoleForbidden { .. } => StatusCode::FORBIDDEN,
+            Answer::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Answer::NotInRing { .. } => StatusCode::NOT_FOUND,
+            Answer::NotReplayable { .. } => StatusCode::CONFLICT,
         }
     }
 
@@ -493,7 +723,10 @@ impl Answer {
             Answer::Overloaded(_) => "overloaded",
             Answer::Unavailable { .. } => "unavailable",
             Answer::BadGateway { .. } => "bad-gateway",
-            Answer::Forbidden { .. } => "forbidden",
+            Answer::Forbidden { .. } | Answer::ConsoleForbidden { .. } => "forbidden",
+            Answer::Unauthorized { .. } => "unauthorized",
+            Answer::NotInRing { .. } => "not-found",
+            Answer::NotReplayable { .. } => "conflict",
         }
     }
 
@@ -502,7 +735,9 @@ impl Answer {
     /// answers `no-route`, `wrong-method`, `too-large`, `headers-too-large`,
     /// `body-timeout`, `body-unreadable`, `too-many-connections`,
     /// `body-budget-full`, `no-free-instance`, `not-durable`,
-    /// `downstream-failed`, `admin-forbidden`, `too-many-deliveries`. `None`
+    /// `downstream-failed`, `admin-forbidden`, `too-many-deliveries`,
+    /// `too-many-streams`, `console-forbidden`, `console-token`,
+    /// `not-in-ring`, `not-replayable`. `None`
     /// for a success.
     pub fn reason(&self) -> Option<&'static str> {
         Some(match self {
@@ -513,6 +748,10 @@ impl Answer {
             | Answer::Forwarded { .. }
             | Answer::Replayed(_) => return None,
             Answer::Forbidden { .. } => "admin-forbidden",
+            Answer::ConsoleForbidden { .. } => "console-forbidden",
+            Answer::Unauthorized { .. } => "console-token",
+            Answer::NotInRing { .. } => "not-in-ring",
+            Answer::NotReplayable { .. } => "not-replayable",
             Answer::TooManyDeliveries { .. } => "too-many-deliveries",
             Answer::Refused { reason, .. } => reason,
             Answer::NotFound { .. } => "no-route",
@@ -524,6 +763,7 @@ impl Answer {
             Answer::Overloaded(Overload::Connections) => "too-many-connections",
             Answer::Overloaded(Overload::BodyBudget) => "body-budget-full",
             Answer::Overloaded(Overload::Instances) => "no-free-instance",
+            Answer::Overloaded(Overload::Streams) => "too-many-streams",
             Answer::Unavailable { .. } => "not-durable",
             Answer::BadGateway { .. } => "downstream-failed",
         })
@@ -541,7 +781,13 @@ impl Answer {
             Answer::Refused { message, .. }
             | Answer::Unavailable { message }
             | Answer::BadGateway { message }
-            | Answer::Forbidden { message } => message.clone(),
+            | Answer::Forbidden { message }
+            | Answer::ConsoleForbidden { message }
+            | Answer::Unauthorized { message }
+            | Answer::NotReplayable { message } => message.clone(),
+            Answer::NotInRing { seq } => {
+                format!("delivery {seq} is not among the console's recent deliveries")
+            }
             Answer::NotFound { method, path } => format!("no route for {method} {path}"),
             Answer::MethodNotAllowed { allow } => format!("use {allow}"),
             Answer::TooLarge {
@@ -569,6 +815,9 @@ impl Answer {
             }
             Answer::Overloaded(Overload::Instances) => {
                 "no processor instance was free in time; retry later".to_owned()
+            }
+            Answer::Overloaded(Overload::Streams) => {
+                "the console streams to as many clients as it may; retry later".to_owned()
             }
         })
     }
@@ -627,6 +876,7 @@ impl Answer {
     }
 
     /// The headers to send: `Content-Type`; `Allow` on a `405`;
+    /// `WWW-Authenticate` on a `401`;
     /// `Retry-After` on every `503` (the vendor retries; an `invalid-config`
     /// refusal is a `503` too); `Connection: close` when [`Answer::closes`].
     /// `Content-Length` is the shell's.
@@ -640,6 +890,12 @@ impl Answer {
         }
         if self.status() == StatusCode::SERVICE_UNAVAILABLE {
             headers.push((RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS)));
+        }
+        if let Answer::Unauthorized { .. } = self {
+            headers.push((
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"switchboard console\""),
+            ));
         }
         if self.closes() {
             headers.push((CONNECTION, HeaderValue::from_static("close")));
@@ -788,6 +1044,207 @@ mod tests {
             assert_eq!(answer.status(), StatusCode::FORBIDDEN, "{peer}");
             assert_eq!(error_body(&answer)["error"], "forbidden");
         }
+    }
+
+    #[test]
+    fn console_routes_are_the_receivers_alone() {
+        let get = Method::GET;
+        let cases = [
+            ("/console", ConsoleRoute::Page),
+            ("/console/", ConsoleRoute::Page),
+            (
+                "/console/assets/console.js",
+                ConsoleRoute::Asset("console.js"),
+            ),
+            ("/console/api/deliveries", ConsoleRoute::Deliveries),
+            ("/console/api/deliveries/17", ConsoleRoute::Delivery(17)),
+            ("/console/api/stream?x=1", ConsoleRoute::Stream),
+        ];
+        for (path, route) in cases {
+            assert_eq!(
+                RECEIVER.route(&get, path),
+                Ok(Route::Console(route)),
+                "{path}"
+            );
+            let answer = Routes::GATEWAY.route(&get, path).unwrap_err();
+            assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{path}");
+        }
+        assert_eq!(
+            RECEIVER.route(&Method::POST, "/console/api/deliveries/3/replay"),
+            Ok(Route::Console(ConsoleRoute::Replay(3)))
+        );
+        let answer = RECEIVER
+            .route(&get, "/console/api/deliveries/3/replay")
+            .unwrap_err();
+        assert_eq!(answer.status(), StatusCode::METHOD_NOT_ALLOWED);
+        for path in [
+            "/console/assets/",
+            "/console/assets/a/b",
+            "/console/api/deliveries/x",
+            "/console/api/deliveries/-1/replay",
+            "/console/api",
+            "/consolex",
+        ] {
+            let answer = RECEIVER.route(&get, path).unwrap_err();
+            assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{path}");
+        }
+        assert!(!ConsoleRoute::Page.is_data() && !ConsoleRoute::Asset("a").is_data());
+        assert!(ConsoleRoute::Stream.is_data() && ConsoleRoute::Replay(1).is_data());
+    }
+
+    fn console_request<'a>(peer: &str, host: &'a str) -> ConsoleRequest<'a> {
+        ConsoleRequest {
+            peer: peer.parse().unwrap(),
+            host: Some(host.as_bytes()),
+            origin: None,
+            authorization: None,
+        }
+    }
+
+    #[test]
+    fn without_a_token_the_console_is_loopbacks_alone() {
+        let data = ConsoleRoute::Deliveries;
+        for (peer, host) in [
+            ("127.0.0.1", "127.0.0.1:8787"),
+            ("::1", "[::1]:8787"),
+            ("127.0.0.1", "localhost:8787"),
+            ("::ffff:127.0.0.1", "LOCALHOST"),
+        ] {
+            assert_eq!(
+                console_allowed(data, console_request(peer, host), None),
+                Ok(())
+            );
+        }
+        for (peer, host) in [
+            ("192.0.2.2", "192.0.2.2:8787"),
+            ("10.0.0.1", "localhost"),
+            ("fe80::1", "[::1]"),
+            // A name pointed at the loopback by an attacker: DNS rebinding.
+            ("127.0.0.1", "evil.example:8787"),
+            ("127.0.0.1", "[::2]:8787"),
+        ] {
+            for route in [ConsoleRoute::Page, data] {
+                let answer = console_allowed(route, console_request(peer, host), None).unwrap_err();
+                assert_eq!(answer.status(), StatusCode::FORBIDDEN, "{peer} {host}");
+                assert_eq!(error_body(&answer)["reason"], "console-forbidden");
+            }
+        }
+    }
+
+    #[test]
+    fn with_a_token_its_data_needs_it() {
+        let token = Some("s3cret-token");
+        let request = console_request("192.0.2.2", "192.0.2.2:8787");
+        // The page holds no data: it is served, and asks for the token.
+        assert_eq!(console_allowed(ConsoleRoute::Page, request, token), Ok(()));
+        for authorization in [
+            None,
+            Some("Bearer wrong"),
+            Some("Basic s3cret-token"),
+            Some("Bearer s3cret-toke"),
+        ] {
+            let request = ConsoleRequest {
+                authorization: authorization.map(str::as_bytes),
+                ..request
+            };
+            let answer = console_allowed(ConsoleRoute::Stream, request, token).unwrap_err();
+            assert_eq!(
+                answer.status(),
+                StatusCode::UNAUTHORIZED,
+                "{authorization:?}"
+            );
+            assert_eq!(error_body(&answer)["reason"], "console-token");
+            assert!(!answer.body().contains("s3cret"));
+            assert!(
+                answer
+                    .headers()
+                    .iter()
+                    .any(|(name, _)| name == http::header::WWW_AUTHENTICATE)
+            );
+        }
+        let with = ConsoleRequest {
+            authorization: Some(b"Bearer s3cret-token"),
+            ..request
+        };
+        assert_eq!(
+            console_allowed(ConsoleRoute::Replay(1), with, token),
+            Ok(())
+        );
+        // Loopback needs it too, once there is one.
+        let local = console_request("127.0.0.1", "127.0.0.1:1");
+        assert_eq!(
+            console_allowed(ConsoleRoute::Deliveries, local, token)
+                .unwrap_err()
+                .status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+
+    #[test]
+    fn a_foreign_origin_is_refused_token_or_not() {
+        for (origin, allowed) in [
+            ("http://127.0.0.1:8787", true),
+            ("http://127.0.0.1:8788", false),
+            ("https://127.0.0.1:8787", false),
+            ("http://evil.example", false),
+            ("null", false),
+        ] {
+            let request = ConsoleRequest {
+                origin: Some(origin.as_bytes()),
+                authorization: Some(b"Bearer t"),
+                ..console_request("127.0.0.1", "127.0.0.1:8787")
+            };
+            for token in [None, Some("t")] {
+                let result = console_allowed(ConsoleRoute::Replay(1), request, token);
+                assert_eq!(result.is_ok(), allowed, "{origin} {token:?}");
+                if let Err(answer) = result {
+                    assert_eq!(answer.status(), StatusCode::FORBIDDEN);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn console_answers() {
+        let cases = [
+            (
+                Answer::NotInRing { seq: 9 },
+                404,
+                "not-found",
+                "not-in-ring",
+            ),
+            (
+                Answer::NotReplayable {
+                    message: "cut".to_owned(),
+                },
+                409,
+                "conflict",
+                "not-replayable",
+            ),
+            (
+                Answer::Overloaded(Overload::Streams),
+                503,
+                "overloaded",
+                "too-many-streams",
+            ),
+        ];
+        for (answer, status, code, reason) in cases {
+            assert_eq!(answer.status().as_u16(), status);
+            assert_eq!(error_body(&answer)["error"], code);
+            assert_eq!(error_body(&answer)["reason"], reason);
+        }
+        let headers = console_headers("text/html; charset=utf-8");
+        let csp = headers
+            .iter()
+            .find(|(name, _)| name == http::header::CONTENT_SECURITY_POLICY)
+            .unwrap();
+        assert!(
+            csp.1
+                .to_str()
+                .unwrap()
+                .starts_with("default-src 'self'; script-src 'self' 'wasm-unsafe-eval';")
+        );
+        assert!(!CONSOLE_CSP.contains("unsafe-inline"));
     }
 
     #[test]

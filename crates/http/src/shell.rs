@@ -199,10 +199,12 @@ pub fn head<'a>(
         },
         // A shell configured by its environment serves neither metrics nor
         // the admin route; a `Routes` that names them still gets a 404.
-        Ok(Route::Metrics | Route::Replay { .. }) => Head::Answer(Answer::NotFound {
-            method: method.clone(),
-            path: echoed(target.split('?').next().unwrap_or_default()),
-        }),
+        Ok(Route::Metrics | Route::Replay { .. } | Route::Console(_)) => {
+            Head::Answer(Answer::NotFound {
+                method: method.clone(),
+                path: echoed(target.split('?').next().unwrap_or_default()),
+            })
+        }
         Err(answer) => Head::Answer(answer),
     }
 }

@@ -40,7 +40,7 @@ from wasmtime import component
 
 __all__ = ["ConfigError", "Configured", "Processor", "SwitchboardError", "default_component"]
 
-PROCESSOR = "switchboard:webhooks/processor@0.3.0"
+PROCESSOR = "switchboard:webhooks/processor@0.4.0"
 
 Headers = Union[Mapping[str, str], Iterable[Tuple[str, str]]]
 

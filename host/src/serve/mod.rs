@@ -6,9 +6,11 @@
 //! blocking pool (after a bounded wait for one), and its event appended to
 //! the journal; the vendor hears `200` only once the event is durable.
 //! Routes: `POST /webhooks/{vendor}`, `POST /webhooks` (detection),
-//! `GET /healthz`, `GET /metrics`, and the loopback-only admin route `POST
-//! /replay` ([`replay`]). A delivery the component refuses is kept in the
-//! refusal log ([`refused`]).
+//! `GET /healthz`, `GET /metrics`, the loopback-only admin route `POST
+//! /replay` ([`replay`]) and the browser console under `/console`
+//! ([`console`]: loopback only unless `--console-token` is set). A delivery
+//! the component refuses is kept in the refusal log ([`refused`]); every
+//! delivery is kept for a while in the console's bounded ring.
 //!
 //! Bounds ([`Limits`], each a flag): connections, buffered body bytes and
 //! the wait for an instance, past which the answer is `503 overloaded` with
@@ -17,6 +19,7 @@
 //! lingering ([`limits::Lingering`]), so a refused body's sender reads its
 //! `413`.
 
+pub mod console;
 pub mod delivery;
 pub mod forward;
 mod journal;
@@ -33,6 +36,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::CONTENT_LENGTH;
@@ -43,9 +47,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use switchboard_core::{Config, ErrorClass, SignatureScheme};
 use switchboard_host::{HostOptions, Pool, Switchboard, wit};
-use switchboard_http::{Answer, Overload, Route, Routes};
+use switchboard_http::{Answer, ConsoleRoute, Overload, Route, Routes};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 pub use journal::Target;
 use journal::{Journal, Outcome};
@@ -76,7 +80,12 @@ pub struct Options {
     pub limits: Limits,
     /// Whether and within what caps refused deliveries are kept.
     pub refused: refused::Settings,
+    /// The console: whether it is served, its token, its caps.
+    pub console: console::Settings,
 }
+
+/// A response's body: a whole one, or a console stream.
+type ResponseBody = BoxBody<Bytes, Infallible>;
 
 /// What every request shares.
 struct State {
@@ -92,6 +101,10 @@ struct State {
     metrics: Arc<Metrics>,
     /// The refusal log, unless it is off or the journal is `-`.
     keeper: Option<refused::Keeper>,
+    /// The console, unless `--no-console`.
+    console: Option<Arc<console::Console>>,
+    /// The routes served (the console's only when it is on).
+    routes: Routes,
 }
 
 /// The most a connection's read buffer holds: room for the largest request
@@ -106,6 +119,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 pub async fn run(options: Options) -> anyhow::Result<()> {
     options.limits.check(options.config.body_limit)?;
     options.refused.check()?;
+    options.console.check()?;
     // Compiled code is cached as the CLI caches it, so that a restart
     // starts in milliseconds rather than recompiling the component.
     let host_options = HostOptions {
@@ -147,6 +161,24 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         }
         _ => (None, None),
     };
+    let (stop, stopping) = watch::channel(false);
+    let console = (!options.console.no_console).then(|| {
+        // The refusal log's generations, older first: the console starts
+        // with the refusals kept before, so that they can be replayed.
+        let refused = match (&options.target, options.refused.enabled()) {
+            (Target::File(journal), true) => {
+                let current = refused::path_beside(journal);
+                vec![refused::older(&current), current]
+            }
+            _ => Vec::new(),
+        };
+        Arc::new(console::Console::new(
+            &options.console,
+            &options.config,
+            &refused,
+            stopping,
+        ))
+    });
     let pool = Pool::new(switchboard);
     let state = Arc::new(State {
         instances: Arc::new(Semaphore::new(pool.size())),
@@ -159,6 +191,11 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         journal,
         metrics,
         keeper,
+        routes: Routes {
+            console: console.is_some(),
+            ..Routes::RECEIVER
+        },
+        console,
     });
 
     let listener = TcpListener::bind(options.listen)
@@ -168,9 +205,18 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     log_vendors(&options.config);
     tracing::info!(%address, "listening on {address}");
+    if let Some(console) = &state.console {
+        let access = match console.token() {
+            Some(_) => "any peer, its data with the console token",
+            None => "loopback peers only",
+        };
+        tracing::info!("the console: http://{address}/console ({access})");
+    }
     let graceful = GracefulShutdown::new();
     accept_until_shutdown(&listener, &state, &graceful, &options.limits, shutdown).await;
     drop(listener);
+    // Console streams never finish by themselves.
+    let _ = stop.send(true);
     tracing::info!("shutting down: finishing in-flight requests");
     tokio::select! {
         () = graceful.shutdown() => {}
@@ -321,6 +367,9 @@ struct Handled {
     /// The vendor's id of the delivery, from its headers, when it sends one
     /// (`X-Varda-Delivery`, `webhook-id`): unverified, for the log line.
     delivery: Option<String>,
+    /// What the console keeps of a delivery (when it is on and this was
+    /// one).
+    capture: Option<console::Capture>,
 }
 
 impl Handled {
@@ -330,6 +379,7 @@ impl Handled {
             vendor,
             event_type: String::new(),
             delivery: None,
+            capture: None,
         }
     }
 }
@@ -340,15 +390,24 @@ fn outcome(answer: &Answer) -> (&'static str, &'static str) {
 }
 
 /// One request: answered, counted in the metrics and logged (with the
-/// peer's address, and the event's id once one is accepted).
+/// peer's address, and the event's id once one is accepted); a delivery is
+/// recorded in the console's ring where it is logged.
 async fn handle(
     state: Arc<State>,
     peer: SocketAddr,
     request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<ResponseBody>, Infallible> {
     let started = Instant::now();
     let method = request.method().clone();
     let path = switchboard_http::echoed(request.uri().path());
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |target| target.as_str());
+    if let Ok(Route::Console(route)) = state.routes.route(&method, target) {
+        let route = owned_route(route);
+        return Ok(console_request(&state, peer, request, route, started).await);
+    }
     let handled = respond(&state, peer, request).await;
     let took = started.elapsed();
     let Handled {
@@ -356,13 +415,14 @@ async fn handle(
         vendor,
         event_type,
         delivery,
-    } = &handled;
+        capture,
+    } = handled;
     if !matches!(answer, Answer::Healthy | Answer::Metrics(_)) {
         state
             .metrics
-            .request(vendor, event_type, outcome(answer), took);
+            .request(vendor, &event_type, outcome(&answer), took);
     }
-    let id = match answer {
+    let id = match &answer {
         Answer::Accepted { id, .. } => Some(id.as_str()),
         _ => None,
     };
@@ -381,9 +441,122 @@ async fn handle(
         micros = took.as_micros() as u64,
         "request"
     );
-    Ok(answer
-        .to_response()
-        .map(|body| Full::new(Bytes::from(body))))
+    if let (Some(console), Some(capture)) = (&state.console, capture) {
+        let seen = console::Seen {
+            peer,
+            vendor,
+            event_type,
+            delivery,
+            took,
+            capture,
+        };
+        console.record(seen, &answer);
+    }
+    Ok(whole(answer.to_response().map(Bytes::from)))
+}
+
+/// A response with a whole body.
+fn whole(response: Response<Bytes>) -> Response<ResponseBody> {
+    response.map(|body| Full::new(body).boxed())
+}
+
+/// A console route with its asset name owned, so that the request can be
+/// moved on.
+fn owned_route(route: ConsoleRoute<'_>) -> ConsoleRoute<'static> {
+    match route {
+        ConsoleRoute::Asset(name) => {
+            // The names are the embedded files': anything else is 404.
+            match console::asset_names().find(|known| *known == name) {
+                Some(known) => ConsoleRoute::Asset(known),
+                None => ConsoleRoute::Asset(""),
+            }
+        }
+        ConsoleRoute::Page => ConsoleRoute::Page,
+        ConsoleRoute::Deliveries => ConsoleRoute::Deliveries,
+        ConsoleRoute::Delivery(seq) => ConsoleRoute::Delivery(seq),
+        ConsoleRoute::Replay(seq) => ConsoleRoute::Replay(seq),
+        ConsoleRoute::Stream => ConsoleRoute::Stream,
+    }
+}
+
+/// One console request: the contract's access rule, then the console's
+/// answer; logged like any request, not counted in the delivery metrics.
+async fn console_request(
+    state: &State,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+    route: ConsoleRoute<'static>,
+    started: Instant,
+) -> Response<ResponseBody> {
+    let Some(console) = &state.console else {
+        // Not routed here: the routes serve the console only when it is on.
+        return whole(
+            Answer::Unavailable {
+                message: "no console".to_owned(),
+            }
+            .to_response()
+            .map(Bytes::from),
+        );
+    };
+    let method = request.method().clone();
+    let path = switchboard_http::echoed(request.uri().path());
+    let header = |name| {
+        request
+            .headers()
+            .get(name)
+            .map(|value: &hyper::header::HeaderValue| value.as_bytes())
+    };
+    let access = switchboard_http::ConsoleRequest {
+        peer: peer.ip(),
+        host: header(hyper::header::HOST),
+        origin: header(hyper::header::ORIGIN),
+        authorization: header(hyper::header::AUTHORIZATION),
+    };
+    let allowed = switchboard_http::console_allowed(route, access, console.token());
+    drop(request);
+    let result = match allowed {
+        Ok(()) => {
+            console
+                .answer(route, async |delivery| {
+                    replay::run(state, delivery, false).await
+                })
+                .await
+        }
+        Err(refusal) => Err(refusal),
+    };
+    let (status, outcome, reason) = match &result {
+        Ok(_) => (200, "ok", None),
+        Err(answer) => (answer.status().as_u16(), answer.code(), answer.reason()),
+    };
+    tracing::info!(
+        %peer,
+        %method,
+        path,
+        status,
+        outcome,
+        reason,
+        micros = started.elapsed().as_micros() as u64,
+        "console"
+    );
+    match result {
+        Ok(success) => {
+            let (media, body): (&'static str, ResponseBody) = match success {
+                console::Success::Fixed(media, bytes) => {
+                    (media, Full::new(Bytes::from_static(bytes)).boxed())
+                }
+                console::Success::Json(text) => {
+                    ("application/json", Full::new(Bytes::from(text)).boxed())
+                }
+                console::Success::Stream(frames) => ("text/event-stream", frames.boxed()),
+            };
+            let mut response = Response::new(body);
+            response
+                .headers_mut()
+                .extend(switchboard_http::console_headers(media));
+            response
+        }
+        Err(answer) => whole(answer.to_response().map(Bytes::from)),
+    }
 }
 
 async fn respond(state: &State, peer: SocketAddr, request: Request<Incoming>) -> Handled {
@@ -392,7 +565,7 @@ async fn respond(state: &State, peer: SocketAddr, request: Request<Incoming>) ->
         .path_and_query()
         .map_or("/", |target| target.as_str())
         .to_owned();
-    let vendor = match Routes::RECEIVER.route(request.method(), &target) {
+    let vendor = match state.routes.route(request.method(), &target) {
         Ok(Route::Webhook { vendor }) => vendor.map(str::to_owned),
         Ok(Route::Health) => return Handled::answer(Answer::Healthy, vendor_label(None)),
         Ok(Route::Metrics) => {
@@ -412,6 +585,16 @@ async fn respond(state: &State, peer: SocketAddr, request: Request<Incoming>) ->
             let answer = replay::replay(state, peer, request, dry_run).await;
             return Handled::answer(answer, vendor_label(None));
         }
+        // Answered by `console_request` before this.
+        Ok(Route::Console(_)) => {
+            return Handled::answer(
+                Answer::NotFound {
+                    method: request.method().clone(),
+                    path: switchboard_http::echoed(&target),
+                },
+                vendor_label(None),
+            );
+        }
         Err(refusal) => return Handled::answer(refusal, vendor_label(None)),
     };
     webhook(state, peer, request, vendor).await
@@ -429,14 +612,23 @@ async fn webhook(
     let (parts, body) = request.into_parts();
     let headers = wit_headers(&parts.headers);
     let delivery = delivery_id(&headers, vendor.as_deref());
-    let refused = |refusal| Handled {
+    let mut capture = state.console.as_ref().map(|_| console::Capture {
+        path_vendor: vendor.clone(),
+        headers: headers
+            .iter()
+            .map(|header| (header.name.clone(), header.value.clone()))
+            .collect(),
+        ..console::Capture::default()
+    });
+    let refused = |refusal, capture| Handled {
         delivery: delivery.clone(),
+        capture,
         ..Handled::answer(refusal, named)
     };
     // The body stays charged to the budget until the answer.
     let body = match read_body(state, &parts.headers, body, state.body_limit).await {
         Ok(body) => body,
-        Err(refusal) => return refused(refusal),
+        Err(refusal) => return refused(refusal, capture),
     };
     let request = wit::Request {
         headers,
@@ -444,7 +636,7 @@ async fn webhook(
     };
     let event = match process(state, request, vendor.clone(), unix_now()).await {
         Processed::Event(event) => event,
-        Processed::Refused(refusal) => {
+        Processed::Refused(mut refusal) => {
             if let (Some(keeper), Some(request)) = (&state.keeper, &refusal.request) {
                 let headers: Vec<(String, String)> = request
                     .headers
@@ -461,20 +653,27 @@ async fn webhook(
                     message: &refusal.message,
                 });
             }
-            return refused(refusal.answer());
+            if let (Some(capture), Some(request)) = (&mut capture, refusal.request.take()) {
+                capture.body = Some(request.body);
+            }
+            return refused(refusal.answer(), capture);
         }
         Processed::Overloaded => {
-            return refused(Answer::Overloaded(Overload::Instances));
+            return refused(Answer::Overloaded(Overload::Instances), capture);
         }
     };
     let vendor = vendor_label(Some(&event.vendor));
     let event_type = event.type_.clone();
+    if let Some(capture) = &mut capture {
+        capture.event = Some(event.json.clone());
+    }
     let answer = journal(state, event).await;
     Handled {
         answer,
         vendor,
         event_type,
         delivery,
+        capture,
     }
 }
 

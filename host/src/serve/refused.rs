@@ -255,9 +255,9 @@ impl Keeper {
     }
 }
 
-/// Which header values are never written.
+/// Which header values are never written (nor shown by the console).
 #[derive(Debug)]
-struct Redactor {
+pub(super) struct Redactor {
     /// Lowercase names: the fixed ones and every shared-secret header.
     names: Vec<String>,
     /// Every configured secret (and its key after a `whsec_`/`whsk_`/
@@ -266,7 +266,7 @@ struct Redactor {
 }
 
 impl Redactor {
-    fn new(config: &Config) -> Redactor {
+    pub(super) fn new(config: &Config) -> Redactor {
         let mut names: Vec<String> = ALWAYS_REDACTED.iter().map(|&n| n.to_owned()).collect();
         let mut secrets = Vec::new();
         for settings in config.vendors.values() {
@@ -291,7 +291,9 @@ impl Redactor {
         Redactor { names, secrets }
     }
 
-    fn value<'v>(&self, name: &str, value: &'v str) -> &'v str {
+    /// `value`, or [`REDACTED`] when `name` is always redacted or the value
+    /// holds a configured secret.
+    pub(super) fn value<'v>(&self, name: &str, value: &'v str) -> &'v str {
         let named = self.names.iter().any(|n| n.eq_ignore_ascii_case(name));
         if named || self.secrets.iter().any(|secret| value.contains(secret)) {
             REDACTED

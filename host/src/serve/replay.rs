@@ -92,6 +92,13 @@ async fn one(state: &State, n: usize, line: &[u8], dry_run: bool) -> Replayed {
             };
         }
     };
+    run(state, delivery, dry_run).await
+}
+
+/// Runs one delivery through the current configuration into the journal
+/// (nothing written on a dry run), as `POST /replay` does: within the
+/// contract's header caps, verified at its `received_at` (else now).
+pub(super) async fn run(state: &State, delivery: Delivery, dry_run: bool) -> Replayed {
     let head_bytes = delivery
         .headers
         .iter()
