@@ -216,8 +216,10 @@ impl Cluster {
             std::process::id(),
             self.dir.display()
         );
-        let _ = Command::new("sh")
-            .args(["-c", &script])
+        // In a session of its own, so that a Ctrl-C (or a signal to the
+        // test's process group) does not take it down with the test.
+        let _ = Command::new("setsid")
+            .args(["sh", "-c", &script])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
