@@ -361,6 +361,19 @@ fn refusals_are_kept_in_the_database_within_the_caps() {
     }
     let record: Value = serde_json::from_str(&records[0]).unwrap();
     assert_eq!(record["reason"], "no-match", "{record}");
+    // `switchboard replay --store` runs them again (still refused).
+    let output = Command::new(SWITCHBOARD)
+        .args(["replay", "--store", &url, "--dry-run", "--receiver"])
+        .arg(format!("http://{}", receiver.address))
+        .output()
+        .unwrap();
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(1), "{printed}");
+    assert_eq!(printed.matches("no-match").count(), 3, "{printed}");
     // The byte cap, on another receiver of the same database: the oldest
     // go until the rest fit.
     receiver.terminate().unwrap();
@@ -438,6 +451,27 @@ fn a_consumer_reads_events_in_order_and_is_woken() {
         }
         assert_eq!(read, ids);
     });
+    // `switchboard tail --store` prints them in the same order.
+    let tail = |extra: &[&str]| {
+        let output = Command::new(SWITCHBOARD)
+            .args(["tail", "--store", &url, "--no-follow", "--format", "json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap()["id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let ids: Vec<String> = {
+        let rows = cluster
+            .sql(&database, "SELECT id FROM switchboard_events ORDER BY seq")
+            .unwrap();
+        rows
+    };
+    assert_eq!(tail(&["--from-start"]), ids);
+    assert_eq!(tail(&["-n", "2"]), ids[3..]);
 }
 
 #[test]

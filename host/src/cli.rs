@@ -89,6 +89,11 @@ struct Tail {
     /// are), or `auto`: pretty on a terminal.
     #[arg(long, value_enum, default_value = "auto")]
     format: tail::Format,
+    /// Read the PostgreSQL store (`serve --store`) instead of a journal:
+    /// events in the order every consumer reads them, woken by `LISTEN`
+    /// (or, with `--refused`, its `switchboard_refusals` table).
+    #[arg(long, value_name = "URL", env = "SWITCHBOARD_STORE", hide_env_values = true)]
+    store: Option<String>,
 }
 
 /// Send a range of the journal to a downstream again: from the event with
@@ -166,6 +171,10 @@ struct Replay {
     /// reason, without writing anything (duplicates are not looked for).
     #[arg(long)]
     dry_run: bool,
+    /// Replay the refusals kept in this PostgreSQL store (`serve
+    /// --store`), oldest first, when no SOURCE is given.
+    #[arg(long, value_name = "URL", env = "SWITCHBOARD_STORE", hide_env_values = true)]
+    store: Option<String>,
 }
 
 /// Print a new Standard Webhooks ed25519 key pair for `v1a` signatures, as
@@ -551,6 +560,11 @@ impl Tail {
                 reason: self.reason,
             },
             pretty,
+            store: self
+                .store
+                .as_deref()
+                .map(crate::serve::postgres::StoreUrl::parse)
+                .transpose()?,
         }
         .run()
     }
@@ -575,7 +589,35 @@ impl Forward {
 
 impl Replay {
     fn run(self) -> anyhow::Result<()> {
-        let sources = if self.sources.is_empty() {
+        let mut dumped = None;
+        let sources = if let (true, Some(store)) = (self.sources.is_empty(), &self.store) {
+            let url = crate::serve::postgres::StoreUrl::parse(store)?;
+            let path = std::env::temp_dir().join(format!(
+                "switchboard-replay-{}.ndjson",
+                std::process::id()
+            ));
+            let records = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(async {
+                    let (client, _) = url.listen("switchboard_refusals").await?;
+                    let rows = client
+                        .query(
+                            "SELECT record::text FROM switchboard_refusals ORDER BY seq",
+                            &[],
+                        )
+                        .await
+                        .map_err(|e| anyhow!(url.scrub(&format!("reading the refusals in {url}: {e}"))))?;
+                    anyhow::Ok(rows.iter().map(|row| row.get::<_, String>(0)).collect::<Vec<_>>())
+                })?;
+            if records.is_empty() {
+                bail!("no refusal kept in {url} (none was refused, or the receivers run with --no-keep-refused)");
+            }
+            std::fs::write(&path, records.join("\n") + "\n")
+                .with_context(|| format!("writing {}", path.display()))?;
+            dumped = Some(path.clone());
+            vec![path]
+        } else if self.sources.is_empty() {
             let current = crate::serve::refused::path_beside(&self.out);
             let older = crate::serve::refused::older(&current);
             let found: Vec<PathBuf> = [older, current.clone()]
@@ -592,7 +634,7 @@ impl Replay {
         } else {
             self.sources
         };
-        replay::Replay {
+        let result = replay::Replay {
             receiver: http_url(&self.receiver, "--receiver")?,
             sources,
             filter: replay::Filter {
@@ -606,7 +648,11 @@ impl Replay {
             },
             dry_run: self.dry_run,
         }
-        .run()
+        .run();
+        if let Some(path) = dumped {
+            let _ = std::fs::remove_file(path);
+        }
+        result
     }
 }
 

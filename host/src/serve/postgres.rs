@@ -157,20 +157,41 @@ impl StoreUrl {
         &self.config
     }
 
-    /// A single connection (not from a pool), its connection task spawned;
-    /// for the CLI's readers.
-    pub async fn connect(&self) -> Result<tokio_postgres::Client, Error> {
-        let (client, connection) = self
+    /// A single connection (not from a pool) that listens on `channel`:
+    /// each notification's payload arrives on the receiver, which closes
+    /// when the connection is lost. For the CLI's readers.
+    pub async fn listen(
+        &self,
+        channel: &str,
+    ) -> Result<
+        (
+            tokio_postgres::Client,
+            tokio::sync::mpsc::UnboundedReceiver<String>,
+        ),
+        Error,
+    > {
+        let (client, mut connection) = self
             .config
             .connect(NoTls)
             .await
             .map_err(|e| self.database("cannot connect to", &e))?;
+        let (notify, notified) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "the database connection ended");
+            while let Some(Ok(message)) =
+                std::future::poll_fn(|cx| connection.poll_message(cx)).await
+            {
+                if let tokio_postgres::AsyncMessage::Notification(n) = message
+                    && notify.send(n.payload().to_owned()).is_err()
+                {
+                    break;
+                }
             }
         });
-        Ok(client)
+        client
+            .batch_execute(&format!("LISTEN {channel}"))
+            .await
+            .map_err(|e| self.database("cannot listen on", &e))?;
+        Ok((client, notified))
     }
 
     /// A database error as shown: what was being done, the URL, and the
