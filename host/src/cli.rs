@@ -971,3 +971,33 @@ fn derived_id(body: &[u8], timestamp: i64) -> String {
     ]));
     format!("msg_{}", &digest[..24])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configuration_files_store_is_taken_out_for_the_host() {
+        let text = "# receivers\nstore = \"postgres://app:pw@db/events\" # shared\n\n[vendors.varda]\nsecrets = [\"s\"]\nbogus = 1\n";
+        let (rest, store) = take_store(text, false).unwrap();
+        assert_eq!(store.as_deref(), Some("postgres://app:pw@db/events"));
+        assert!(!rest.contains("postgres://"), "{rest}");
+        // Lines are blanked, not removed: a later error keeps its line.
+        assert_eq!(rest.lines().count(), text.lines().count());
+        let error = toml::from_str::<Config>(&rest).unwrap_err();
+        assert!(error.to_string().contains("at line 6"), "{error}");
+        // Without `store`, the text is untouched.
+        let plain = "[vendors.varda]\nsecrets = [\"s\"]\n";
+        assert_eq!(take_store(plain, false).unwrap(), (plain.to_owned(), None));
+        // JSON.
+        let (rest, store) =
+            take_store(r#"{"store": "postgres://app@db/events", "vendors": {}}"#, true).unwrap();
+        assert_eq!(store.as_deref(), Some("postgres://app@db/events"));
+        assert!(serde_json::from_str::<Config>(&rest).is_ok(), "{rest}");
+        // Not a string: an error that does not show the value.
+        for (text, json) in [("store = 5432\n", false), (r#"{"store": ["x"]}"#, true)] {
+            let problem = take_store(text, json).unwrap_err();
+            assert!(problem.contains("postgres:// URL string"), "{problem}");
+        }
+    }
+}

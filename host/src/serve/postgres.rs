@@ -227,29 +227,27 @@ fn redact_url(text: &str) -> (String, Option<String>) {
     };
     let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
+    let mut password = None;
+    let authority = match authority.rsplit_once('@') {
         Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, password)) => (
-                format!("{scheme}://{user}:***@{host}{tail}"),
-                Some(password.to_owned()),
-            ),
-            None => (text.to_owned(), None),
-        },
-        None => {
-            // A password may also be given as `?password=…`.
-            match tail.split_once("password=") {
-                Some((before, after)) => {
-                    let end = after.find('&').unwrap_or(after.len());
-                    let password = after[..end].to_owned();
-                    (
-                        format!("{scheme}://{authority}{before}password=***{}", &after[end..]),
-                        Some(password),
-                    )
-                }
-                None => (text.to_owned(), None),
+            Some((user, secret)) => {
+                password = Some(secret.to_owned());
+                format!("{user}:***@{host}")
             }
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    // A password may also be given as `?password=…`.
+    let tail = match tail.split_once("password=") {
+        Some((before, after)) => {
+            let end = after.find('&').unwrap_or(after.len());
+            password = Some(after[..end].to_owned());
+            format!("{before}password=***{}", &after[end..])
         }
-    }
+        None => tail.to_owned(),
+    };
+    (format!("{scheme}://{authority}{tail}"), password)
 }
 
 /// An error and its sources, `: `-separated; a server error as the server
