@@ -44,7 +44,8 @@ secrets = ["pg-varda"]
 
 /// A directory for one test, holding the configuration.
 fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("switchboard-pgtest-{}-{test}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("switchboard-pgtest-{}-{test}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("switchboard.toml"), CONFIG).unwrap();
@@ -62,7 +63,10 @@ fn varda(n: u32) -> (Vec<(String, String)>, Vec<u8>) {
     );
     let config: Config = toml::from_str(CONFIG).unwrap();
     let settings = &config.vendors["varda"];
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let input = SignInput {
         body: body.as_bytes(),
         timestamp: i64::try_from(now).unwrap(),
@@ -117,11 +121,32 @@ fn replicas_share_one_dedupe() {
         .map(|receiver| std::thread::spawn(move || accepted(&receiver, 2)["duplicate"] == true))
         .collect();
     let duplicates: Vec<bool> = racing.into_iter().map(|t| t.join().unwrap()).collect();
-    assert_eq!(duplicates.iter().filter(|&&d| d).count(), 1, "{duplicates:?}");
-    assert_eq!(count(cluster, &database, "SELECT count(*) FROM switchboard_events"), 2);
-    assert_eq!(count(cluster, &database, "SELECT count(*) FROM switchboard_outbox"), 2);
+    assert_eq!(
+        duplicates.iter().filter(|&&d| d).count(),
+        1,
+        "{duplicates:?}"
+    );
+    assert_eq!(
+        count(
+            cluster,
+            &database,
+            "SELECT count(*) FROM switchboard_events"
+        ),
+        2
+    );
+    assert_eq!(
+        count(
+            cluster,
+            &database,
+            "SELECT count(*) FROM switchboard_outbox"
+        ),
+        2
+    );
     let stored = cluster
-        .sql(&database, "SELECT event::text FROM switchboard_events ORDER BY seq LIMIT 1")
+        .sql(
+            &database,
+            "SELECT event::text FROM switchboard_events ORDER BY seq LIMIT 1",
+        )
         .unwrap();
     let event: Value = serde_json::from_str(&stored[0]).unwrap();
     assert_eq!(event["id"], first["id"]);
@@ -145,17 +170,41 @@ fn acknowledged_only_once_committed_and_recovered_without_a_restart() {
     let (status, answer, response) = post(&receiver, 2);
     assert_eq!(status, 503, "{answer}");
     assert_eq!(answer["error"], "unavailable", "{answer}");
-    assert!(response.header("retry-after").is_some(), "{:?}", response.head);
-    assert!(!response.body.contains("never-shown-pw"), "{}", response.body);
+    assert!(
+        response.header("retry-after").is_some(),
+        "{:?}",
+        response.head
+    );
+    assert!(
+        !response.body.contains("never-shown-pw"),
+        "{}",
+        response.body
+    );
     // The receiver still answers, and recovers once the database is back.
     assert!(receiver.healthy());
     cluster.restart().unwrap();
-    eventually(WAIT, "the receiver writes again", || post(&receiver, 2).0 == 200);
+    eventually(WAIT, "the receiver writes again", || {
+        post(&receiver, 2).0 == 200
+    });
     assert_eq!(accepted(&receiver, 2)["duplicate"], true);
-    assert_eq!(accepted(&receiver, 1)["duplicate"], true, "event 1 survived the crash");
-    assert_eq!(count(&cluster, &database, "SELECT count(*) FROM switchboard_events"), 2);
+    assert_eq!(
+        accepted(&receiver, 1)["duplicate"],
+        true,
+        "event 1 survived the crash"
+    );
+    assert_eq!(
+        count(
+            &cluster,
+            &database,
+            "SELECT count(*) FROM switchboard_events"
+        ),
+        2
+    );
     let logged = drain(&log);
-    assert!(logged.contains("postgres://postgres:***@127.0.0.1"), "{logged}");
+    assert!(
+        logged.contains("postgres://postgres:***@127.0.0.1"),
+        "{logged}"
+    );
     assert!(!logged.contains("never-shown-pw"), "{logged}");
     receiver.terminate().unwrap();
 }
@@ -174,15 +223,35 @@ fn the_schema_is_migrated_once_and_a_newer_one_is_refused() {
         receiver.terminate().unwrap();
     }
     let version = cluster
-        .sql(&database, "SELECT value FROM switchboard_meta WHERE key = 'schema_version'")
+        .sql(
+            &database,
+            "SELECT value FROM switchboard_meta WHERE key = 'schema_version'",
+        )
         .unwrap();
     assert_eq!(version, ["1"]);
-    assert_eq!(count(cluster, &database, "SELECT count(*) FROM switchboard_events"), 1);
+    assert_eq!(
+        count(
+            cluster,
+            &database,
+            "SELECT count(*) FROM switchboard_events"
+        ),
+        1
+    );
     cluster
-        .sql(&database, "UPDATE switchboard_meta SET value = '99' WHERE key = 'schema_version'")
+        .sql(
+            &database,
+            "UPDATE switchboard_meta SET value = '99' WHERE key = 'schema_version'",
+        )
         .unwrap();
     let output = Command::new(SWITCHBOARD)
-        .args(["serve", "--listen", "127.0.0.1:0", "--store", &url, "--config"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            &url,
+            "--config",
+        ])
         .arg(dir.join("switchboard.toml"))
         .output()
         .unwrap();
@@ -215,7 +284,9 @@ impl Downstream {
                 let (counts, refuse) = (Arc::clone(&counts), Arc::clone(&refuse));
                 std::thread::spawn(move || {
                     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                    let Some(body) = read_body(&mut stream) else { return };
+                    let Some(body) = read_body(&mut stream) else {
+                        return;
+                    };
                     let status = match refuse.load(Ordering::SeqCst) {
                         true => "503 Service Unavailable",
                         false => {
@@ -292,8 +363,16 @@ fn two_replicas_forward_each_event_once_and_lose_none_to_a_kill() {
         let receiver = if n % 2 == 0 { &a } else { &b };
         ids.push(accepted(receiver, n)["id"].as_str().unwrap().to_owned());
     }
-    eventually(WAIT, "30 events forwarded", || downstream.counts().len() == 30);
-    let outbox = || count(cluster, &database, "SELECT count(*) FROM switchboard_outbox");
+    eventually(WAIT, "30 events forwarded", || {
+        downstream.counts().len() == 30
+    });
+    let outbox = || {
+        count(
+            cluster,
+            &database,
+            "SELECT count(*) FROM switchboard_outbox",
+        )
+    };
     eventually(WAIT, "the outbox emptied", || outbox() == 0);
     let counts = downstream.counts();
     assert!(counts.values().all(|&n| n == 1), "sent twice: {counts:?}");
@@ -342,7 +421,13 @@ fn refusals_are_kept_in_the_database_within_the_caps() {
         let response = receiver.post("/webhooks/varda", &headers, &body).unwrap();
         assert_eq!(response.status, 401, "{}", response.body);
     }
-    let kept = || count(cluster, &database, "SELECT count(*) FROM switchboard_refusals");
+    let kept = || {
+        count(
+            cluster,
+            &database,
+            "SELECT count(*) FROM switchboard_refusals",
+        )
+    };
     eventually(WAIT, "the refusals kept", || {
         receiver
             .metrics()
@@ -350,14 +435,25 @@ fn refusals_are_kept_in_the_database_within_the_caps() {
     });
     assert_eq!(kept(), 3);
     let records = cluster
-        .sql(&database, "SELECT record::text FROM switchboard_refusals ORDER BY seq")
+        .sql(
+            &database,
+            "SELECT record::text FROM switchboard_refusals ORDER BY seq",
+        )
         .unwrap();
     let bodies: Vec<String> = records
         .iter()
-        .map(|r| serde_json::from_str::<Value>(r).unwrap()["body"].as_str().unwrap().to_owned())
+        .map(|r| {
+            serde_json::from_str::<Value>(r).unwrap()["body"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     for (body, n) in bodies.iter().zip(2..) {
-        assert!(body.contains(&format!("\"id\":{n}}}")), "the newest are kept: {bodies:?}");
+        assert!(
+            body.contains(&format!("\"id\":{n}}}")),
+            "the newest are kept: {bodies:?}"
+        );
     }
     let record: Value = serde_json::from_str(&records[0]).unwrap();
     assert_eq!(record["reason"], "no-match", "{record}");
@@ -380,10 +476,19 @@ fn refusals_are_kept_in_the_database_within_the_caps() {
     let (receiver, _) = start(&dir, &url, &["--refused-max-bytes", "2048"]);
     let (mut headers, body) = varda(9);
     headers.retain(|(name, _)| !name.eq_ignore_ascii_case("x-varda-signature"));
-    assert_eq!(receiver.post("/webhooks/varda", &headers, &body).unwrap().status, 401);
+    assert_eq!(
+        receiver
+            .post("/webhooks/varda", &headers, &body)
+            .unwrap()
+            .status,
+        401
+    );
     eventually(WAIT, "the byte cap applied", || {
-        count(cluster, &database, "SELECT coalesce(sum(bytes), 0) FROM switchboard_refusals")
-            <= 2048
+        count(
+            cluster,
+            &database,
+            "SELECT coalesce(sum(bytes), 0) FROM switchboard_refusals",
+        ) <= 2048
             && kept() >= 1
     });
     receiver.terminate().unwrap();
@@ -420,7 +525,10 @@ fn a_consumer_reads_events_in_order_and_is_woken() {
                 }
             }
         });
-        client.batch_execute("LISTEN switchboard_events").await.unwrap();
+        client
+            .batch_execute("LISTEN switchboard_events")
+            .await
+            .unwrap();
         let receiver = Arc::new(receiver);
         let mut ids = Vec::new();
         for n in 0..5 {
@@ -429,8 +537,14 @@ fn a_consumer_reads_events_in_order_and_is_woken() {
                 .await
                 .unwrap();
             ids.push(answer["id"].as_str().unwrap().to_owned());
-            let payload = tokio::time::timeout(WAIT, wakes.recv()).await.unwrap().unwrap();
-            assert!(payload.parse::<i64>().is_ok(), "the payload is the seq: {payload}");
+            let payload = tokio::time::timeout(WAIT, wakes.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(
+                payload.parse::<i64>().is_ok(),
+                "the payload is the seq: {payload}"
+            );
         }
         // Read by pages of two from the start.
         let (mut xid, mut seq) = ("0".to_owned(), 0i64);
@@ -458,10 +572,19 @@ fn a_consumer_reads_events_in_order_and_is_woken() {
             .args(extra)
             .output()
             .unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         String::from_utf8_lossy(&output.stdout)
             .lines()
-            .map(|line| serde_json::from_str::<Value>(line).unwrap()["id"].as_str().unwrap().to_owned())
+            .map(|line| {
+                serde_json::from_str::<Value>(line).unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
             .collect::<Vec<_>>()
     };
     let ids: Vec<String> = {
@@ -481,11 +604,21 @@ fn bad_urls_and_refused_passwords_are_clear_errors_without_the_password() {
     let dir = scratch("refused");
     let serve = |store: &str| {
         let output = Command::new(SWITCHBOARD)
-            .args(["serve", "--listen", "127.0.0.1:0", "--store", store, "--config"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--store",
+                store,
+                "--config",
+            ])
             .arg(dir.join("switchboard.toml"))
             .output()
             .unwrap();
-        (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
     };
     let wrong = format!(
         "postgres://{GUARDED_USER}:wrong-pw-5150@127.0.0.1:{}/{database}",
@@ -493,13 +626,25 @@ fn bad_urls_and_refused_passwords_are_clear_errors_without_the_password() {
     );
     let (code, stderr) = serve(&wrong);
     assert_eq!(code, Some(2), "{stderr}");
-    assert!(stderr.contains("password authentication failed"), "{stderr}");
+    assert!(
+        stderr.contains("password authentication failed"),
+        "{stderr}"
+    );
     assert!(stderr.contains(&format!("{GUARDED_USER}:***@")), "{stderr}");
     assert!(!stderr.contains("wrong-pw-5150"), "{stderr}");
     for (store, problem) in [
-        ("postgres://app:secret-pw-1@127.0.0.1:notaport/db", "does not parse"),
-        ("postgres://app:secret-pw-1@127.0.0.1:5432", "names no database"),
-        ("mysql://app:secret-pw-1@127.0.0.1/db", "takes a postgres://"),
+        (
+            "postgres://app:secret-pw-1@127.0.0.1:notaport/db",
+            "does not parse",
+        ),
+        (
+            "postgres://app:secret-pw-1@127.0.0.1:5432",
+            "names no database",
+        ),
+        (
+            "mysql://app:secret-pw-1@127.0.0.1/db",
+            "takes a postgres://",
+        ),
     ] {
         let (code, stderr) = serve(store);
         assert_eq!(code, Some(2), "{stderr}");
@@ -509,7 +654,10 @@ fn bad_urls_and_refused_passwords_are_clear_errors_without_the_password() {
     // Nothing listens there: refused at start, at once.
     let (code, stderr) = serve("postgres://app@127.0.0.1:1/db");
     assert_eq!(code, Some(2), "{stderr}");
-    assert!(stderr.contains("cannot connect") || stderr.contains("connecting"), "{stderr}");
+    assert!(
+        stderr.contains("cannot connect") || stderr.contains("connecting"),
+        "{stderr}"
+    );
     // The right password, from the configuration file rather than a flag.
     let right = format!(
         "postgres://{GUARDED_USER}:{GUARDED_PASSWORD}@127.0.0.1:{}/{database}",

@@ -6,7 +6,8 @@
 //!
 //! 1. **One replica**: [`EVENTS`] signed deliveries from [`SENDERS`]
 //!    threads; requests per second and p50/p99.
-//! 2. **Three replicas** on a fresh database: the same number of events,
+//! 2. **Three replicas**, the same load spread round-robin.
+//! 3. **Three replicas** on a fresh database: the same number of requests,
 //!    each delivered to one replica and redelivered to another, spread
 //!    round-robin. A third of the way in, one replica is killed with
 //!    `SIGKILL`; at two thirds, PostgreSQL is restarted (`pg_ctl restart
@@ -73,7 +74,10 @@ fn signed(n: usize, config: &Config) -> (Vec<(String, String)>, Vec<u8>) {
         r#"{{"event":"contact.created","timestamp":"2026-03-25T18:29:58Z","data":{{"id":{n}}}}}"#
     );
     let settings = &config.vendors["varda"];
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let input = SignInput {
         body: body.as_bytes(),
         timestamp: i64::try_from(now).unwrap(),
@@ -198,7 +202,21 @@ fn main() -> anyhow::Result<()> {
     report("one replica", &sent, took);
     one.terminate()?;
 
-    // 2. Three replicas, a kill and a database restart.
+    // 2. Three replicas, nothing going wrong.
+    let url = cluster.url(&cluster.database("three_clean"));
+    let mut clean = Vec::new();
+    for _ in 0..3 {
+        clean.push(Receiver::start_store(SWITCHBOARD, &config_path, &url, &quiet)?.0);
+    }
+    let addresses: Vec<SocketAddr> = clean.iter().map(|r| r.address).collect();
+    let jobs = (0..EVENTS).map(|n| (n, false, n % 3)).collect();
+    let (sent, took) = run(&addresses, jobs, &config, &|_| {});
+    report("three replicas", &sent, took);
+    for replica in clean {
+        replica.terminate()?;
+    }
+
+    // 3. Three replicas, a kill and a database restart.
     let database = cluster.database("three");
     let url = cluster.url(&database);
     let mut replicas = Vec::new();
@@ -244,7 +262,11 @@ fn main() -> anyhow::Result<()> {
             *down.lock().unwrap() = Some((stopped, starting));
         }
     });
-    report("three replicas (one killed, the database restarted)", &sent, took);
+    report(
+        "three replicas (one killed, the database restarted)",
+        &sent,
+        took,
+    );
 
     // The checks.
     let mut failures = Vec::new();
@@ -293,7 +315,10 @@ fn main() -> anyhow::Result<()> {
             not_duplicate += 1;
         }
     }
-    let down = down.lock().unwrap().context("the database was never restarted")?;
+    let down = down
+        .lock()
+        .unwrap()
+        .context("the database was never restarted")?;
     let acknowledged_while_down = sent
         .iter()
         .filter(|s| s.accepted.is_some() && s.window.0 >= down.0 && s.window.1 <= down.1)
@@ -331,6 +356,8 @@ fn main() -> anyhow::Result<()> {
     drop(cluster);
     let _ = std::fs::remove_dir_all(&dir);
     ensure!(failures.is_empty(), "FAILED: {}", failures.join("; "));
-    println!("ok: 0 lost, 0 doubled, every redelivery a duplicate, nothing acknowledged while the database was down");
+    println!(
+        "ok: 0 lost, 0 doubled, every redelivery a duplicate, nothing acknowledged while the database was down"
+    );
     Ok(())
 }

@@ -92,7 +92,12 @@ struct Tail {
     /// Read the PostgreSQL store (`serve --store`) instead of a journal:
     /// events in the order every consumer reads them, woken by `LISTEN`
     /// (or, with `--refused`, its `switchboard_refusals` table).
-    #[arg(long, value_name = "URL", env = "SWITCHBOARD_STORE", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "SWITCHBOARD_STORE",
+        hide_env_values = true
+    )]
     store: Option<String>,
 }
 
@@ -173,7 +178,12 @@ struct Replay {
     dry_run: bool,
     /// Replay the refusals kept in this PostgreSQL store (`serve
     /// --store`), oldest first, when no SOURCE is given.
-    #[arg(long, value_name = "URL", env = "SWITCHBOARD_STORE", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "SWITCHBOARD_STORE",
+        hide_env_values = true
+    )]
     store: Option<String>,
 }
 
@@ -592,10 +602,8 @@ impl Replay {
         let mut dumped = None;
         let sources = if let (true, Some(store)) = (self.sources.is_empty(), &self.store) {
             let url = crate::serve::postgres::StoreUrl::parse(store)?;
-            let path = std::env::temp_dir().join(format!(
-                "switchboard-replay-{}.ndjson",
-                std::process::id()
-            ));
+            let path = std::env::temp_dir()
+                .join(format!("switchboard-replay-{}.ndjson", std::process::id()));
             let records = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?
@@ -607,11 +615,19 @@ impl Replay {
                             &[],
                         )
                         .await
-                        .map_err(|e| anyhow!(url.scrub(&format!("reading the refusals in {url}: {e}"))))?;
-                    anyhow::Ok(rows.iter().map(|row| row.get::<_, String>(0)).collect::<Vec<_>>())
+                        .map_err(|e| {
+                            anyhow!(url.scrub(&format!("reading the refusals in {url}: {e}")))
+                        })?;
+                    anyhow::Ok(
+                        rows.iter()
+                            .map(|row| row.get::<_, String>(0))
+                            .collect::<Vec<_>>(),
+                    )
                 })?;
             if records.is_empty() {
-                bail!("no refusal kept in {url} (none was refused, or the receivers run with --no-keep-refused)");
+                bail!(
+                    "no refusal kept in {url} (none was refused, or the receivers run with --no-keep-refused)"
+                );
             }
             std::fs::write(&path, records.join("\n") + "\n")
                 .with_context(|| format!("writing {}", path.display()))?;
@@ -848,10 +864,9 @@ fn take_store(text: &str, json: bool) -> Result<(String, Option<String>), String
         };
         return match document.remove("store") {
             None => Ok((text.to_owned(), None)),
-            Some(serde_json::Value::String(url)) => Ok((
-                serde_json::Value::Object(document).to_string(),
-                Some(url),
-            )),
+            Some(serde_json::Value::String(url)) => {
+                Ok((serde_json::Value::Object(document).to_string(), Some(url)))
+            }
             Some(_) => Err(PROBLEM.to_owned()),
         };
     }
@@ -879,7 +894,9 @@ fn take_store(text: &str, json: bool) -> Result<(String, Option<String>), String
         .store
         .span();
     let start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
-    let end = text[span.end..].find('\n').map_or(text.len(), |i| span.end + i);
+    let end = text[span.end..]
+        .find('\n')
+        .map_or(text.len(), |i| span.end + i);
     let blanked: String = text[start..end]
         .chars()
         .map(|c| if c == '\n' { c } else { ' ' })
@@ -990,8 +1007,11 @@ mod tests {
         let plain = "[vendors.varda]\nsecrets = [\"s\"]\n";
         assert_eq!(take_store(plain, false).unwrap(), (plain.to_owned(), None));
         // JSON.
-        let (rest, store) =
-            take_store(r#"{"store": "postgres://app@db/events", "vendors": {}}"#, true).unwrap();
+        let (rest, store) = take_store(
+            r#"{"store": "postgres://app@db/events", "vendors": {}}"#,
+            true,
+        )
+        .unwrap();
         assert_eq!(store.as_deref(), Some("postgres://app@db/events"));
         assert!(serde_json::from_str::<Config>(&rest).is_ok(), "{rest}");
         // Not a string: an error that does not show the value.

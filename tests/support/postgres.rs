@@ -59,7 +59,9 @@ impl Cluster {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("data")).map_err(|e| e.to_string())?;
         if as_postgres {
-            run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&dir))?;
+            run(Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&dir))?;
         }
         let cluster = Cluster {
             bin,
@@ -124,11 +126,12 @@ impl Cluster {
 
     /// Stops the server at once (`-m immediate`: as a crash would).
     pub fn kill(&self) -> Result<(), String> {
-        run(self
-            .command("pg_ctl")
-            .arg("-D")
-            .arg(self.data())
-            .args(["-w", "-m", "immediate", "stop"]))
+        run(self.command("pg_ctl").arg("-D").arg(self.data()).args([
+            "-w",
+            "-m",
+            "immediate",
+            "stop",
+        ]))
     }
 
     /// Starts it again (after [`Cluster::kill`]), on the same port.
@@ -180,8 +183,26 @@ impl Cluster {
     /// line, its columns separated by `|`.
     pub fn sql(&self, database: &str, sql: &str) -> Result<Vec<String>, String> {
         let output = Command::new("psql")
-            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
-            .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", database, "-c", sql])
+            .args([
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+            ])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-c",
+                sql,
+            ])
             .stdin(Stdio::null())
             .output()
             .map_err(|e| format!("psql: {e}"))?;

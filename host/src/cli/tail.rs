@@ -207,7 +207,12 @@ impl Tail {
             pretty: self.pretty,
             refused: self.refused,
         };
-        let scrub = |e: tokio_postgres::Error| anyhow::anyhow!(url.scrub(&format!("reading {url}: {e}: {}", e.as_db_error().map(|d| d.message()).unwrap_or_default())));
+        let scrub = |e: tokio_postgres::Error| {
+            anyhow::anyhow!(url.scrub(&format!(
+                "reading {url}: {e}: {}",
+                e.as_db_error().map(|d| d.message()).unwrap_or_default()
+            )))
+        };
         let position = |row: &tokio_postgres::Row| (row.get::<_, String>(0), row.get::<_, i64>(1));
         let newest = client.query_opt(end, &[]).await.map_err(scrub)?;
         let mut cursor = ("0".to_owned(), 0i64);
@@ -220,7 +225,10 @@ impl Tail {
                 cursor = position(&newest);
                 let mut from = cursor.clone();
                 'pages: loop {
-                    let rows = client.query(before, &[&from.0, &from.1]).await.map_err(scrub)?;
+                    let rows = client
+                        .query(before, &[&from.0, &from.1])
+                        .await
+                        .map_err(scrub)?;
                     let Some(last) = rows.last() else { break };
                     let next = position(last);
                     for row in &rows {
@@ -253,7 +261,10 @@ impl Tail {
         loop {
             if !first || follow_from_start {
                 loop {
-                    let rows = client.query(after, &[&cursor.0, &cursor.1]).await.map_err(scrub)?;
+                    let rows = client
+                        .query(after, &[&cursor.0, &cursor.1])
+                        .await
+                        .map_err(scrub)?;
                     for row in &rows {
                         cursor = position(row);
                         let text: String = row.get(2);

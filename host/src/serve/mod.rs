@@ -52,11 +52,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use journal::Journal;
-use store::{Outcome, Store};
-pub use store::Target;
 pub use limits::Limits;
 use limits::{BodyBudget, Lingering};
 use metrics::{Metrics, vendor_label};
+pub use store::Target;
+use store::{Outcome, Store};
 
 /// Everything `serve` is started with.
 #[derive(Debug)]

@@ -56,12 +56,7 @@ SELECT e.seq, e.id, e.event::text FROM leased JOIN switchboard_events e ON e.seq
 ORDER BY e.seq";
 
 /// Starts this replica's share of forwarding the store's events to `url`.
-pub fn spawn(
-    url: Uri,
-    postgres: Postgres,
-    lease: Duration,
-    metrics: Arc<Metrics>,
-) -> Forwarder {
+pub fn spawn(url: Uri, postgres: Postgres, lease: Duration, metrics: Arc<Metrics>) -> Forwarder {
     let (stop, stopped) = watch::channel(false);
     let outbox = Outbox {
         downstream: Downstream::new(url),
@@ -184,7 +179,9 @@ impl Outbox {
         let lease = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX);
         let rows = tokio::time::timeout_at(deadline, async {
             let statement = client.prepare_cached(CLAIM).await?;
-            client.query(&statement, &[&BATCH, &lease, &self.owner]).await
+            client
+                .query(&statement, &[&BATCH, &lease, &self.owner])
+                .await
         })
         .await;
         let rows = self.postgres.finish(client, doing, rows)?;

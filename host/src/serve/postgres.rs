@@ -531,7 +531,10 @@ mod tests {
             let url = StoreUrl::parse(text).unwrap();
             assert_eq!(url.to_string(), shown);
             assert!(!format!("{url:?}").contains("hunter2"));
-            assert_eq!(url.scrub(&format!("it was {text}")), format!("it was {}", url.scrub(text)));
+            assert_eq!(
+                url.scrub(&format!("it was {text}")),
+                format!("it was {}", url.scrub(text))
+            );
             assert!(!url.scrub(text).contains("hunter2"));
         }
         let url = StoreUrl::parse("postgres://app:p%40ss@127.0.0.1/events").unwrap();
@@ -543,9 +546,18 @@ mod tests {
         for (text, problem) in [
             ("mysql://app:hunter2@db/events", "takes a postgres://"),
             ("db.internal:5432", "takes a postgres://"),
-            ("postgres://app:hunter2@db.internal:notaport/events", "does not parse"),
-            ("postgres://app:hunter2@db.internal:5432", "names no database"),
-            ("postgres://app:hunter2@db.internal:5432/events?nonsense=1", "does not parse"),
+            (
+                "postgres://app:hunter2@db.internal:notaport/events",
+                "does not parse",
+            ),
+            (
+                "postgres://app:hunter2@db.internal:5432",
+                "names no database",
+            ),
+            (
+                "postgres://app:hunter2@db.internal:5432/events?nonsense=1",
+                "does not parse",
+            ),
         ] {
             let error = StoreUrl::parse(text).unwrap_err().to_string();
             assert!(error.contains(problem), "{text}: {error}");

@@ -198,7 +198,8 @@ impl Keeper {
     ) -> (Keeper, JoinHandle<()>) {
         let (keeper, mut records) = Keeper::new(config);
         let writing = Arc::clone(&keeper.counts);
-        let (max_records, max_bytes) = (settings.refused_max_deliveries, settings.refused_max_bytes);
+        let (max_records, max_bytes) =
+            (settings.refused_max_deliveries, settings.refused_max_bytes);
         let writer = tokio::spawn(async move {
             while let Some(record) = records.recv().await {
                 writing
