@@ -587,12 +587,9 @@ fn a_consumer_reads_events_in_order_and_is_woken() {
             })
             .collect::<Vec<_>>()
     };
-    let ids: Vec<String> = {
-        let rows = cluster
-            .sql(&database, "SELECT id FROM switchboard_events ORDER BY seq")
-            .unwrap();
-        rows
-    };
+    let ids = cluster
+        .sql(&database, "SELECT id FROM switchboard_events ORDER BY seq")
+        .unwrap();
     assert_eq!(tail(&["--from-start"]), ids);
     assert_eq!(tail(&["-n", "2"]), ids[3..]);
 }
