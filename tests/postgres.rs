@@ -693,3 +693,116 @@ fn bad_urls_and_refused_passwords_are_clear_errors_without_the_password() {
     assert!(logged.contains(&format!("{GUARDED_USER}:***@")), "{logged}");
     assert!(!logged.contains(GUARDED_PASSWORD), "{logged}");
 }
+
+/// The receiver code above the two stores is the same: one set of
+/// requests (every vendor, a redelivery, each refusal, the routes, a
+/// replay) gets the same statuses and bodies from a receiver on the file
+/// journal and one on PostgreSQL.
+#[test]
+fn the_receiver_answers_the_same_over_either_store() {
+    const PARITY: &str = r#"
+body_limit = 4096
+
+[vendors.varda]
+secrets = ["pg-varda"]
+
+[vendors.opencx]
+secrets = ["pg-opencx-token"]
+scheme = { type = "shared-secret", header = "X-OpenCX-Token" }
+"#;
+    let cluster = postgres::shared();
+    let database = cluster.database("parity");
+    let dir = scratch("parity");
+    std::fs::write(dir.join("switchboard.toml"), PARITY).unwrap();
+    let file = Receiver::start(
+        SWITCHBOARD,
+        &dir.join("switchboard.toml"),
+        &dir.join("events.ndjson"),
+        &[],
+    )
+    .unwrap();
+    let (database_store, _) = start(&dir, &cluster.url(&database), &[]);
+    let (varda_headers, varda_body) = varda(1);
+    let opencx_body = br#"{"event":"conversation.started","organization_id":"org_1","data":{"conversation_id":"conv_1","channel":"web","timestamp":"2026-04-14T14:00:00Z"}}"#.to_vec();
+    let opencx = vec![("X-OpenCX-Token".to_owned(), "pg-opencx-token".to_owned())];
+    let mut forged = varda_headers.clone();
+    forged.iter_mut().for_each(|(_, value)| value.push('0'));
+    let replay = format!(
+        "{}\n",
+        serde_json::json!({
+            "vendor": "varda",
+            "headers": varda(2).0,
+            "body": String::from_utf8(varda(2).1).unwrap(),
+        })
+    );
+    let requests: Vec<(&str, &str, Vec<(String, String)>, Vec<u8>)> = vec![
+        (
+            "POST",
+            "/webhooks/varda",
+            varda_headers.clone(),
+            varda_body.clone(),
+        ),
+        (
+            "POST",
+            "/webhooks",
+            varda_headers.clone(),
+            varda_body.clone(),
+        ),
+        (
+            "POST",
+            "/webhooks/opencx",
+            opencx.clone(),
+            opencx_body.clone(),
+        ),
+        ("POST", "/webhooks/opencx", opencx, opencx_body),
+        ("POST", "/webhooks/varda", forged, varda_body.clone()),
+        (
+            "POST",
+            "/webhooks/varda",
+            varda_headers.clone(),
+            b"{not json".to_vec(),
+        ),
+        (
+            "POST",
+            "/webhooks/nosuch",
+            varda_headers.clone(),
+            varda_body.clone(),
+        ),
+        ("POST", "/webhooks/varda", varda_headers, vec![b'x'; 5000]),
+        ("GET", "/webhooks/varda", Vec::new(), Vec::new()),
+        ("GET", "/healthz", Vec::new(), Vec::new()),
+        ("POST", "/replay", Vec::new(), replay.clone().into_bytes()),
+        ("POST", "/replay", Vec::new(), replay.into_bytes()),
+    ];
+    for (method, path, headers, body) in &requests {
+        let answers: Vec<(u16, String)> = [&file, &database_store]
+            .iter()
+            .map(|receiver| {
+                let response =
+                    http::request(receiver.address, method, path, headers, body).unwrap();
+                (response.status, response.body)
+            })
+            .collect();
+        assert_eq!(
+            answers[0], answers[1],
+            "{method} {path}: the file journal, then PostgreSQL"
+        );
+    }
+    let journal = std::fs::read_to_string(dir.join("events.ndjson")).unwrap();
+    let stored = cluster
+        .sql(
+            &database,
+            "SELECT event::text FROM switchboard_events ORDER BY seq",
+        )
+        .unwrap();
+    assert_eq!(
+        journal.lines().collect::<Vec<_>>(),
+        stored,
+        "the same events, byte for byte"
+    );
+    let metrics = database_store.metrics().unwrap();
+    assert!(
+        metrics.contains("switchboard_sink_events_total 3"),
+        "{metrics}"
+    );
+}

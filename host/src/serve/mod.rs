@@ -185,9 +185,13 @@ async fn open_store(options: &Options, metrics: &Arc<Metrics>) -> anyhow::Result
     let keep_refused = options.refused.enabled();
     match &options.target {
         Target::Postgres(url) => {
-            let postgres = postgres::Postgres::open(Arc::clone(url), options.store_connections)
-                .await
-                .with_context(|| format!("opening the PostgreSQL store {url}"))?;
+            let postgres = postgres::Postgres::open(
+                Arc::clone(url),
+                options.store_connections,
+                Arc::clone(metrics),
+            )
+            .await
+            .with_context(|| format!("opening the PostgreSQL store {url}"))?;
             let (keeper, keeper_writer) = match keep_refused {
                 true => {
                     let (keeper, writer) = refused::Keeper::open_postgres(

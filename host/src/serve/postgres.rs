@@ -35,6 +35,7 @@ use switchboard_host::wit;
 use tokio::sync::Notify;
 use tokio_postgres::NoTls;
 
+use super::metrics::Metrics;
 use super::store::{Outcome, SinkError};
 
 /// The schema migrations, in order: version `n` is `MIGRATIONS[n - 1]`.
@@ -271,6 +272,7 @@ pub struct Postgres {
     /// Told after each event written, so that this replica's forwarder
     /// wakes at once.
     pub(super) written: Arc<Notify>,
+    metrics: Arc<Metrics>,
 }
 
 impl fmt::Debug for Postgres {
@@ -298,7 +300,11 @@ SELECT seq FROM queued";
 impl Postgres {
     /// Connects (one connection, to migrate), migrates the schema and
     /// makes a pool of at most `connections` connections.
-    pub async fn open(url: Arc<StoreUrl>, connections: usize) -> Result<Postgres, Error> {
+    pub async fn open(
+        url: Arc<StoreUrl>,
+        connections: usize,
+        metrics: Arc<Metrics>,
+    ) -> Result<Postgres, Error> {
         let manager = Manager::from_config(
             url.config().clone(),
             NoTls,
@@ -318,6 +324,7 @@ impl Postgres {
             pool,
             url,
             written: Arc::new(Notify::new()),
+            metrics,
         };
         let doing = "migrating the schema of";
         let deadline = tokio::time::Instant::now() + OPERATION_TIMEOUT;
@@ -342,9 +349,11 @@ impl Postgres {
     /// Keeps `event` unless its `(source, id)` is kept; returns once the
     /// transaction committed.
     pub async fn append(&self, event: &wit::Event) -> Result<Outcome, SinkError> {
+        let started = std::time::Instant::now();
         let result = self.insert(event).await;
         match result {
             Ok(true) => {
+                self.metrics.sink_written(started.elapsed(), 1);
                 self.written.notify_waiters();
                 Ok(Outcome::Written)
             }
