@@ -592,6 +592,28 @@ fn a_consumer_reads_events_in_order_and_is_woken() {
         .unwrap();
     assert_eq!(tail(&["--from-start"]), ids);
     assert_eq!(tail(&["-n", "2"]), ids[3..]);
+    // `switchboard forward --store --from … --until …` sends that range.
+    let downstream = Downstream::start();
+    let output = Command::new(SWITCHBOARD)
+        .args([
+            "forward", "--store", &url, "--from", &ids[1], "--until", &ids[3],
+        ])
+        .args(["--to", &downstream.url()])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(printed.contains("3 events sent"), "{printed}");
+    let counts = downstream.counts();
+    assert_eq!(counts.len(), 3, "{counts:?}");
+    assert!(
+        ids[1..4].iter().all(|id| counts.get(id) == Some(&1)),
+        "{counts:?}"
+    );
 }
 
 #[test]

@@ -132,6 +132,15 @@ struct Forward {
     /// Attempts per event before it is counted as not delivered.
     #[arg(long, value_name = "N", default_value_t = 5)]
     attempts: u32,
+    /// Read the PostgreSQL store (`serve --store`) instead of the journal,
+    /// in the order consumers read it; its outbox is left alone.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "SWITCHBOARD_STORE",
+        hide_env_values = true
+    )]
+    store: Option<String>,
 }
 
 /// Run deliveries again through a running receiver's current
@@ -589,6 +598,11 @@ impl Forward {
         range::Range {
             url: http_url(&self.to, "--to")?,
             journal: self.out,
+            store: self
+                .store
+                .as_deref()
+                .map(crate::serve::postgres::StoreUrl::parse)
+                .transpose()?,
             from: range::Mark::parse(&self.from),
             until: self.until.as_deref().map(range::Mark::parse),
             attempts: self.attempts,

@@ -172,14 +172,14 @@ impl Tail {
 /// Events in the order a consumer reads them (README, "Reading events in
 /// order"): after the position `($1, $2)`, never one that a transaction
 /// still in progress could put below it.
-const EVENTS_AFTER: &str = "SELECT xid::text, seq, event::text FROM switchboard_events \
+pub const EVENTS_AFTER: &str = "SELECT xid::text, seq, event::text FROM switchboard_events \
      WHERE (xid, seq) > ($1::text::xid8, $2) AND xid < pg_snapshot_xmin(pg_current_snapshot()) \
      ORDER BY xid, seq LIMIT 500";
 /// The same, backwards from the position `($1, $2)` included.
 const EVENTS_BEFORE: &str = "SELECT xid::text, seq, event::text FROM switchboard_events \
      WHERE (xid, seq) <= ($1::text::xid8, $2) ORDER BY xid DESC, seq DESC LIMIT 500";
 /// The newest settled position.
-const EVENTS_END: &str = "SELECT xid::text, seq FROM switchboard_events \
+pub const EVENTS_END: &str = "SELECT xid::text, seq FROM switchboard_events \
      WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY xid DESC, seq DESC LIMIT 1";
 /// Refusals by `seq` (a diagnostic log: one committed late may be
 /// passed over while following).
