@@ -757,7 +757,8 @@ scheme = { type = "shared-secret", header = "X-OpenCX-Token" }
             "body": String::from_utf8(varda(2).1).unwrap(),
         })
     );
-    let requests: Vec<(&str, &str, Vec<(String, String)>, Vec<u8>)> = vec![
+    type Request<'a> = (&'a str, &'a str, Vec<(String, String)>, Vec<u8>);
+    let requests: Vec<Request<'_>> = vec![
         (
             "POST",
             "/webhooks/varda",

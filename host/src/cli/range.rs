@@ -212,7 +212,7 @@ enum Events {
     Journal(Backlog<File>),
     Store {
         client: tokio_postgres::Client,
-        url: StoreUrl,
+        url: Box<StoreUrl>,
         /// The position read up to, and what is read but not yet taken.
         cursor: (String, i64),
         page: std::collections::VecDeque<Vec<u8>>,
@@ -231,7 +231,7 @@ impl Events {
             .map(|row| (row.get::<_, String>(0), row.get::<_, i64>(1)));
         Ok(Events::Store {
             client,
-            url: url.clone(),
+            url: Box::new(url.clone()),
             cursor: ("0".to_owned(), 0),
             page: std::collections::VecDeque::new(),
             end,
