@@ -89,6 +89,16 @@ struct Tail {
     /// are), or `auto`: pretty on a terminal.
     #[arg(long, value_enum, default_value = "auto")]
     format: tail::Format,
+    /// Read the PostgreSQL store (`serve --store`) instead of a journal:
+    /// events in the order every consumer reads them, woken by `LISTEN`
+    /// (or, with `--refused`, its `switchboard_refusals` table).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "SWITCHBOARD_STORE",
+        hide_env_values = true
+    )]
+    store: Option<String>,
 }
 
 /// Send a range of the journal to a downstream again: from the event with
@@ -122,6 +132,15 @@ struct Forward {
     /// Attempts per event before it is counted as not delivered.
     #[arg(long, value_name = "N", default_value_t = 5)]
     attempts: u32,
+    /// Read the PostgreSQL store (`serve --store`) instead of the journal,
+    /// in the order consumers read it; its outbox is left alone.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "SWITCHBOARD_STORE",
+        hide_env_values = true
+    )]
+    store: Option<String>,
 }
 
 /// Run deliveries again through a running receiver's current
@@ -166,6 +185,15 @@ struct Replay {
     /// reason, without writing anything (duplicates are not looked for).
     #[arg(long)]
     dry_run: bool,
+    /// Replay the refusals kept in this PostgreSQL store (`serve
+    /// --store`), oldest first, when no SOURCE is given.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "SWITCHBOARD_STORE",
+        hide_env_values = true
+    )]
+    store: Option<String>,
 }
 
 /// Print a new Standard Webhooks ed25519 key pair for `v1a` signatures, as
@@ -198,8 +226,35 @@ struct Serve {
     /// The journal: an NDJSON file events are appended to, or `-` for
     /// standard output (not durable). A receiver holds its journal with an
     /// exclusive lock: a second one on the same file refuses to start.
-    #[arg(long, value_name = "FILE|-", default_value = "events.ndjson")]
-    out: String,
+    /// `events.ndjson` unless `--store` (or the configuration's `store`)
+    /// names a database.
+    #[arg(long, value_name = "FILE|-")]
+    out: Option<String>,
+    /// Keep events in PostgreSQL instead of a journal file:
+    /// `postgres://USER[:PASSWORD]@HOST:PORT/DB`. Any number of receivers
+    /// may share one database: they share its dedupe (a redelivery that
+    /// lands on another replica is a duplicate), its refusal log and its
+    /// forwarding. The schema is created or migrated at start. Also
+    /// `SWITCHBOARD_STORE`, or `store = "…"` in the configuration file
+    /// (prefer either to the flag when the URL holds a password). Plain
+    /// TCP: no TLS yet.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "SWITCHBOARD_STORE",
+        hide_env_values = true,
+        conflicts_with = "out"
+    )]
+    store: Option<String>,
+    /// The most connections to the `--store` database (a delivery waits up
+    /// to 5 s for one, then is answered 503).
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    store_connections: usize,
+    /// With `--store` and `--forward`: how long this replica holds the
+    /// events it claimed to forward (renewed while it delivers) before
+    /// another replica may take them, should it die.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    forward_lease: f64,
     /// Also POST every event to this `http://` URL (at least once, retried
     /// with backoff on 5xx, 408, 429 and network errors; the journal is the
     /// spool). Events refused for good (another 4xx) are written to
@@ -526,6 +581,11 @@ impl Tail {
                 reason: self.reason,
             },
             pretty,
+            store: self
+                .store
+                .as_deref()
+                .map(crate::serve::postgres::StoreUrl::parse)
+                .transpose()?,
         }
         .run()
     }
@@ -540,6 +600,11 @@ impl Forward {
         range::Range {
             url: http_url(&self.to, "--to")?,
             journal: self.out,
+            store: self
+                .store
+                .as_deref()
+                .map(crate::serve::postgres::StoreUrl::parse)
+                .transpose()?,
             from: range::Mark::parse(&self.from),
             until: self.until.as_deref().map(range::Mark::parse),
             attempts: self.attempts,
@@ -550,7 +615,41 @@ impl Forward {
 
 impl Replay {
     fn run(self) -> anyhow::Result<()> {
-        let sources = if self.sources.is_empty() {
+        let mut dumped = None;
+        let sources = if let (true, Some(store)) = (self.sources.is_empty(), &self.store) {
+            let url = crate::serve::postgres::StoreUrl::parse(store)?;
+            let path = std::env::temp_dir()
+                .join(format!("switchboard-replay-{}.ndjson", std::process::id()));
+            let records = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(async {
+                    let (client, _) = url.listen("switchboard_refusals").await?;
+                    let rows = client
+                        .query(
+                            "SELECT record::text FROM switchboard_refusals ORDER BY seq",
+                            &[],
+                        )
+                        .await
+                        .map_err(|e| {
+                            anyhow!(url.scrub(&format!("reading the refusals in {url}: {e}")))
+                        })?;
+                    anyhow::Ok(
+                        rows.iter()
+                            .map(|row| row.get::<_, String>(0))
+                            .collect::<Vec<_>>(),
+                    )
+                })?;
+            if records.is_empty() {
+                bail!(
+                    "no refusal kept in {url} (none was refused, or the receivers run with --no-keep-refused)"
+                );
+            }
+            std::fs::write(&path, records.join("\n") + "\n")
+                .with_context(|| format!("writing {}", path.display()))?;
+            dumped = Some(path.clone());
+            vec![path]
+        } else if self.sources.is_empty() {
             let current = crate::serve::refused::path_beside(&self.out);
             let older = crate::serve::refused::older(&current);
             let found: Vec<PathBuf> = [older, current.clone()]
@@ -567,7 +666,7 @@ impl Replay {
         } else {
             self.sources
         };
-        replay::Replay {
+        let result = replay::Replay {
             receiver: http_url(&self.receiver, "--receiver")?,
             sources,
             filter: replay::Filter {
@@ -581,7 +680,11 @@ impl Replay {
             },
             dry_run: self.dry_run,
         }
-        .run()
+        .run();
+        if let Some(path) = dumped {
+            let _ = std::fs::remove_file(path);
+        }
+        result
     }
 }
 
@@ -597,21 +700,39 @@ fn http_url(url: &str, flag: &str) -> anyhow::Result<hyper::Uri> {
 impl Serve {
     fn run(self) -> anyhow::Result<()> {
         init_logging(self.log_level.as_deref(), self.log_format)?;
-        let config = self.settings.load()?;
+        let (config, configured_store) = self.settings.load_with_store()?;
         let forward = self
             .forward
             .map(|url| http_url(&url, "--forward"))
             .transpose()?;
+        anyhow::ensure!(
+            self.store_connections > 0,
+            "--store-connections must be at least 1"
+        );
+        anyhow::ensure!(
+            self.forward_lease.is_finite() && (0.3..=86_400.0).contains(&self.forward_lease),
+            "--forward-lease takes seconds between 0.3 and 86400"
+        );
+        // The flag (or SWITCHBOARD_STORE), else `--out`, else the
+        // configuration file's `store`, else the default journal.
+        let target = match (self.store, self.out, configured_store) {
+            (Some(url), _, _) => crate::serve::Target::Postgres(std::sync::Arc::new(
+                crate::serve::postgres::StoreUrl::parse(&url)?,
+            )),
+            (None, Some(out), _) if out == "-" => crate::serve::Target::Stdout,
+            (None, Some(out), _) => crate::serve::Target::File(PathBuf::from(out)),
+            (None, None, Some(url)) => crate::serve::Target::Postgres(std::sync::Arc::new(
+                crate::serve::postgres::StoreUrl::parse(&url)?,
+            )),
+            (None, None, None) => crate::serve::Target::File(PathBuf::from("events.ndjson")),
+        };
         let options = crate::serve::Options {
             listen: self.listen,
             config,
             component: self
                 .component
                 .unwrap_or_else(switchboard_host::default_component),
-            target: match self.out.as_str() {
-                "-" => crate::serve::Target::Stdout,
-                path => crate::serve::Target::File(PathBuf::from(path)),
-            },
+            target,
             forward,
             dedupe_window: self.dedupe_window,
             read_timeout: std::time::Duration::from_secs(self.read_timeout),
@@ -619,6 +740,8 @@ impl Serve {
             limits: self.limits,
             refused: self.refused,
             console: self.console,
+            store_connections: self.store_connections,
+            forward_lease: std::time::Duration::from_secs_f64(self.forward_lease),
         };
         tokio::runtime::Runtime::new()?.block_on(crate::serve::run(options))
     }
@@ -664,9 +787,14 @@ impl Settings {
     /// The configuration: the file (or every family enabled), then the
     /// environment, then the flags.
     fn load(&self) -> anyhow::Result<Config> {
-        let mut config = match &self.config {
+        Ok(self.load_with_store()?.0)
+    }
+
+    /// [`Settings::load`], and the configuration file's `store`, if any.
+    fn load_with_store(&self) -> anyhow::Result<(Config, Option<String>)> {
+        let (mut config, store) = match &self.config {
             Some(path) => read_config(path)?,
-            None => Config::all_vendors(),
+            None => (Config::all_vendors(), None),
         };
         config.apply_env(
             std::env::vars_os()
@@ -701,7 +829,7 @@ impl Settings {
             config.vendor_mut(vendor).secrets.push(secret);
         }
         config.validate()?;
-        Ok(config)
+        Ok((config, store))
     }
 }
 
@@ -711,15 +839,19 @@ fn vendor_help(what: &str) -> String {
 }
 
 /// The `SWITCHBOARD_*` variables the host reads besides the configuration's.
-const HOST_VARIABLES: &[&str] = &["SWITCHBOARD_COMPONENT"];
+const HOST_VARIABLES: &[&str] = &["SWITCHBOARD_COMPONENT", "SWITCHBOARD_STORE"];
 
 /// The configuration file, parsed but not yet validated (the environment and
-/// flags still apply). A parse error names the file and the line, and never
-/// shows the text: a value in the wrong place may be a secret.
-fn read_config(path: &Path) -> anyhow::Result<Config> {
+/// flags still apply), and its `store` (the host's key, which the core's
+/// configuration does not know). A parse error names the file and the
+/// line, and never shows the text: a value in the wrong place may be a
+/// secret.
+fn read_config(path: &Path) -> anyhow::Result<(Config, Option<String>)> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let shown = path.display().to_string();
+    let (text, store) = take_store(&text, path.extension().is_some_and(|e| e == "json"))
+        .map_err(|problem| ConfigError::new(format!("{shown}: store"), problem))?;
     let config = if path.extension().is_some_and(|e| e == "json") {
         serde_json::from_str(&text).map_err(|e| ConfigError::unreadable(shown, &e.to_string()))?
     } else {
@@ -731,7 +863,65 @@ fn read_config(path: &Path) -> anyhow::Result<Config> {
             ConfigError::unreadable(format!("{shown}{at}"), e.message())
         })?
     };
-    Ok(config)
+    Ok((config, store))
+}
+
+/// The top-level `store` of a configuration file, and the text without it
+/// (for the core's parser, which refuses keys it does not know). In TOML
+/// its lines are blanked, so that the line numbers of any later error
+/// stay right; a document that does not parse is returned whole, for the
+/// core's parser to report. The error never shows the value.
+fn take_store(text: &str, json: bool) -> Result<(String, Option<String>), String> {
+    const PROBLEM: &str = "must be a postgres:// URL string";
+    if json {
+        let Ok(serde_json::Value::Object(mut document)) =
+            serde_json::from_str::<serde_json::Value>(text)
+        else {
+            return Ok((text.to_owned(), None));
+        };
+        return match document.remove("store") {
+            None => Ok((text.to_owned(), None)),
+            Some(serde_json::Value::String(url)) => {
+                Ok((serde_json::Value::Object(document).to_string(), Some(url)))
+            }
+            Some(_) => Err(PROBLEM.to_owned()),
+        };
+    }
+    #[derive(serde::Deserialize)]
+    struct HostKeys {
+        store: Option<toml::Value>,
+    }
+    let Ok(keys) = toml::from_str::<HostKeys>(text) else {
+        return Ok((text.to_owned(), None));
+    };
+    let Some(value) = keys.store else {
+        return Ok((text.to_owned(), None));
+    };
+    let Some(url) = value.as_str().map(str::to_owned) else {
+        return Err(PROBLEM.to_owned());
+    };
+    // The `store = …` lines: from the start of the line of the key to the
+    // end of the line of the value's end.
+    #[derive(serde::Deserialize)]
+    struct Spans {
+        store: toml::Spanned<String>,
+    }
+    let span = toml::from_str::<Spans>(text)
+        .map_err(|_| PROBLEM.to_owned())?
+        .store
+        .span();
+    let start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[span.end..]
+        .find('\n')
+        .map_or(text.len(), |i| span.end + i);
+    let blanked: String = text[start..end]
+        .chars()
+        .map(|c| if c == '\n' { c } else { ' ' })
+        .collect();
+    Ok((
+        format!("{}{blanked}{}", &text[..start], &text[end..]),
+        Some(url),
+    ))
 }
 
 /// `SWITCHBOARD_SECRET_<VENDOR>`.
@@ -814,4 +1004,37 @@ fn derived_id(body: &[u8], timestamp: i64) -> String {
         timestamp.to_string().as_bytes(),
     ]));
     format!("msg_{}", &digest[..24])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configuration_files_store_is_taken_out_for_the_host() {
+        let text = "# receivers\nstore = \"postgres://app:pw@db/events\" # shared\n\n[vendors.varda]\nsecrets = [\"s\"]\nbogus = 1\n";
+        let (rest, store) = take_store(text, false).unwrap();
+        assert_eq!(store.as_deref(), Some("postgres://app:pw@db/events"));
+        assert!(!rest.contains("postgres://"), "{rest}");
+        // Lines are blanked, not removed: a later error keeps its line.
+        assert_eq!(rest.lines().count(), text.lines().count());
+        let error = toml::from_str::<Config>(&rest).unwrap_err();
+        assert!(error.to_string().contains("at line 6"), "{error}");
+        // Without `store`, the text is untouched.
+        let plain = "[vendors.varda]\nsecrets = [\"s\"]\n";
+        assert_eq!(take_store(plain, false).unwrap(), (plain.to_owned(), None));
+        // JSON.
+        let (rest, store) = take_store(
+            r#"{"store": "postgres://app@db/events", "vendors": {}}"#,
+            true,
+        )
+        .unwrap();
+        assert_eq!(store.as_deref(), Some("postgres://app@db/events"));
+        assert!(serde_json::from_str::<Config>(&rest).is_ok(), "{rest}");
+        // Not a string: an error that does not show the value.
+        for (text, json) in [("store = 5432\n", false), (r#"{"store": ["x"]}"#, true)] {
+            let problem = take_store(text, json).unwrap_err();
+            assert!(problem.contains("postgres:// URL string"), "{problem}");
+        }
+    }
 }

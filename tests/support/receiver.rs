@@ -38,14 +38,32 @@ impl Receiver {
         journal: &Path,
         extra: &[&str],
     ) -> std::io::Result<(Receiver, std::sync::mpsc::Receiver<String>)> {
+        Receiver::start_where(binary, config, ["--out".into(), journal.into()], extra)
+    }
+
+    /// [`Receiver::start_logged`] with `--store store` instead of `--out`.
+    pub fn start_store(
+        binary: &str,
+        config: &Path,
+        store: &str,
+        extra: &[&str],
+    ) -> std::io::Result<(Receiver, std::sync::mpsc::Receiver<String>)> {
+        Receiver::start_where(binary, config, ["--store".into(), store.into()], extra)
+    }
+
+    fn start_where(
+        binary: &str,
+        config: &Path,
+        store: [OsString; 2],
+        extra: &[&str],
+    ) -> std::io::Result<(Receiver, std::sync::mpsc::Receiver<String>)> {
         let mut args: Vec<OsString> = vec![
             "--listen".into(),
             "127.0.0.1:0".into(),
             "--config".into(),
             config.into(),
-            "--out".into(),
-            journal.into(),
         ];
+        args.extend(store);
         if !extra.contains(&"--read-timeout") {
             args.extend(["--read-timeout".into(), "2".into()]);
         }
@@ -77,6 +95,12 @@ impl Receiver {
     /// The `GET /metrics` text.
     pub fn metrics(&self) -> std::io::Result<String> {
         Ok(self.send("GET", "/metrics")?.body)
+    }
+
+    /// Kills it with SIGKILL and waits for it: a crash.
+    pub fn kill(mut self) -> std::io::Result<()> {
+        self.child.kill()?;
+        self.child.wait().map(drop)
     }
 
     /// Sends it SIGTERM, and returns at once.

@@ -15,7 +15,9 @@ use tokio::sync::watch;
 use super::Incomplete;
 use super::sources::{MAX_LINE, parse_time};
 use super::tail::clean;
+use super::tail::{EVENTS_AFTER, EVENTS_END};
 use crate::serve::forward::{Backlog, Downstream, Item, Sent, shown};
+use crate::serve::postgres::StoreUrl;
 
 /// An end of the range: an event id, or a time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +43,8 @@ impl Mark {
 pub struct Range {
     /// The journal.
     pub journal: PathBuf,
+    /// Read the PostgreSQL store instead of the journal.
+    pub store: Option<StoreUrl>,
     /// The downstream.
     pub url: Uri,
     /// The first event: the one with this id, or the first whose `time` is
@@ -75,11 +79,17 @@ impl Range {
     }
 
     async fn send(self) -> anyhow::Result<()> {
-        let file = File::open(&self.journal)
-            .with_context(|| format!("reading the journal {}", self.journal.display()))?;
-        let length = file.metadata()?.len();
-        let mut backlog = Backlog::new(file, 0, MAX_LINE);
-        backlog.allow(length);
+        let (mut events, source) = match &self.store {
+            Some(url) => (Events::store(url).await?, url.to_string()),
+            None => {
+                let file = File::open(&self.journal)
+                    .with_context(|| format!("reading the journal {}", self.journal.display()))?;
+                let length = file.metadata()?.len();
+                let mut backlog = Backlog::new(file, 0, MAX_LINE);
+                backlog.allow(length);
+                (Events::Journal(backlog), self.journal.display().to_string())
+            }
+        };
         let downstream = Downstream::new(self.url.clone());
         let (stop, mut stopped) = watch::channel(false);
         tokio::spawn(async move {
@@ -100,15 +110,11 @@ impl Range {
         let mut started = false;
         let mut interrupted = false;
         let mut number = 0u64;
-        while let Some(item) = backlog.next()? {
+        while let Some(text) = events.next().await? {
             number += 1;
-            let (text, head) = match item {
-                Item::Line { text, .. } => {
-                    let head = serde_json::from_slice::<Head>(&text).ok();
-                    (Some(text), head)
-                }
-                Item::TooLong { .. } => (None, None),
-            };
+            let head = text
+                .as_deref()
+                .and_then(|text| serde_json::from_slice::<Head>(text).ok());
             let (id, time) = head
                 .as_ref()
                 .map(|h| (h.id.as_deref(), h.time.as_deref().and_then(parse_time)))
@@ -129,8 +135,7 @@ impl Range {
             }
             let (Some(text), Some(id)) = (text, id) else {
                 eprintln!(
-                    "line {number} of {} is not a CloudEvent (or over {MAX_LINE} bytes); not sent",
-                    self.journal.display()
+                    "event {number} of {source} is not a CloudEvent (or over {MAX_LINE} bytes); not sent"
                 );
                 counts.failed += 1;
                 continue;
@@ -177,7 +182,7 @@ impl Range {
                     Mark::Id(id) => format!("with the id {}", shown(id)),
                     Mark::Time(..) => "with a time at or after --from".to_owned(),
                 },
-                self.journal.display()
+                source
             );
         }
         let Counts {
@@ -198,4 +203,89 @@ impl Range {
         }
         Ok(())
     }
+}
+
+/// Where the events come from: the journal's lines, or the PostgreSQL
+/// store's events in the consumer's order (up to what was settled when
+/// the run started).
+enum Events {
+    Journal(Backlog<File>),
+    Store {
+        client: tokio_postgres::Client,
+        url: Box<StoreUrl>,
+        /// The position read up to, and what is read but not yet taken.
+        cursor: (String, i64),
+        page: std::collections::VecDeque<Vec<u8>>,
+        /// The newest settled position when the run started.
+        end: Option<(String, i64)>,
+    },
+}
+
+impl Events {
+    async fn store(url: &StoreUrl) -> anyhow::Result<Events> {
+        let (client, _) = url.listen("switchboard_events").await?;
+        let end = client
+            .query_opt(EVENTS_END, &[])
+            .await
+            .map_err(|e| store_error(url, &e))?
+            .map(|row| (row.get::<_, String>(0), row.get::<_, i64>(1)));
+        Ok(Events::Store {
+            client,
+            url: Box::new(url.clone()),
+            cursor: ("0".to_owned(), 0),
+            page: std::collections::VecDeque::new(),
+            end,
+        })
+    }
+
+    /// The next event: `Some(None)` for a journal line too long to read.
+    async fn next(&mut self) -> anyhow::Result<Option<Option<Vec<u8>>>> {
+        match self {
+            Events::Journal(backlog) => Ok(backlog.next()?.map(|item| match item {
+                Item::Line { text, .. } => Some(text),
+                Item::TooLong { .. } => None,
+            })),
+            Events::Store {
+                client,
+                url,
+                cursor,
+                page,
+                end,
+            } => {
+                if page.is_empty() && end.as_ref().is_some_and(|end| &*cursor != end) {
+                    let rows = client
+                        .query(EVENTS_AFTER, &[&cursor.0, &cursor.1])
+                        .await
+                        .map_err(|e| store_error(url, &e))?;
+                    for row in rows {
+                        let position = (row.get::<_, String>(0), row.get::<_, i64>(1));
+                        let past = end.as_ref().is_some_and(|end| {
+                            position.0.parse::<u64>().unwrap_or(0)
+                                > end.0.parse::<u64>().unwrap_or(0)
+                                || (position.0 == end.0 && position.1 > end.1)
+                        });
+                        if past {
+                            *end = Some(cursor.clone());
+                            break;
+                        }
+                        *cursor = position;
+                        page.push_back(row.get::<_, String>(2).into_bytes());
+                    }
+                    if page.is_empty() {
+                        *end = Some(cursor.clone());
+                    }
+                }
+                Ok(page.pop_front().map(Some))
+            }
+        }
+    }
+}
+
+/// A database error, its password scrubbed.
+fn store_error(url: &StoreUrl, error: &tokio_postgres::Error) -> anyhow::Error {
+    let detail = error
+        .as_db_error()
+        .map(|db| format!(": {}", db.message()))
+        .unwrap_or_default();
+    anyhow::anyhow!(url.scrub(&format!("reading {url}: {error}{detail}")))
 }

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use super::sources::MAX_LINE;
 use crate::serve::forward::{Backlog, Item};
+use crate::serve::postgres::StoreUrl;
 use crate::serve::refused;
 
 /// How often a followed file's length is looked at.
@@ -89,11 +90,19 @@ pub struct Tail {
     pub filter: Filter,
     /// Pretty or JSON.
     pub pretty: bool,
+    /// Read the PostgreSQL store instead of `path`.
+    pub store: Option<StoreUrl>,
 }
 
 impl Tail {
     /// Prints, then follows until SIGINT, SIGTERM or a closed stdout.
     pub fn run(self) -> anyhow::Result<()> {
+        if let Some(url) = &self.store {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            return runtime.block_on(self.run_store(url));
+        }
         if !self.path.is_file() {
             bail!(
                 "no {} at {} (the receiver creates it when it starts; --out names the journal)",
@@ -157,6 +166,133 @@ impl Tail {
                 }
             }
         })
+    }
+}
+
+/// Events in the order a consumer reads them (README, "Reading events in
+/// order"): after the position `($1, $2)`, never one that a transaction
+/// still in progress could put below it.
+pub const EVENTS_AFTER: &str = "SELECT xid::text, seq, event::text FROM switchboard_events \
+     WHERE (xid, seq) > ($1::text::xid8, $2) AND xid < pg_snapshot_xmin(pg_current_snapshot()) \
+     ORDER BY xid, seq LIMIT 500";
+/// The same, backwards from the position `($1, $2)` included.
+const EVENTS_BEFORE: &str = "SELECT xid::text, seq, event::text FROM switchboard_events \
+     WHERE (xid, seq) <= ($1::text::xid8, $2) ORDER BY xid DESC, seq DESC LIMIT 500";
+/// The newest settled position.
+pub const EVENTS_END: &str = "SELECT xid::text, seq FROM switchboard_events \
+     WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY xid DESC, seq DESC LIMIT 1";
+/// Refusals by `seq` (a diagnostic log: one committed late may be
+/// passed over while following).
+const REFUSALS_AFTER: &str = "SELECT '0', seq, record::text FROM switchboard_refusals \
+     WHERE seq > $2 AND $1::text IS NOT NULL ORDER BY seq LIMIT 500";
+const REFUSALS_BEFORE: &str = "SELECT '0', seq, record::text FROM switchboard_refusals \
+     WHERE seq <= $2 AND $1::text IS NOT NULL ORDER BY seq DESC LIMIT 500";
+const REFUSALS_END: &str = "SELECT '0', seq FROM switchboard_refusals ORDER BY seq DESC LIMIT 1";
+
+impl Tail {
+    /// [`Tail::run`] against the PostgreSQL store: the history by the
+    /// consumer's order, then woken by `LISTEN switchboard_events` (and
+    /// every [`POLL`] × 5, for events that were held back behind a
+    /// transaction in progress).
+    async fn run_store(&self, url: &StoreUrl) -> anyhow::Result<()> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (after, before, end) = match self.refused {
+            true => (REFUSALS_AFTER, REFUSALS_BEFORE, REFUSALS_END),
+            false => (EVENTS_AFTER, EVENTS_BEFORE, EVENTS_END),
+        };
+        let (client, woken) = url.listen("switchboard_events").await?;
+        let shown = PathBuf::from(url.to_string());
+        let mut out = Out {
+            stdout: std::io::BufWriter::new(std::io::stdout().lock()),
+            pretty: self.pretty,
+            refused: self.refused,
+        };
+        let scrub = |e: tokio_postgres::Error| {
+            anyhow::anyhow!(url.scrub(&format!(
+                "reading {url}: {e}: {}",
+                e.as_db_error().map(|d| d.message()).unwrap_or_default()
+            )))
+        };
+        let position = |row: &tokio_postgres::Row| (row.get::<_, String>(0), row.get::<_, i64>(1));
+        let newest = client.query_opt(end, &[]).await.map_err(scrub)?;
+        let mut cursor = ("0".to_owned(), 0i64);
+        let mut history = Vec::new();
+        match (self.start, newest) {
+            (_, None) => {}
+            (Start::FromStart, Some(_)) => {}
+            (Start::Last(n), Some(newest)) => {
+                // Backwards from the newest, until n match.
+                cursor = position(&newest);
+                let mut from = cursor.clone();
+                'pages: loop {
+                    let rows = client
+                        .query(before, &[&from.0, &from.1])
+                        .await
+                        .map_err(scrub)?;
+                    let Some(last) = rows.last() else { break };
+                    let next = position(last);
+                    for row in &rows {
+                        if history.len() == n {
+                            break 'pages;
+                        }
+                        let text: String = row.get(2);
+                        let matches = serde_json::from_str::<Value>(&text)
+                            .is_ok_and(|value| self.filter.matches(&value));
+                        if matches {
+                            history.push(text);
+                        }
+                    }
+                    if rows.len() < 500 {
+                        break;
+                    }
+                    from = (next.0, next.1 - 1);
+                }
+                history.reverse();
+            }
+        }
+        for text in &history {
+            out.line(text.as_bytes(), &shown, 0, &self.filter)?;
+        }
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut woken = woken;
+        let follow_from_start = matches!(self.start, Start::FromStart);
+        let mut first = true;
+        loop {
+            if !first || follow_from_start {
+                loop {
+                    let rows = client
+                        .query(after, &[&cursor.0, &cursor.1])
+                        .await
+                        .map_err(scrub)?;
+                    for row in &rows {
+                        cursor = position(row);
+                        let text: String = row.get(2);
+                        out.line(text.as_bytes(), &shown, 0, &self.filter)?;
+                    }
+                    if rows.len() < 500 {
+                        break;
+                    }
+                }
+            }
+            first = false;
+            match out.flush() {
+                Ok(()) => {}
+                Err(e) if closed(&e) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+            if !self.follow {
+                return Ok(());
+            }
+            tokio::select! {
+                notified = woken.recv() => if notified.is_none() {
+                    anyhow::bail!("the connection to {url} was lost");
+                },
+                () = tokio::time::sleep(POLL * 5) => {}
+                _ = terminate.recv() => return Ok(()),
+                _ = interrupt.recv() => return Ok(()),
+            }
+        }
     }
 }
 

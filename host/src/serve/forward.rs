@@ -86,6 +86,11 @@ pub struct Forwarder {
 }
 
 impl Forwarder {
+    /// A forwarder running as `task`, stopped through `stop`.
+    pub(super) fn new(stop: watch::Sender<bool>, task: JoinHandle<()>) -> Forwarder {
+        Forwarder { stop, task }
+    }
+
     /// Stops forwarding: abandons the attempt in flight (it is sent again at
     /// the next start), persists the offset and logs what is left.
     pub async fn stop(self) {

@@ -27,7 +27,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -36,29 +36,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::metrics::Metrics;
-
-/// Where events go.
-#[derive(Debug, Clone)]
-pub enum Target {
-    /// Appended to this file and fsynced.
-    File(PathBuf),
-    /// Written to standard output (not durable; for piping).
-    Stdout,
-}
-
-/// What became of an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Appended (and, for a file, durable).
-    Written,
-    /// Already in the journal: nothing written.
-    Duplicate,
-}
-
-/// Why an event could not be written.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct SinkError(String);
+pub use super::store::{Outcome, SinkError, Target};
 
 /// How much of the journal file is durable: its first `bytes` bytes are
 /// fsynced and hold `lines` complete lines.
@@ -117,6 +95,11 @@ impl Journal {
                 )
             }
             Target::Stdout => (Writer::Stdout, Durable::default()),
+            Target::Postgres(url) => {
+                return Err(std::io::Error::other(format!(
+                    "{url} is a database, not a journal file"
+                )));
+            }
         };
         metrics.journal_durable(durable.bytes, durable.lines);
         let (published, watched) = watch::channel(durable);
@@ -137,10 +120,10 @@ impl Journal {
         self.entries
             .send(Entry { key, line, answer })
             .await
-            .map_err(|_| SinkError("the journal is closed".to_owned()))?;
+            .map_err(|_| SinkError::new("the journal is closed"))?;
         answered
             .await
-            .map_err(|_| SinkError("the journal writer stopped".to_owned()))?
+            .map_err(|_| SinkError::new("the journal writer stopped"))?
     }
 }
 
@@ -228,7 +211,7 @@ async fn run(
             }
             Err(e) => {
                 tracing::error!(error = %e, events = fresh.len(), "journal write failed");
-                let error = SinkError(format!("the journal write failed: {e}"));
+                let error = SinkError::new(format!("the journal write failed: {e}"));
                 for entry in fresh {
                     let _ = entry.answer.send(Err(error.clone()));
                 }
@@ -447,6 +430,7 @@ impl Seen {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn scratch(name: &str) -> PathBuf {
         let dir =

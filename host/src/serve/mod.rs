@@ -3,8 +3,9 @@
 //!
 //! Each delivery is read (bounded by the body limit, the body budget and a
 //! read timeout), run through the component in a pooled instance on the
-//! blocking pool (after a bounded wait for one), and its event appended to
-//! the journal; the vendor hears `200` only once the event is durable.
+//! blocking pool (after a bounded wait for one), and its event kept in the
+//! store ([`store`]: the file journal, or PostgreSQL with `--store`); the
+//! vendor hears `200` only once the event is durable.
 //! Routes: `POST /webhooks/{vendor}`, `POST /webhooks` (detection),
 //! `GET /healthz`, `GET /metrics`, the loopback-only admin route `POST
 //! /replay` ([`replay`]) and the browser console under `/console`
@@ -25,8 +26,11 @@ pub mod forward;
 mod journal;
 mod limits;
 mod metrics;
+mod outbox;
+pub mod postgres;
 pub mod refused;
 mod replay;
+pub mod store;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -51,11 +55,12 @@ use switchboard_http::{Answer, ConsoleRoute, Overload, Route, Routes};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
-pub use journal::Target;
-use journal::{Journal, Outcome};
+use journal::Journal;
 pub use limits::Limits;
 use limits::{BodyBudget, Lingering};
 use metrics::{Metrics, vendor_label};
+pub use store::Target;
+use store::{Outcome, Store};
 
 /// Everything `serve` is started with.
 #[derive(Debug)]
@@ -82,6 +87,11 @@ pub struct Options {
     pub refused: refused::Settings,
     /// The console: whether it is served, its token, its caps.
     pub console: console::Settings,
+    /// The most connections to a PostgreSQL store.
+    pub store_connections: usize,
+    /// How long a replica forwarding from PostgreSQL holds the events it
+    /// claimed before another may take them.
+    pub forward_lease: Duration,
 }
 
 /// A response's body: a whole one, or a console stream.
@@ -97,7 +107,7 @@ struct State {
     config: Arc<wit::Config>,
     body_limit: usize,
     read_timeout: Duration,
-    journal: Journal,
+    store: Store,
     metrics: Arc<Metrics>,
     /// The refusal log, unless it is off or the journal is `-`.
     keeper: Option<refused::Keeper>,
@@ -129,38 +139,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     };
     let switchboard = Switchboard::from_file(&options.component, host_options)?;
     let metrics = Arc::new(Metrics::new());
-    let (journal, writer) = Journal::open(
-        options.target.clone(),
-        options.dedupe_window,
-        Arc::clone(&metrics),
-    )
-    .with_context(|| match &options.target {
-        Target::File(path) => format!("opening the journal {}", path.display()),
-        Target::Stdout => "opening the journal on standard output".to_owned(),
-    })?;
-    let forwarder = match (&options.forward, &options.target) {
-        (Some(url), Target::File(path)) => Some(forward::spawn(
-            url.clone(),
-            path.clone(),
-            journal.durable.clone(),
-            options.config.body_limit,
-            Arc::clone(&metrics),
-        )),
-        (Some(_), Target::Stdout) => {
-            anyhow::bail!("--forward needs a journal file to spool to, not --out -")
-        }
-        (None, _) => None,
-    };
-    let (keeper, keeper_writer) = match &options.target {
-        Target::File(journal) if options.refused.enabled() => {
-            let path = refused::path_beside(journal);
-            let (keeper, writer) =
-                refused::Keeper::open(path.clone(), &options.refused, &options.config)
-                    .with_context(|| format!("opening the refusal log {}", path.display()))?;
-            (Some(keeper), Some(writer))
-        }
-        _ => (None, None),
-    };
+    let opened = open_store(&options, &metrics).await?;
     let (stop, stopping) = watch::channel(false);
     let console = (!options.console.no_console).then(|| {
         // The refusal log's generations, older first: the console starts
@@ -188,9 +167,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         config: Arc::new(wit::Config::from(&options.config)),
         body_limit: options.config.body_limit,
         read_timeout: options.read_timeout,
-        journal,
+        store: opened.store,
         metrics,
-        keeper,
+        keeper: opened.keeper,
         routes: Routes {
             console: console.is_some(),
             ..Routes::RECEIVER
@@ -223,15 +202,113 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         () = tokio::time::sleep(options.drain_timeout) => tracing::warn!("in-flight requests did not finish in time"),
     }
     drop(state);
-    writer.await.context("the journal writer failed")?;
-    if let Some(writer) = keeper_writer {
+    if let Some(writer) = opened.writer {
+        writer.await.context("the journal writer failed")?;
+    }
+    if let Some(writer) = opened.keeper_writer {
         writer.await.context("the refusal log's writer failed")?;
     }
-    if let Some(forwarder) = forwarder {
+    if let Some(forwarder) = opened.forwarder {
         forwarder.stop().await;
     }
-    tracing::info!("stopped; the journal is flushed");
+    tracing::info!("stopped; every acknowledged event is durable");
     Ok(())
+}
+
+/// The store, with what runs beside it: the journal's writer task, the
+/// refusal log and its writer, the forwarder.
+struct Opened {
+    store: Store,
+    writer: Option<tokio::task::JoinHandle<()>>,
+    keeper: Option<refused::Keeper>,
+    keeper_writer: Option<tokio::task::JoinHandle<()>>,
+    forwarder: Option<forward::Forwarder>,
+}
+
+/// Opens the store `options` name (migrating a PostgreSQL schema), and
+/// starts the refusal log and forwarding that go with it.
+async fn open_store(options: &Options, metrics: &Arc<Metrics>) -> anyhow::Result<Opened> {
+    let keep_refused = options.refused.enabled();
+    match &options.target {
+        Target::Postgres(url) => {
+            let postgres = postgres::Postgres::open(
+                Arc::clone(url),
+                options.store_connections,
+                Arc::clone(metrics),
+            )
+            .await
+            .with_context(|| format!("opening the PostgreSQL store {url}"))?;
+            let (keeper, keeper_writer) = match keep_refused {
+                true => {
+                    let (keeper, writer) = refused::Keeper::open_postgres(
+                        postgres.clone(),
+                        &options.refused,
+                        &options.config,
+                    );
+                    (Some(keeper), Some(writer))
+                }
+                false => (None, None),
+            };
+            let forwarder = options.forward.as_ref().map(|url| {
+                outbox::spawn(
+                    url.clone(),
+                    postgres.clone(),
+                    options.forward_lease,
+                    Arc::clone(metrics),
+                )
+            });
+            Ok(Opened {
+                store: Store::Postgres(postgres),
+                writer: None,
+                keeper,
+                keeper_writer,
+                forwarder,
+            })
+        }
+        Target::File(_) | Target::Stdout => {
+            let (journal, writer) = Journal::open(
+                options.target.clone(),
+                options.dedupe_window,
+                Arc::clone(metrics),
+            )
+            .with_context(|| match &options.target {
+                Target::Stdout => "opening the journal on standard output".to_owned(),
+                target => format!("opening the journal {}", target.shown()),
+            })?;
+            let forwarder = match (&options.forward, &options.target) {
+                (Some(url), Target::File(path)) => Some(forward::spawn(
+                    url.clone(),
+                    path.clone(),
+                    journal.durable.clone(),
+                    options.config.body_limit,
+                    Arc::clone(metrics),
+                )),
+                (Some(_), _) => {
+                    anyhow::bail!("--forward needs a journal file to spool to, not --out -")
+                }
+                (None, _) => None,
+            };
+            let (keeper, keeper_writer) = match &options.target {
+                Target::File(journal) if keep_refused => {
+                    let path = refused::path_beside(journal);
+                    let (keeper, writer) =
+                        refused::Keeper::open(path.clone(), &options.refused, &options.config)
+                            .with_context(|| {
+                                format!("opening the refusal log {}", path.display())
+                            })?;
+                    (Some(keeper), Some(writer))
+                }
+                _ => (None, None),
+            };
+            Ok(Opened {
+                store: Store::File(journal),
+                writer: Some(writer),
+                keeper,
+                keeper_writer,
+                forwarder,
+            })
+        }
+    }
 }
 
 /// One line per enabled vendor: its scheme and how many secrets it has
@@ -667,7 +744,7 @@ async fn webhook(
     if let Some(capture) = &mut capture {
         capture.event = Some(event.json.clone());
     }
-    let answer = journal(state, event).await;
+    let answer = keep(state, event).await;
     Handled {
         answer,
         vendor,
@@ -822,11 +899,10 @@ async fn process(
     }
 }
 
-/// Appends the event to the journal: `200` once it is durable (or was
-/// already there), `503` if it cannot be written.
-async fn journal(state: &State, event: wit::Event) -> Answer {
-    let key = journal::key(&event.source, &event.id);
-    match state.journal.append(key, event.json).await {
+/// Keeps the event in the store: `200` once it is durable (or was already
+/// there), `503` if it cannot be written.
+async fn keep(state: &State, event: wit::Event) -> Answer {
+    match state.store.append(&event).await {
         Ok(outcome) => Answer::Accepted {
             id: event.id,
             event_type: event.type_,

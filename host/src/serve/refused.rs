@@ -26,6 +26,12 @@
 //!   a bounded queue ([`QUEUE_RECORDS`] records, [`QUEUE_BYTES`] bytes);
 //!   when it is full the record is dropped and counted
 //!   (`switchboard_refusals_dropped_total`), the request never waits.
+//! - **In the database** instead, when the store is PostgreSQL: each
+//!   record is a row of `switchboard_refusals` (`seq`, `received_at`,
+//!   `bytes`, `record`: the same JSON object), written by one task per
+//!   replica; after each insert the oldest rows past either cap are
+//!   deleted, under a lock shared by the replicas, so the table stays
+//!   within the caps whatever number of replicas write to it.
 //! - **Not fsynced.** Each record is one `write`, so readers (`switchboard
 //!   tail --refused`) see it at once, but it is a diagnostic log, not a
 //!   ledger: a crash may lose the last records. A torn last line is cut off
@@ -46,6 +52,7 @@ use tokio::task::JoinHandle;
 
 use super::delivery::body_field;
 use super::journal::complete_length;
+use super::postgres::Postgres;
 
 /// How many records may wait for the writer.
 pub const QUEUE_RECORDS: usize = 256;
@@ -160,9 +167,8 @@ impl Keeper {
         config: &Config,
     ) -> std::io::Result<(Keeper, JoinHandle<()>)> {
         let mut store = Store::open(path, settings)?;
-        let (queue, mut records) = mpsc::channel::<String>(QUEUE_RECORDS);
-        let counts = Arc::new(Counts::default());
-        let writing = Arc::clone(&counts);
+        let (keeper, mut records) = Keeper::new(config);
+        let writing = Arc::clone(&keeper.counts);
         let writer = tokio::task::spawn_blocking(move || {
             while let Some(record) = records.blocking_recv() {
                 writing
@@ -178,12 +184,52 @@ impl Keeper {
                 };
             }
         });
+        Ok((keeper, writer))
+    }
+
+    /// Starts a writer task keeping refusals in the PostgreSQL store's
+    /// `switchboard_refusals` table, within `settings`' caps (the oldest
+    /// records deleted past them; a record over the byte cap by itself is
+    /// not kept); it ends once every `Keeper` clone is dropped.
+    pub fn open_postgres(
+        postgres: Postgres,
+        settings: &Settings,
+        config: &Config,
+    ) -> (Keeper, JoinHandle<()>) {
+        let (keeper, mut records) = Keeper::new(config);
+        let writing = Arc::clone(&keeper.counts);
+        let (max_records, max_bytes) =
+            (settings.refused_max_deliveries, settings.refused_max_bytes);
+        let writer = tokio::spawn(async move {
+            while let Some(record) = records.recv().await {
+                writing
+                    .queued_bytes
+                    .fetch_sub(record.len(), Ordering::Relaxed);
+                if record.len() as u64 > max_bytes {
+                    writing.dropped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                match postgres.keep_refusal(&record, max_records, max_bytes).await {
+                    Ok(()) => writing.kept.fetch_add(1, Ordering::Relaxed),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot keep a refusal in the database");
+                        writing.dropped.fetch_add(1, Ordering::Relaxed)
+                    }
+                };
+            }
+        });
+        (keeper, writer)
+    }
+
+    /// A keeper and the queue its writer reads.
+    fn new(config: &Config) -> (Keeper, mpsc::Receiver<String>) {
+        let (queue, records) = mpsc::channel::<String>(QUEUE_RECORDS);
         let keeper = Keeper {
             queue,
-            counts,
+            counts: Arc::new(Counts::default()),
             redactor: Arc::new(Redactor::new(config)),
         };
-        Ok((keeper, writer))
+        (keeper, records)
     }
 
     /// Hands `refusal` to the writer, or drops and counts it if the queue

@@ -27,7 +27,7 @@ use switchboard_host::wit;
 use switchboard_http::{Answer, Replayed};
 
 use super::delivery::Delivery;
-use super::{Processed, State, journal, process, read_body, unix_now};
+use super::{Processed, State, keep, process, read_body, unix_now};
 
 /// The most deliveries one `POST /replay` may carry (`switchboard replay`
 /// sends fewer at a time).
@@ -135,7 +135,7 @@ pub(super) async fn run(state: &State, delivery: Delivery, dry_run: bool) -> Rep
             event_type: event.type_,
         };
     }
-    match journal(state, event).await {
+    match keep(state, event).await {
         Answer::Accepted {
             id,
             event_type,

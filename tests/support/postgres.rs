@@ -1,0 +1,308 @@
+//! A throwaway PostgreSQL for the tests: a real server (Debian's
+//! `postgresql` package, `initdb` and `pg_ctl` from
+//! `/usr/lib/postgresql/<version>/bin`), never a mock. A cluster lives in
+//! a temporary directory and listens on a free loopback port, with trust
+//! authentication on loopback but for the role `guarded`, whose password
+//! ([`GUARDED_PASSWORD`]) is checked (scram-sha-256).
+//!
+//! [`shared`] starts one cluster per test binary, on first use; each test
+//! takes a fresh database of it ([`Cluster::database`]). A test that stops
+//! or restarts the server starts its own ([`Cluster::start`]). A cluster is
+//! stopped (`pg_ctl stop -m immediate`) and its directory removed when its
+//! guard is dropped, and, for the shared one or a test that aborts, by a
+//! watchdog process that does the same once the test binary has exited:
+//! no test, failing or not, leaves a server running.
+//!
+//! `initdb` refuses to run as root: as root, every server command runs as
+//! the `postgres` user (`runuser`). Without PostgreSQL the tests fail and
+//! say what to install (`make test` installs it).
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// The role whose password is checked.
+pub const GUARDED_USER: &str = "guarded";
+/// Its password.
+pub const GUARDED_PASSWORD: &str = "guarded-pw-7f3a";
+
+/// A running PostgreSQL cluster, stopped when dropped.
+#[derive(Debug)]
+pub struct Cluster {
+    bin: PathBuf,
+    dir: PathBuf,
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+    as_postgres: bool,
+}
+
+/// The cluster shared by the tests of this binary.
+pub fn shared() -> &'static Cluster {
+    static SHARED: OnceLock<Cluster> = OnceLock::new();
+    SHARED.get_or_init(|| Cluster::start().expect("a PostgreSQL cluster for the tests"))
+}
+
+impl Cluster {
+    /// initdb, then start on a free loopback port.
+    pub fn start() -> Result<Cluster, String> {
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let bin = server_bin()?;
+        let as_postgres = is_root();
+        let dir = std::env::temp_dir().join(format!(
+            "switchboard-pg-{}-{}",
+            std::process::id(),
+            STARTED.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("data")).map_err(|e| e.to_string())?;
+        if as_postgres {
+            run(Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&dir))?;
+        }
+        let cluster = Cluster {
+            bin,
+            dir,
+            port: free_port()?,
+            as_postgres,
+        };
+        cluster.watch();
+        run(cluster
+            .command("initdb")
+            .arg("-D")
+            .arg(cluster.data())
+            .args(["--auth=trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]))?;
+        std::fs::write(
+            cluster.data().join("pg_hba.conf"),
+            format!(
+                "local all all trust\nhost all {GUARDED_USER} 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.1/32 trust\n"
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        cluster.start_server()?;
+        cluster.sql(
+            "postgres",
+            &format!("CREATE ROLE {GUARDED_USER} LOGIN PASSWORD '{GUARDED_PASSWORD}'"),
+        )?;
+        Ok(cluster)
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// A server command, as the `postgres` user when this runs as root.
+    fn command(&self, program: &str) -> Command {
+        let path = self.bin.join(program);
+        let mut command = match self.as_postgres {
+            true => {
+                let mut command = Command::new("runuser");
+                command.args(["-u", "postgres", "--"]).arg(path);
+                command
+            }
+            false => Command::new(path),
+        };
+        command.stdin(Stdio::null());
+        command
+    }
+
+    fn start_server(&self) -> Result<(), String> {
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -p {} -c unix_socket_directories={} -c max_connections=200",
+            self.port,
+            self.dir.display()
+        );
+        run(self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-w", "-t", "20", "-o", &options, "-l"])
+            .arg(self.dir.join("server.log"))
+            .arg("start"))
+    }
+
+    /// Stops the server at once (`-m immediate`: as a crash would).
+    pub fn kill(&self) -> Result<(), String> {
+        run(self.command("pg_ctl").arg("-D").arg(self.data()).args([
+            "-w",
+            "-m",
+            "immediate",
+            "stop",
+        ]))
+    }
+
+    /// Starts it again (after [`Cluster::kill`]), on the same port.
+    pub fn restart(&self) -> Result<(), String> {
+        self.start_server()
+    }
+
+    /// `pg_ctl restart -m immediate`.
+    pub fn restart_immediate(&self) -> Result<(), String> {
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -p {} -c unix_socket_directories={} -c max_connections=200",
+            self.port,
+            self.dir.display()
+        );
+        run(self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-w", "-t", "20", "-m", "immediate", "-o", &options, "-l"])
+            .arg(self.dir.join("server.log"))
+            .arg("restart"))
+    }
+
+    /// The URL of `database` as `postgres`.
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// A fresh database named after `test` (made unique); returns its
+    /// name.
+    pub fn database(&self, test: &str) -> String {
+        static MADE: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "{}_{}",
+            test.replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
+            MADE.fetch_add(1, Ordering::Relaxed)
+        );
+        self.sql("postgres", &format!("CREATE DATABASE {name}"))
+            .expect("a fresh database");
+        self.sql(
+            &name,
+            &format!("GRANT ALL ON SCHEMA public TO {GUARDED_USER}"),
+        )
+        .expect("the guarded role may use it");
+        name
+    }
+
+    /// Runs `sql` in `database` with psql; each row of the result is one
+    /// line, its columns separated by `|`.
+    pub fn sql(&self, database: &str, sql: &str) -> Result<Vec<String>, String> {
+        let output = Command::new("psql")
+            .args([
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+            ])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-c",
+                sql,
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("psql: {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "psql: {sql}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|line| !line.is_empty())
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// A watchdog that stops the server and removes its directory once
+    /// this process has exited, whichever way.
+    fn watch(&self) {
+        let stop = format!(
+            "{} {} -D {} -m immediate stop",
+            if self.as_postgres {
+                "runuser -u postgres --"
+            } else {
+                ""
+            },
+            self.bin.join("pg_ctl").display(),
+            self.data().display()
+        );
+        let script = format!(
+            "while kill -0 {} 2>/dev/null; do sleep 0.2; done; {stop} >/dev/null 2>&1; rm -rf {}",
+            std::process::id(),
+            self.dir.display()
+        );
+        // In a session of its own, so that a Ctrl-C (or a signal to the
+        // test's process group) does not take it down with the test.
+        let _ = Command::new("setsid")
+            .args(["sh", "-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `/usr/lib/postgresql/<newest>/bin`, or what to install.
+fn server_bin() -> Result<PathBuf, String> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path().join("bin"))
+                .filter(|bin| bin.join("initdb").is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found.pop().ok_or_else(|| {
+        "PostgreSQL is not installed: the PostgreSQL store's tests need a real server \
+         (`apt-get install -y postgresql`; `make test` does it when run as root)"
+            .to_owned()
+    })
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|output| output.stdout.trim_ascii() == b"0")
+}
+
+fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+fn run(command: &mut Command) -> Result<(), String> {
+    let output = command.output().map_err(|e| format!("{command:?}: {e}"))?;
+    match output.status.success() {
+        true => Ok(()),
+        false => Err(format!(
+            "{command:?}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )),
+    }
+}
+
+/// Waits until `ready` holds, polling every 20 ms, for at most `limit`.
+pub fn eventually(limit: Duration, what: &str, mut ready: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !ready() {
+        assert!(started.elapsed() < limit, "timed out waiting: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
