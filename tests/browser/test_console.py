@@ -28,6 +28,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,7 +127,16 @@ def browser():
 
 
 def wait(driver, condition, what):
-    return WebDriverWait(driver, WAIT).until(lambda d: condition(d), message=what)
+    """Polls `condition` until it holds. The page re-renders its tables as
+    deliveries arrive, so an element found a moment ago may be gone: that
+    is a reason to look again, not a failure."""
+    return WebDriverWait(driver, WAIT, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: condition(d), message=what)
+
+
+def click(element):
+    element.click()
+    return True
 
 
 def rows(driver):
@@ -170,7 +180,7 @@ def test_the_console(tmp_path, browser):
         assert len(browser.find_elements(By.CSS_SELECTOR, "#latency rect")) == 3
 
         # The accepted one opens to its CloudEvent, pretty-printed.
-        rows(browser)[0].click()
+        wait(browser, lambda d: click(rows(d)[0]), "the accepted delivery is opened")
         wait(browser, lambda d: accepted["id"] in d.find_element(By.ID, "detail-event").text,
              "the event is shown")
         event_text = browser.find_element(By.ID, "detail-event").text
@@ -182,7 +192,7 @@ def test_the_console(tmp_path, browser):
         assert browser.save_screenshot(str(shot))
 
         # The refused one: its headers, the signature shortened.
-        rows(browser)[2].click()
+        wait(browser, lambda d: click(rows(d)[2]), "the refused delivery is opened")
         wait(browser, lambda d: "no-match" in d.find_element(By.ID, "detail-summary").text,
              "the refusal is shown")
         headers = browser.find_element(By.ID, "detail-headers").text
@@ -200,8 +210,9 @@ def test_the_console(tmp_path, browser):
         receiver = Receiver(tmp_path, RIGHT, port=receiver.port)
         wait(browser, lambda d: any("earlier" in t and "no-match" in t for t in row_texts(d)),
              "the refusals kept before the restart are listed")
-        refused = next(r for r in rows(browser) if "no-match" in r.text)
-        refused.find_element(By.CSS_SELECTOR, "button.replay").click()
+        wait(browser, lambda d: click(next(r for r in rows(d) if "no-match" in r.text)
+                                      .find_element(By.CSS_SELECTOR, "button.replay")),
+             "the refusal's replay button is clicked")
         result = wait(browser, lambda d: d.find_element(By.ID, "replay-result").get_attribute("data-outcome"),
                       "the replay answers")
         assert result == "accepted", browser.find_element(By.ID, "replay-result").text
