@@ -191,7 +191,7 @@ fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
     let config_path = dir.join("switchboard.toml");
     std::fs::write(&config_path, CONFIG)?;
-    let cluster = Cluster::start().map_err(anyhow::Error::msg)?;
+    let cluster = Cluster::start_in(std::env::temp_dir()).map_err(anyhow::Error::msg)?;
     let quiet: [&str; 0] = [];
 
     // 1. One replica.

@@ -46,12 +46,25 @@ pub fn shared() -> &'static Cluster {
 }
 
 impl Cluster {
-    /// initdb, then start on a free loopback port.
+    /// A cluster for tests, on a free loopback port, its data in memory
+    /// (`/dev/shm` where there is one: the same server and the same
+    /// commits, without a disk's latency in every test).
     pub fn start() -> Result<Cluster, String> {
+        let shm = PathBuf::from("/dev/shm");
+        Cluster::start_in(if shm.is_dir() {
+            shm
+        } else {
+            std::env::temp_dir()
+        })
+    }
+
+    /// A cluster with its data under `root` (the load example keeps it on
+    /// disk, as a deployment would).
+    pub fn start_in(root: PathBuf) -> Result<Cluster, String> {
         static STARTED: AtomicUsize = AtomicUsize::new(0);
         let bin = server_bin()?;
         let as_postgres = is_root();
-        let dir = std::env::temp_dir().join(format!(
+        let dir = root.join(format!(
             "switchboard-pg-{}-{}",
             std::process::id(),
             STARTED.fetch_add(1, Ordering::Relaxed)
@@ -70,18 +83,16 @@ impl Cluster {
             as_postgres,
         };
         cluster.watch();
+        // A copy of a data directory initdb made once (initdb takes most of
+        // a second of CPU; a copy, a few milliseconds), so that a test
+        // process that starts its own cluster (nextest runs each test in its
+        // own process) costs little more than the server's start.
+        let template = template(&cluster)?;
         run(cluster
-            .command("initdb")
-            .arg("-D")
-            .arg(cluster.data())
-            .args(["--auth=trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]))?;
-        std::fs::write(
-            cluster.data().join("pg_hba.conf"),
-            format!(
-                "local all all trust\nhost all {GUARDED_USER} 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.1/32 trust\n"
-            ),
-        )
-        .map_err(|e| e.to_string())?;
+            .as_server_user(PathBuf::from("cp"))
+            .arg("-a")
+            .arg(template.join("."))
+            .arg(cluster.data()))?;
         cluster.start_server()?;
         cluster.sql(
             "postgres",
@@ -96,7 +107,11 @@ impl Cluster {
 
     /// A server command, as the `postgres` user when this runs as root.
     fn command(&self, program: &str) -> Command {
-        let path = self.bin.join(program);
+        self.as_server_user(self.bin.join(program))
+    }
+
+    /// `path` run as the `postgres` user when this runs as root.
+    fn as_server_user(&self, path: PathBuf) -> Command {
         let mut command = match self.as_postgres {
             true => {
                 let mut command = Command::new("runuser");
@@ -256,6 +271,49 @@ impl Drop for Cluster {
 }
 
 /// `/usr/lib/postgresql/<newest>/bin`, or what to install.
+/// The initdb'd data directory clusters are copied from: made once per
+/// machine and server version, beside the clusters, by whichever
+/// test process needs it first (the others that raced it drop theirs).
+fn template(cluster: &Cluster) -> Result<PathBuf, String> {
+    let version = cluster
+        .bin
+        .parent()
+        .and_then(|dir| dir.file_name())
+        .map_or_else(|| "0".to_owned(), |v| v.to_string_lossy().into_owned());
+    let root = cluster.dir.parent().unwrap_or(&cluster.dir);
+    let template = root.join(format!("switchboard-pg-template-{version}-v1"));
+    if template.join("PG_VERSION").is_file() {
+        return Ok(template);
+    }
+    let making = cluster.dir.join("template");
+    std::fs::create_dir_all(&making).map_err(|e| e.to_string())?;
+    if cluster.as_postgres {
+        run(Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(&making))?;
+    }
+    run(cluster.command("initdb").arg("-D").arg(&making).args([
+        "--auth=trust",
+        "-U",
+        "postgres",
+        "--no-sync",
+        "-E",
+        "UTF8",
+    ]))?;
+    std::fs::write(
+        making.join("pg_hba.conf"),
+        format!(
+            "local all all trust\nhost all {GUARDED_USER} 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.1/32 trust\n"
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    // Whoever renames first wins; a loser's copy goes with its cluster.
+    if std::fs::rename(&making, &template).is_err() && !template.join("PG_VERSION").is_file() {
+        return Err(format!("could not make {}", template.display()));
+    }
+    Ok(template)
+}
+
 fn server_bin() -> Result<PathBuf, String> {
     let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .map(|entries| {
