@@ -130,17 +130,26 @@ test: build edge postgres python-installed node-installed chromium
 # test with as many threads per suite; then the doc tests, which nextest
 # does not run. The edge suites (tests/edge.rs, and the shells' sameness
 # check in tests/gateway.rs) start workerd and Deno: `make edge` first.
+# The receiver's suite (tests/serve.rs) runs a second time with its
+# receivers on PostgreSQL (RECEIVER_TEST_STORE=postgres); both runs go to
+# the end, and either failing fails the target.
 TEST_THREADS ?= 6
+PG_SERVE   := RECEIVER_TEST_STORE=postgres
 test-rust: build edge postgres
 	@$(MAKE) --no-print-directory suite-rust suite-doc
 suite-rust:
-	+@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+	+@status=0; if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  echo "$(CARGO) nextest run --release --locked $(TESTED) --test-threads $(TEST_THREADS)"; \
-	  $(CARGO) nextest run --release --locked $(TESTED) --test-threads $(TEST_THREADS) --no-fail-fast; \
+	  $(CARGO) nextest run --release --locked $(TESTED) --test-threads $(TEST_THREADS) --no-fail-fast || status=1; \
+	  echo "$(PG_SERVE) $(CARGO) nextest run --release --locked -p switchboard-host --test serve --test-threads $(TEST_THREADS)"; \
+	  $(PG_SERVE) $(CARGO) nextest run --release --locked -p switchboard-host --test serve --test-threads $(TEST_THREADS) --no-fail-fast || status=1; \
 	else \
 	  echo "cargo-nextest is not installed: cargo test"; \
-	  $(CARGO) test --release --locked $(TESTED) --no-fail-fast -- --test-threads=$(TEST_THREADS); \
-	fi
+	  $(CARGO) test --release --locked $(TESTED) --no-fail-fast -- --test-threads=$(TEST_THREADS) || status=1; \
+	  echo "$(PG_SERVE) $(CARGO) test --release --locked -p switchboard-host --test serve"; \
+	  $(PG_SERVE) $(CARGO) test --release --locked -p switchboard-host --test serve -- --test-threads=$(TEST_THREADS) || status=1; \
+	fi; \
+	exit $$status
 suite-doc:
 	+$(CARGO) test --release --locked --doc $(TESTED)
 

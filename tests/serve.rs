@@ -4,19 +4,32 @@
 //! a stalled body, a journal that cannot be written, forwarding, and the
 //! receiver's bounds (metric labels, header caps, the 413 a client can
 //! read, connections, body bytes, the wait for an instance).
+//!
+//! The suite runs over either store. By default each receiver journals to
+//! a file (`--out`); with `RECEIVER_TEST_STORE=postgres` (`make test`
+//! runs it both ways) each test takes a fresh database of one real
+//! PostgreSQL per test process (`support/postgres.rs`), its receivers get
+//! `--store`, and the events are read back from `switchboard_events`. The
+//! few tests whose subject is the file journal itself say so and return
+//! early on PostgreSQL, naming what covers that concern there.
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 #[path = "support/http.rs"]
 #[allow(dead_code)] // shared with the gateway tests and the load and attack scripts
 mod http;
+#[path = "support/postgres.rs"]
+#[allow(dead_code)] // shared with the PostgreSQL store's tests
+mod postgres;
 #[path = "support/receiver.rs"]
 #[allow(dead_code)] // shared with the attack script
 mod receiver;
 
+use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use receiver::Receiver;
@@ -64,24 +77,70 @@ fn scratch(test: &str, config: &str) -> PathBuf {
     dir
 }
 
-/// The receiver for `dir`, journaling to `dir/events.ndjson`.
+/// Whether this run's receivers keep events in PostgreSQL
+/// (`RECEIVER_TEST_STORE=postgres`) rather than the file journal (unset,
+/// or `file`). Not a `SWITCHBOARD_` name: the receivers it starts inherit
+/// the environment and refuse a `SWITCHBOARD_` variable they do not know.
+fn on_postgres() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| match std::env::var("RECEIVER_TEST_STORE").as_deref() {
+        Err(std::env::VarError::NotPresent) | Ok("file") => false,
+        Ok("postgres") => true,
+        other => panic!("RECEIVER_TEST_STORE is `file` or `postgres`, not {other:?}"),
+    })
+}
+
+/// On PostgreSQL, says that the test's `subject` is the file journal's
+/// alone; the caller then returns.
+fn file_journal_only(subject: &str) -> bool {
+    let skipped = on_postgres();
+    if skipped {
+        eprintln!("not run on PostgreSQL: {subject} is the file journal's");
+    }
+    skipped
+}
+
+/// On PostgreSQL, the database of `dir`'s test: made on first use and
+/// named in `dir/database`, so that a restarted receiver finds what the
+/// previous one stored.
+fn database(dir: &Path) -> Option<String> {
+    if !on_postgres() {
+        return None;
+    }
+    let named = dir.join("database");
+    if let Ok(name) = std::fs::read_to_string(&named) {
+        return Some(name);
+    }
+    let test = dir.file_name().unwrap().to_string_lossy();
+    let name = postgres::shared().database(&format!("serve_{test}"));
+    std::fs::write(&named, &name).unwrap();
+    Some(name)
+}
+
+/// The flags that give `dir`'s receiver its store: `--out
+/// dir/events.ndjson`, or `--store` and the test's database.
+fn store_flags(dir: &Path) -> [OsString; 2] {
+    match database(dir) {
+        Some(name) => ["--store".into(), postgres::shared().url(&name).into()],
+        None => ["--out".into(), dir.join("events.ndjson").into()],
+    }
+}
+
+/// The receiver for `dir`, on this run's store.
 fn start(dir: &Path, extra: &[&str]) -> Receiver {
-    start_with(dir, &dir.join("events.ndjson"), extra)
+    start_logged(dir, extra).0
 }
 
 /// [`start`], also handing over every line of its log.
 fn start_logged(dir: &Path, extra: &[&str]) -> (Receiver, std::sync::mpsc::Receiver<String>) {
-    Receiver::start_logged(
-        SWITCHBOARD,
-        &dir.join("switchboard.toml"),
-        &dir.join("events.ndjson"),
-        extra,
-    )
+    let config = dir.join("switchboard.toml");
+    match database(dir) {
+        Some(name) => {
+            Receiver::start_store(SWITCHBOARD, &config, &postgres::shared().url(&name), extra)
+        }
+        None => Receiver::start_logged(SWITCHBOARD, &config, &dir.join("events.ndjson"), extra),
+    }
     .unwrap()
-}
-
-fn start_with(dir: &Path, journal: &Path, extra: &[&str]) -> Receiver {
-    Receiver::start(SWITCHBOARD, &dir.join("switchboard.toml"), journal, extra).unwrap()
 }
 
 /// `POST path`: the status and the JSON body (`null` if not JSON).
@@ -115,10 +174,24 @@ fn signed(config: &Config, vendor: &str, body: &[u8]) -> Vec<(String, String)> {
     switchboard_core::sign(vendor, &settings.scheme, &settings.secrets[0], input).unwrap()
 }
 
+/// The events `dir`'s receivers stored, in order: the journal's lines, or
+/// `switchboard_events`' rows.
 fn journal_lines(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("events.ndjson"))
-        .unwrap_or_default()
-        .lines()
+    let lines = match database(dir) {
+        Some(name) => postgres::shared()
+            .sql(
+                &name,
+                "SELECT event::text FROM switchboard_events ORDER BY seq",
+            )
+            .unwrap(),
+        None => std::fs::read_to_string(dir.join("events.ndjson"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect(),
+    };
+    lines
+        .iter()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect()
 }
@@ -250,7 +323,7 @@ fn every_vendor_is_acknowledged_once_journaled_and_redeliveries_are_duplicates()
         "a clean exit after SIGTERM"
     );
 
-    // After a restart the journal still knows what it holds.
+    // After a restart the store still knows what it holds.
     let server = start(&dir, &[]);
     let (status, answer) = post(&server, "/webhooks/varda", &headers, VARDA_BODY);
     assert_eq!(
@@ -543,8 +616,19 @@ fn a_stalled_body_is_cut_off_with_408() {
 /// it retries, never a 200.
 #[test]
 fn a_failed_journal_write_is_a_503() {
+    // On PostgreSQL: tests/postgres.rs::acknowledged_only_once_committed_and_recovered_without_a_restart
+    // (a database killed mid-run is 503 with Retry-After).
+    if file_journal_only("a journal on /dev/full") {
+        return;
+    }
     let dir = scratch("full", CONFIG);
-    let server = start_with(&dir, Path::new("/dev/full"), &[]);
+    let server = Receiver::start(
+        SWITCHBOARD,
+        &dir.join("switchboard.toml"),
+        Path::new("/dev/full"),
+        &[],
+    )
+    .unwrap();
     let body = br#"{"event":"contact.created","data":{"id":1}}"#;
     let response = server
         .post("/webhooks/varda", &signed(&config(), "varda", body), body)
@@ -975,6 +1059,11 @@ fn a_second_signal_exits_at_once() {
 /// naming the file.
 #[test]
 fn a_journal_that_cannot_be_opened_is_named() {
+    // On PostgreSQL: tests/postgres.rs::bad_urls_and_refused_passwords_are_clear_errors_without_the_password
+    // (a database that cannot be reached stops it at start, exit 2).
+    if file_journal_only("the journal's path in the error") {
+        return;
+    }
     let dir = scratch("unopenable", CONFIG);
     let journal = dir.join("missing").join("events.ndjson");
     let output = std::process::Command::new(SWITCHBOARD)
@@ -1058,8 +1147,7 @@ fn the_log_level_is_chosen_on_the_command_line() {
             "--config",
         ])
         .arg(dir.join("switchboard.toml"))
-        .arg("--out")
-        .arg(dir.join("events.ndjson"))
+        .args(store_flags(&dir))
         .env("RUST_LOG", "debug")
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
