@@ -52,6 +52,27 @@ fn scratch(test: &str) -> PathBuf {
     dir
 }
 
+/// A test's own database on the shared cluster, its URL, and its scratch
+/// directory.
+struct Fresh {
+    cluster: &'static Cluster,
+    database: String,
+    dir: PathBuf,
+    url: String,
+}
+
+fn fresh(test: &str) -> Fresh {
+    let cluster = postgres::shared();
+    let database = cluster.database(test);
+    let url = cluster.url(&database);
+    Fresh {
+        cluster,
+        database,
+        dir: scratch(test),
+        url,
+    }
+}
+
 fn start(dir: &Path, store: &str, extra: &[&str]) -> (Receiver, std::sync::mpsc::Receiver<String>) {
     Receiver::start_store(SWITCHBOARD, &dir.join("switchboard.toml"), store, extra).unwrap()
 }
@@ -102,10 +123,12 @@ fn drain(log: &std::sync::mpsc::Receiver<String>) -> String {
 
 #[test]
 fn replicas_share_one_dedupe() {
-    let cluster = postgres::shared();
-    let database = cluster.database("dedupe");
-    let dir = scratch("dedupe");
-    let url = cluster.url(&database);
+    let Fresh {
+        cluster,
+        database,
+        dir,
+        url,
+    } = fresh("dedupe");
     let (a, _) = start(&dir, &url, &[]);
     let (b, _) = start(&dir, &url, &[]);
     let first = accepted(&a, 1);
@@ -211,10 +234,12 @@ fn acknowledged_only_once_committed_and_recovered_without_a_restart() {
 
 #[test]
 fn the_schema_is_migrated_once_and_a_newer_one_is_refused() {
-    let cluster = postgres::shared();
-    let database = cluster.database("schema");
-    let dir = scratch("schema");
-    let url = cluster.url(&database);
+    let Fresh {
+        cluster,
+        database,
+        dir,
+        url,
+    } = fresh("schema");
     for _ in 0..2 {
         let (receiver, log) = start(&dir, &url, &[]);
         accepted(&receiver, 7);
@@ -348,10 +373,12 @@ fn read_body(stream: &mut std::net::TcpStream) -> Option<String> {
 
 #[test]
 fn two_replicas_forward_each_event_once_and_lose_none_to_a_kill() {
-    let cluster = postgres::shared();
-    let database = cluster.database("forward");
-    let dir = scratch("forward");
-    let url = cluster.url(&database);
+    let Fresh {
+        cluster,
+        database,
+        dir,
+        url,
+    } = fresh("forward");
     let downstream = Downstream::start();
     let forward = downstream.url();
     let extra = ["--forward", forward.as_str(), "--forward-lease", "1"];
@@ -406,10 +433,12 @@ fn two_replicas_forward_each_event_once_and_lose_none_to_a_kill() {
 
 #[test]
 fn refusals_are_kept_in_the_database_within_the_caps() {
-    let cluster = postgres::shared();
-    let database = cluster.database("refusals");
-    let dir = scratch("refusals");
-    let url = cluster.url(&database);
+    let Fresh {
+        cluster,
+        database,
+        dir,
+        url,
+    } = fresh("refusals");
     let (receiver, _) = start(&dir, &url, &["--refused-max-deliveries", "3"]);
     for n in 0..5u32 {
         let (mut headers, body) = varda(n);
@@ -502,10 +531,12 @@ const READ_AFTER: &str = "SELECT xid::text, seq, event::text FROM switchboard_ev
 
 #[test]
 fn a_consumer_reads_events_in_order_and_is_woken() {
-    let cluster = postgres::shared();
-    let database = cluster.database("consumer");
-    let dir = scratch("consumer");
-    let url = cluster.url(&database);
+    let Fresh {
+        cluster,
+        database,
+        dir,
+        url,
+    } = fresh("consumer");
     let (receiver, _) = start(&dir, &url, &[]);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -124,12 +124,18 @@ impl Cluster {
         command
     }
 
-    fn start_server(&self) -> Result<(), String> {
-        let options = format!(
+    /// The server's options: loopback on its port, its socket in its
+    /// directory.
+    fn server_options(&self) -> String {
+        format!(
             "-c listen_addresses=127.0.0.1 -p {} -c unix_socket_directories={} -c max_connections=200",
             self.port,
             self.dir.display()
-        );
+        )
+    }
+
+    fn start_server(&self) -> Result<(), String> {
+        let options = self.server_options();
         run(self
             .command("pg_ctl")
             .arg("-D")
@@ -156,11 +162,7 @@ impl Cluster {
 
     /// `pg_ctl restart -m immediate`.
     pub fn restart_immediate(&self) -> Result<(), String> {
-        let options = format!(
-            "-c listen_addresses=127.0.0.1 -p {} -c unix_socket_directories={} -c max_connections=200",
-            self.port,
-            self.dir.display()
-        );
+        let options = self.server_options();
         run(self
             .command("pg_ctl")
             .arg("-D")

@@ -35,6 +35,7 @@ use switchboard_host::wit;
 use tokio::sync::Notify;
 use tokio_postgres::NoTls;
 
+use super::forward::chain;
 use super::metrics::Metrics;
 use super::store::{Outcome, SinkError};
 
@@ -249,19 +250,6 @@ fn redact_url(text: &str) -> (String, Option<String>) {
         None => tail.to_owned(),
     };
     (format!("{scheme}://{authority}{tail}"), password)
-}
-
-/// An error and its sources, `: `-separated; a server error as the server
-/// put it.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
 }
 
 /// The store: a pool of connections to one database.
