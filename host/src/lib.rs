@@ -76,6 +76,10 @@ pub fn default_component() -> PathBuf {
 /// How often the epoch advances; deadlines are counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// How much of an instance's linear memory (and tables) a pooled slot keeps
+/// resident for the next instance, reset in place (see [`engine_config`]).
+const KEEP_RESIDENT: usize = 4 << 20;
+
 /// Limits and settings of a [`Switchboard`].
 #[derive(Debug, Clone)]
 pub struct HostOptions {
@@ -587,12 +591,38 @@ fn engine_config(options: &HostOptions) -> wasmtime::Result<wasmtime::Config> {
         .total_memories(options.max_instances)
         .total_tables(options.max_instances)
         .max_memory_size(options.memory_limit);
+    if pagemap_scan_available() {
+        // A slot's next instance starts from pages reset in place rather
+        // than unmapped and faulted in again: Linux's PAGEMAP_SCAN finds
+        // the pages the last instance wrote (a delivery writes one or two
+        // MiB), and only those are reset. Without it a fresh instance
+        // spends more time in the kernel than in the guest (on the bench
+        // mix, 80 against 40 µs of CPU per event). Without the ioctl,
+        // keeping pages resident would `memset` all of them instead, which
+        // costs more than it saves: the default (unmap) stays.
+        pool.linear_memory_keep_resident(KEEP_RESIDENT.min(options.memory_limit))
+            .table_keep_resident(KEEP_RESIDENT)
+            .pagemap_scan(wasmtime::Enabled::Auto);
+    }
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     if options.compile_cache {
         let cache = wasmtime::Cache::new(wasmtime::CacheConfig::new())?;
         config.cache(Some(cache));
     }
     Ok(config)
+}
+
+/// Whether the kernel has the `PAGEMAP_SCAN` ioctl (Linux 6.7 and later).
+fn pagemap_scan_available() -> bool {
+    let Ok(release) = std::fs::read_to_string("/proc/sys/kernel/osrelease") else {
+        return false;
+    };
+    let mut numbers = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let major = numbers.next().unwrap_or(0);
+    let minor = numbers.next().unwrap_or(0);
+    (major, minor) >= (6, 7)
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] while `running` holds.

@@ -214,9 +214,7 @@ impl KeyForm {
     /// receiver must never hold) is refused.
     pub fn key(self, secret: &str) -> Result<Key, &'static str> {
         match self.parse(secret)? {
-            Key(KeyKind::Signing(_)) => Err(
-                "it is a whsk_ signing key, which only the sender needs: configure its whpk_ public key (`switchboard keygen` prints both)",
-            ),
+            Key(KeyKind::Signing(_)) => Err(SIGNING_KEY_REFUSED),
             key => Ok(key),
         }
     }
@@ -232,24 +230,41 @@ impl KeyForm {
         }
     }
 
+    /// Whether `secret` can be used to verify, decoding it without
+    /// preparing its HMAC state: what validating a configuration needs.
+    pub fn check(self, secret: &str) -> Result<(), &'static str> {
+        match self.decode(secret)? {
+            Decoded::Signing(_) => Err(SIGNING_KEY_REFUSED),
+            _ => Ok(()),
+        }
+    }
+
     fn parse(self, secret: &str) -> Result<Key, &'static str> {
+        Ok(Key(match self.decode(secret)? {
+            Decoded::Hmac(bytes) => KeyKind::Hmac(HmacKey::new(bytes)),
+            Decoded::Public(key) => KeyKind::Public(key),
+            Decoded::Signing(key) => KeyKind::Signing(key),
+        }))
+    }
+
+    fn decode(self, secret: &str) -> Result<Decoded, &'static str> {
         match self {
             KeyForm::Utf8 if secret.trim().is_empty() => Err("it is empty"),
             KeyForm::Utf8 if secret.trim() != secret => {
                 Err("it begins or ends with whitespace (a stray newline?)")
             }
-            KeyForm::Utf8 => Ok(Key(KeyKind::Hmac(HmacKey::new(secret.as_bytes().to_vec())))),
+            KeyForm::Utf8 => Ok(Decoded::Hmac(secret.as_bytes().to_vec())),
             KeyForm::Base64 => {
                 let trimmed = secret.trim();
                 if let Some(encoded) = trimmed.strip_prefix(PUBLIC_KEY_PREFIX) {
-                    return ed25519_public(encoded).map(|key| Key(KeyKind::Public(key)));
+                    return ed25519_public(encoded).map(Decoded::Public);
                 }
                 if let Some(encoded) = trimmed.strip_prefix(SIGNING_KEY_PREFIX) {
-                    return ed25519_signing(encoded).map(|key| Key(KeyKind::Signing(key)));
+                    return ed25519_signing(encoded).map(Decoded::Signing);
                 }
                 let encoded = trimmed.strip_prefix("whsec_").unwrap_or(trimmed);
                 match decode_base64_key(encoded) {
-                    Some(key) if !key.is_empty() => Ok(Key(KeyKind::Hmac(HmacKey::new(key)))),
+                    Some(key) if !key.is_empty() => Ok(Decoded::Hmac(key)),
                     Some(_) => Err("it is empty"),
                     None => Err("it is not base64 (after any whsec_ prefix)"),
                 }
@@ -257,6 +272,16 @@ impl KeyForm {
         }
     }
 }
+
+/// A secret decoded, before an HMAC key's state is prepared.
+enum Decoded {
+    Hmac(Vec<u8>),
+    Public(ed25519_dalek::VerifyingKey),
+    Signing(ed25519_dalek::SigningKey),
+}
+
+/// Why a `whsk_` key is refused where a key verifies.
+const SIGNING_KEY_REFUSED: &str = "it is a whsk_ signing key, which only the sender needs: configure its whpk_ public key (`switchboard keygen` prints both)";
 
 /// The prefix of a Standard Webhooks ed25519 public key.
 pub const PUBLIC_KEY_PREFIX: &str = "whpk_";
@@ -627,8 +652,7 @@ pub fn check_secrets(
     // needed to know that every secret can be used.
     let form = scheme.key_form();
     secrets.iter().enumerate().try_for_each(|(i, secret)| {
-        form.key(secret.expose())
-            .map(drop)
+        form.check(secret.expose())
             .map_err(|reason| unusable(vendor, scheme.name(), i, reason))
     })
 }
