@@ -314,12 +314,14 @@ lint: setup
 	$(CARGO) fmt --all --check
 	$(CARGO) fmt --manifest-path fuzz/Cargo.toml --check
 
-## bench: switchboard beside the floor and the hand-written Node and Python
-## handlers on ../shared/bench/mix.jsonl, natively, through the component and
-## from Node and Python, in one run (host/benches/throughput.rs), with the
-## ratios of issue 13 marked met or not met. About two minutes.
+## bench: switchboard beside the floor (natively and compiled to
+## WebAssembly) and the hand-written Node and Python handlers on
+## ../shared/bench/mix.jsonl, natively, through the component and from Node
+## and Python, in one run (host/benches/throughput.rs), with the ratios of
+## issue 13 marked met or not met. About two minutes.
 bench: build python node
 	$(CARGO) build --release --locked --quiet --manifest-path ../shared/bench/floor/Cargo.toml --target-dir target/floor
+	$(CARGO) build --locked --quiet -p switchboard-wasm-floor --target wasm32-unknown-unknown --profile guest
 	$(CARGO) bench --locked -p switchboard-host --bench throughput
 
 ## fuzz: every cargo-fuzz target in fuzz/ for FUZZ_SECONDS each (120),

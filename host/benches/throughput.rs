@@ -13,7 +13,10 @@
 //! Measured here:
 //! - the floor (`../shared/bench/floor`, built by `make bench` into
 //!   `target/floor`): HMAC-SHA256 over the signed content plus one JSON parse
-//!   that builds nothing, natively;
+//!   that builds nothing, natively; and the same work compiled to
+//!   WebAssembly with the component's build settings
+//!   (`host/benches/wasm-floor`), in wasmtime: what the component's figures
+//!   cannot go below;
 //! - the hand-written Node and Python handlers
 //!   (`../shared/bench/node_handler.mjs`, `python_handler.py`);
 //! - switchboard natively (`switchboard_core::Processor`), through the
@@ -72,6 +75,8 @@ enum Measure {
     Reused,
     /// The component in a fresh instance per delivery.
     Fresh,
+    /// The floor compiled to WebAssembly, in wasmtime.
+    WasmFloor,
 }
 
 struct Line {
@@ -117,6 +122,7 @@ fn main() -> anyhow::Result<()> {
     let component = default_component();
     let switchboard = Switchboard::from_file(&component, HostOptions::default())?;
     let mut instance = switchboard.instance()?;
+    let mut wasm_floor = WasmFloor::new(&deliveries)?;
     let size = std::fs::metadata(&component)?.len();
     let bytes: usize = deliveries.iter().map(|d| d.body.len()).sum();
     println!(
@@ -155,6 +161,10 @@ fn main() -> anyhow::Result<()> {
         line(
             "floor: HMAC-SHA256 + one JSON parse, native",
             child(&floor, &[&mix_arg, &secs]),
+        ),
+        line(
+            "floor, compiled to WebAssembly (wasmtime)",
+            Measure::WasmFloor,
         ),
         line(
             "hand-written Node handler",
@@ -231,6 +241,12 @@ fn main() -> anyhow::Result<()> {
                             .process(&d.wit_request, Some(&d.vendor), &wit_config, d.now)
                             .expect("the mix is accepted");
                         black_box(event);
+                    }))
+                }
+                Measure::WasmFloor => {
+                    let inputs = wasm_floor.inputs.clone();
+                    Ok(per_event(seconds, &inputs, |input| {
+                        black_box(wasm_floor.run(input));
                     }))
                 }
                 Measure::Fresh => {
@@ -341,6 +357,25 @@ fn main() -> anyhow::Result<()> {
                 );
             }
             _ => println!("{name:<52} {:>9}   ≤ {target:<7}× not measured", "-"),
+        }
+    }
+    // What the component's line is bounded by: the floor's own work inside
+    // wasmtime, against the Node handler and against the component.
+    let wasm_floor_line = "floor, compiled to WebAssembly (wasmtime)";
+    for (name, measured, against) in [
+        (
+            "  for reference: WebAssembly floor / Node handler",
+            wasm_floor_line,
+            "hand-written Node handler",
+        ),
+        (
+            "  for reference: reused instance / WebAssembly floor",
+            "switchboard, component, reused instance",
+            wasm_floor_line,
+        ),
+    ] {
+        if let (Some(measured), Some(against)) = (figure(measured), figure(against)) {
+            println!("{name:<52} {:>8.2}×", measured / against);
         }
     }
     println!(
@@ -454,9 +489,118 @@ fn mix_config(text: &str) -> anyhow::Result<Value> {
     Ok(json!({ "vendors": vendors }))
 }
 
+/// The floor compiled to WebAssembly (`host/benches/wasm-floor`, built by
+/// `make bench`), instantiated once, with every delivery's key, signed
+/// prefix and body already in its memory.
+struct WasmFloor {
+    store: wasmtime::Store<()>,
+    floor: wasmtime::TypedFunc<FloorInput, u32>,
+    inputs: Vec<FloorInput>,
+}
+
+/// Where one delivery's key, signed prefix and body lie in the module's
+/// memory: (pointer, length) three times.
+type FloorInput = (u32, u32, u32, u32, u32, u32);
+
+impl WasmFloor {
+    fn new(deliveries: &[Delivery]) -> anyhow::Result<WasmFloor> {
+        let path =
+            Path::new(ROOT).join("target/wasm32-unknown-unknown/guest/switchboard_wasm_floor.wasm");
+        let engine = wasmtime::Engine::default();
+        let module = wasmtime::Module::from_file(&engine, &path)
+            .map_err(|e| anyhow::anyhow!("{} (make bench builds it): {e:#}", path.display()))?;
+        let mut store = wasmtime::Store::new(&engine, ());
+        let instance = wasmtime::Instance::new(&mut store, &module, &[])?;
+        let memory = instance
+            .get_memory(&mut store, "memory")
+            .context("the floor module exports no memory")?;
+        let alloc = instance.get_typed_func::<u32, u32>(&mut store, "alloc")?;
+        let floor = instance.get_typed_func::<FloorInput, u32>(&mut store, "floor")?;
+        let mut place = |bytes: &[u8]| -> anyhow::Result<(u32, u32)> {
+            let len = u32::try_from(bytes.len())?;
+            let at = alloc.call(&mut store, len)?;
+            memory.write(&mut store, at as usize, bytes)?;
+            Ok((at, len))
+        };
+        let mut inputs = Vec::new();
+        for delivery in deliveries {
+            let (key, prefix) = floor_key_and_prefix(delivery)?;
+            let (key, key_len) = place(&key)?;
+            let (prefix, prefix_len) = place(&prefix)?;
+            let (body, body_len) = place(&delivery.body)?;
+            inputs.push((key, key_len, prefix, prefix_len, body, body_len));
+        }
+        Ok(WasmFloor {
+            store,
+            floor,
+            inputs,
+        })
+    }
+
+    fn run(&mut self, input: &FloorInput) -> u32 {
+        let tag = self.floor.call(&mut self.store, *input).unwrap_or(u32::MAX);
+        assert!(tag < 256, "the floor module refused a delivery of the mix");
+        tag
+    }
+}
+
+/// The key and the signed prefix of a delivery, as the floor
+/// (`../shared/bench/floor`) reads them: Varda's `t=` timestamp, OpenPhone's
+/// timestamp with its base64 key, Atoms' body alone, and the Standard
+/// Webhooks id and timestamp with the `whsec_` key.
+fn floor_key_and_prefix(delivery: &Delivery) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
+    use base64::Engine as _;
+    let line: Value = serde_json::from_str(&delivery.line)?;
+    let secret = line["secret"]
+        .as_str()
+        .context("a mix line without `secret`")?;
+    let header = |name: &str| {
+        delivery
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .with_context(|| format!("a {} delivery without {name}", delivery.vendor))
+    };
+    let base64 = |text: &str| base64::engine::general_purpose::STANDARD.decode(text);
+    Ok(match delivery.vendor.as_str() {
+        "varda" => {
+            let signature = header("x-varda-signature")?;
+            let first = signature.split(',').next().unwrap_or_default();
+            let timestamp = first
+                .strip_prefix("t=")
+                .context("a Varda signature without t=")?;
+            (
+                secret.as_bytes().to_vec(),
+                format!("{timestamp}.").into_bytes(),
+            )
+        }
+        "openphone" => {
+            let signature = header("openphone-signature")?;
+            let timestamp = signature
+                .split(';')
+                .nth(2)
+                .context("an OpenPhone signature")?;
+            (base64(secret)?, format!("{timestamp}.").into_bytes())
+        }
+        "atoms" => (secret.as_bytes().to_vec(), Vec::new()),
+        _ => {
+            let prefix = format!(
+                "{}.{}.",
+                header("webhook-id")?,
+                header("webhook-timestamp")?
+            );
+            (
+                base64(secret.trim_start_matches("whsec_"))?,
+                prefix.into_bytes(),
+            )
+        }
+    })
+}
+
 /// Microseconds per event over `seconds` of passes over `deliveries`, after
 /// one pass to warm up.
-fn per_event(seconds: f64, deliveries: &[&Delivery], mut run: impl FnMut(&Delivery)) -> f64 {
+fn per_event<T>(seconds: f64, deliveries: &[T], mut run: impl FnMut(&T)) -> f64 {
     for delivery in deliveries {
         run(delivery);
     }
