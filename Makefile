@@ -124,32 +124,19 @@ test: build edge postgres python-installed node-installed chromium
 	@$(MAKE) --no-print-directory -j5 --output-sync=target suite-rust suite-doc suite-python suite-node suite-browser
 	@$(MAKE) --no-print-directory fuzz-smoke
 
-# The Rust suites under cargo-nextest when it is installed (each test its
-# own process, TEST_THREADS at once: most tests wait on a receiver, a
-# timeout, a runtime or a subprocess, not on the cores), else under cargo
-# test with as many threads per suite; then the doc tests, which nextest
-# does not run. The edge suites (tests/edge.rs, and the shells' sameness
-# check in tests/gateway.rs) start workerd and Deno: `make edge` first.
-# The receiver's suite (tests/serve.rs) runs a second time with its
-# receivers on PostgreSQL (RECEIVER_TEST_STORE=postgres); both runs go to
-# the end, and either failing fails the target.
-TEST_THREADS ?= 6
-PG_SERVE   := RECEIVER_TEST_STORE=postgres
+# The Rust suites: every test binary at once, each in one process with
+# TEST_THREADS test threads (tests/run_binaries.py): most tests wait on a
+# receiver, a timeout, a runtime or a database, not on the cores, and one
+# process per binary shares its compiled component and runtimes among its
+# tests. The receiver's suite (tests/serve.rs) runs a second time with its
+# receivers on PostgreSQL (RECEIVER_TEST_STORE=postgres). Then the doc
+# tests. The edge suites (tests/edge.rs, and the shells' sameness check in
+# tests/gateway.rs) start workerd and Deno: `make edge` first.
+TEST_THREADS ?= 8
 test-rust: build edge postgres
 	@$(MAKE) --no-print-directory suite-rust suite-doc
 suite-rust:
-	+@status=0; if $(CARGO) nextest --version >/dev/null 2>&1; then \
-	  echo "$(CARGO) nextest run --release --locked $(TESTED) --test-threads $(TEST_THREADS)"; \
-	  $(CARGO) nextest run --release --locked $(TESTED) --test-threads $(TEST_THREADS) --no-fail-fast || status=1; \
-	  echo "$(PG_SERVE) $(CARGO) nextest run --release --locked -p switchboard-host --test serve --test-threads $(TEST_THREADS)"; \
-	  $(PG_SERVE) $(CARGO) nextest run --release --locked -p switchboard-host --test serve --test-threads $(TEST_THREADS) --no-fail-fast || status=1; \
-	else \
-	  echo "cargo-nextest is not installed: cargo test"; \
-	  $(CARGO) test --release --locked $(TESTED) --no-fail-fast -- --test-threads=$(TEST_THREADS) || status=1; \
-	  echo "$(PG_SERVE) $(CARGO) test --release --locked -p switchboard-host --test serve"; \
-	  $(PG_SERVE) $(CARGO) test --release --locked -p switchboard-host --test serve -- --test-threads=$(TEST_THREADS) || status=1; \
-	fi; \
-	exit $$status
+	CARGO=$(CARGO) TEST_THREADS=$(TEST_THREADS) python3 tests/run_binaries.py $(TESTED)
 suite-doc:
 	+$(CARGO) test --release --locked --doc $(TESTED)
 

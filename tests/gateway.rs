@@ -76,7 +76,7 @@ fn component_path() -> std::path::PathBuf {
 }
 
 /// An engine whose compiled code is cached on disk, as the CLI's is: each
-/// test process (nextest runs one per test) loads the gateway compiled once.
+/// test process loads the gateway compiled once.
 fn engine() -> Engine {
     let mut config = wasmtime::Config::new();
     config.cache(Some(

@@ -76,7 +76,7 @@ impl Cluster {
                 .args(["-R", "postgres:postgres"])
                 .arg(&dir))?;
         }
-        let cluster = Cluster {
+        let mut cluster = Cluster {
             bin,
             dir,
             port: free_port()?,
@@ -84,16 +84,26 @@ impl Cluster {
         };
         cluster.watch();
         // A copy of a data directory initdb made once (initdb takes most of
-        // a second of CPU; a copy, a few milliseconds), so that a test
-        // process that starts its own cluster (nextest runs each test in its
-        // own process) costs little more than the server's start.
+        // a second of CPU; a copy, a few milliseconds), so that each test
+        // process (and each test that needs a cluster of its own) pays
+        // little more than the server's start.
         let template = template(&cluster)?;
         run(cluster
             .as_server_user(PathBuf::from("cp"))
             .arg("-a")
             .arg(template.join("."))
             .arg(cluster.data()))?;
-        cluster.start_server()?;
+        // The port was free when chosen; another cluster starting at the
+        // same moment may have taken it since: then another port.
+        let mut attempts = 0;
+        while let Err(error) = cluster.start_server() {
+            attempts += 1;
+            let log = std::fs::read_to_string(cluster.dir.join("server.log")).unwrap_or_default();
+            if attempts == 5 || !log.contains("could not bind") {
+                return Err(format!("{error}\n{log}"));
+            }
+            cluster.port = free_port()?;
+        }
         cluster.sql(
             "postgres",
             &format!("CREATE ROLE {GUARDED_USER} LOGIN PASSWORD '{GUARDED_PASSWORD}'"),
@@ -341,9 +351,24 @@ fn is_root() -> bool {
         .is_ok_and(|output| output.stdout.trim_ascii() == b"0")
 }
 
+/// A loopback port below Linux's ephemeral range (32768 and up) that is
+/// free now. Below that range, no `bind(…:0)` elsewhere (a receiver, a
+/// downstream, another test's client) can be handed the port between now
+/// and the server's bind, nor while the server is down for a restart on it;
+/// only another cluster choosing the same port can, which `start_in` retries.
 fn free_port() -> Result<u16, String> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    // Spread by process (several test processes start clusters at once)
+    // and by call within a process.
+    let seed = std::process::id() as usize * 7919 + NEXT.fetch_add(1, Ordering::Relaxed) * 104_729;
+    for step in 0..2000 {
+        let port = 20_000 + (seed + step * 7) % 12_000;
+        let port = u16::try_from(port).map_err(|e| e.to_string())?;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err("no free loopback port between 20000 and 32000".to_owned())
 }
 
 fn run(command: &mut Command) -> Result<(), String> {
