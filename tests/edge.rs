@@ -30,6 +30,8 @@ mod edge;
 #[path = "support/http.rs"]
 #[allow(dead_code)] // the downstream and the client only
 mod http;
+#[path = "support/ports.rs"]
+mod ports;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -380,9 +382,7 @@ fn the_shells_own_refusals(runtime: Runtime) {
     drop(edge);
 
     // A downstream nobody listens on.
-    let gone = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/ingest", gone.local_addr().unwrap());
-    drop(gone);
+    let url = format!("http://127.0.0.1:{}/ingest", ports::unused_loopback_port());
     let env = [
         ("SWITCHBOARD_SECRET_VARDA", "edge-varda-secret"),
         ("SWITCHBOARD_FORWARD_URL", url.as_str()),

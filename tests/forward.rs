@@ -9,6 +9,8 @@
 #[path = "support/http.rs"]
 #[allow(dead_code)] // every receiver here is started with its log
 mod http;
+#[path = "support/ports.rs"]
+mod ports;
 
 use std::ffi::OsString;
 use std::io::BufRead;
@@ -217,10 +219,10 @@ fn received_id(received: &Receiver<http::Received>) -> String {
     event["id"].as_str().unwrap().to_owned()
 }
 
-/// A loopback port nothing listens on.
+/// A loopback port nothing listens on (below the ephemeral range, so that
+/// no other test's `bind(…:0)` is handed it meanwhile).
 fn closed_port() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
+    SocketAddr::from(([127, 0, 0, 1], ports::unused_loopback_port()))
 }
 
 /// Finding 7: two receivers on one journal both accepted, and journaled the

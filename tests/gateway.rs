@@ -16,6 +16,8 @@ mod edge;
 #[path = "support/http.rs"]
 #[allow(dead_code)] // this suite uses the downstream and the receiver's client
 mod http;
+#[path = "support/ports.rs"]
+mod ports;
 #[path = "support/receiver.rs"]
 #[allow(dead_code)] // this suite only starts one and posts to it
 mod receiver;

@@ -13,6 +13,8 @@
 #[path = "support/http.rs"]
 #[allow(dead_code)]
 mod http;
+#[path = "support/ports.rs"]
+mod ports;
 #[path = "support/postgres.rs"]
 #[allow(dead_code)]
 mod postgres;

@@ -18,6 +18,8 @@
 #[path = "support/http.rs"]
 #[allow(dead_code)] // shared with the gateway tests and the load and attack scripts
 mod http;
+#[path = "support/ports.rs"]
+mod ports;
 #[path = "support/postgres.rs"]
 #[allow(dead_code)] // shared with the PostgreSQL store's tests
 mod postgres;
@@ -1130,11 +1132,7 @@ fn json_log_lines_carry_the_same_fields() {
 #[test]
 fn the_log_level_is_chosen_on_the_command_line() {
     let dir = scratch("log-level", CONFIG);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = ports::unused_loopback_port();
     let listen = format!("127.0.0.1:{port}");
     let log = dir.join("stderr.log");
     let mut child = std::process::Command::new(SWITCHBOARD)

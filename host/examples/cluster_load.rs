@@ -25,6 +25,8 @@
 #[path = "../../tests/support/http.rs"]
 #[allow(dead_code)]
 mod http;
+#[path = "../../tests/support/ports.rs"]
+mod ports;
 #[path = "../../tests/support/postgres.rs"]
 #[allow(dead_code)]
 mod postgres;

@@ -12,6 +12,8 @@ mod edge;
 #[path = "../../tests/support/http.rs"]
 #[allow(dead_code)] // the launcher's client only
 mod http;
+#[path = "../../tests/support/ports.rs"]
+mod ports;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -3,7 +3,7 @@
 //! with a given environment, and killed when dropped (a failing test leaves
 //! nothing running). Include it beside `http.rs`.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -60,8 +60,23 @@ pub struct Edge {
 
 impl Edge {
     /// Starts `runtime` with `entry` and exactly `env` (beside `PATH` and
-    /// `HOME`), and waits until it answers HTTP.
+    /// `HOME`), and waits until it answers HTTP: on another port when the
+    /// one chosen was taken meanwhile (`support/ports.rs`).
     pub fn start(runtime: Runtime, entry: Entry, env: &[(&str, &str)]) -> Edge {
+        for _ in 0..4 {
+            let port = super::ports::unused_loopback_port();
+            if let Some(edge) = Edge::start_on(port, runtime, entry, env) {
+                return edge;
+            }
+        }
+        panic!(
+            "{}: four ports were taken before it bound them",
+            runtime.name()
+        );
+    }
+
+    /// [`Edge::start`] on `port`; `None` when the port was taken.
+    fn start_on(port: u16, runtime: Runtime, entry: Entry, env: &[(&str, &str)]) -> Option<Edge> {
         let root = root();
         let modules = root.join("host/edge/node_modules");
         let generated = root.join("host/edge/generated/edge.core.wasm");
@@ -71,7 +86,6 @@ impl Edge {
             generated.display(),
             modules.display()
         );
-        let port = free_port();
         let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let dir = match entry {
             Entry::Production => "host/edge",
@@ -123,13 +137,16 @@ impl Edge {
             runtime,
             log,
         };
-        edge.wait_ready();
-        edge
+        edge.wait_ready().then_some(edge)
     }
 
-    fn wait_ready(&mut self) {
+    /// Waits until it answers; false when its port was taken.
+    fn wait_ready(&mut self) -> bool {
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(30) {
+            if self.log().contains("Address already in use") {
+                return false;
+            }
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!(
                     "{} exited with {status}:\n{}",
@@ -138,7 +155,8 @@ impl Edge {
                 );
             }
             if http::request(self.address, "GET", "/healthz", &[], &[]).is_ok() {
-                return;
+                // What answered is this runtime, not whoever held the port.
+                return !self.log().contains("Address already in use");
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -178,9 +196,4 @@ impl Drop for Edge {
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.log);
     }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }

@@ -17,7 +17,6 @@
 //! the `postgres` user (`runuser`). Without PostgreSQL the tests fail and
 //! say what to install (`make test` installs it).
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -351,24 +350,8 @@ fn is_root() -> bool {
         .is_ok_and(|output| output.stdout.trim_ascii() == b"0")
 }
 
-/// A loopback port below Linux's ephemeral range (32768 and up) that is
-/// free now. Below that range, no `bind(…:0)` elsewhere (a receiver, a
-/// downstream, another test's client) can be handed the port between now
-/// and the server's bind, nor while the server is down for a restart on it;
-/// only another cluster choosing the same port can, which `start_in` retries.
 fn free_port() -> Result<u16, String> {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    // Spread by process (several test processes start clusters at once)
-    // and by call within a process.
-    let seed = std::process::id() as usize * 7919 + NEXT.fetch_add(1, Ordering::Relaxed) * 104_729;
-    for step in 0..2000 {
-        let port = 20_000 + (seed + step * 7) % 12_000;
-        let port = u16::try_from(port).map_err(|e| e.to_string())?;
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return Ok(port);
-        }
-    }
-    Err("no free loopback port between 20000 and 32000".to_owned())
+    Ok(super::ports::unused_loopback_port())
 }
 
 fn run(command: &mut Command) -> Result<(), String> {
