@@ -184,8 +184,9 @@ fn start(dir: &Path) -> anyhow::Result<Server> {
         ],
     ]
     .concat();
-    let (child, address) = http::start_receiver(SWITCHBOARD, &args)
-        .with_context(|| format!("starting {SWITCHBOARD} (run `make build` first)"))?;
+    let (child, address) =
+        http::start_receiver_logging_to(SWITCHBOARD, &args, &dir.join("receiver.log"))
+            .with_context(|| format!("starting {SWITCHBOARD} (run `make build` first)"))?;
     Ok(Server { child, address })
 }
 
@@ -468,23 +469,33 @@ struct Flags {
     connections: usize,
     /// The most requests per second the prepared deliveries last for.
     max_rate: usize,
+    /// Where the journal's directory is made.
+    journal_dir: PathBuf,
 }
 
 /// `--seconds` (10, 1 to 600), `--warmup` (1, 0 to 60), `--connections`
-/// (64, 1 to 256: the receiver's default connection limit) and
-/// `--max-rate` (40 000, 1 000 to 200 000).
+/// (64, 1 to 256: the receiver's default connection limit), `--max-rate`
+/// (40 000, 1 000 to 200 000) and `--journal-dir` (the system's temporary
+/// directory, on disk here; a tmpfs such as `/dev/shm` takes the disk out
+/// of the run, to compare the receiver's CPU alone).
 fn flags() -> anyhow::Result<Flags> {
     let mut flags = Flags {
         seconds: 10,
         warmup: 1,
         connections: 64,
         max_rate: 40_000,
+        journal_dir: std::env::temp_dir(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let value: u64 = args
+        let given = args
             .next()
-            .with_context(|| format!("{arg} without its value"))?
+            .with_context(|| format!("{arg} without its value"))?;
+        if arg == "--journal-dir" {
+            flags.journal_dir = given.into();
+            continue;
+        }
+        let value: u64 = given
             .parse()
             .with_context(|| format!("{arg} takes a number"))?;
         match arg.as_str() {
@@ -493,7 +504,7 @@ fn flags() -> anyhow::Result<Flags> {
             "--connections" => flags.connections = value.clamp(1, 256) as usize,
             "--max-rate" => flags.max_rate = value.clamp(1_000, 200_000) as usize,
             other => bail!(
-                "unknown flag {other} (--seconds S, --warmup S, --connections N, --max-rate R)"
+                "unknown flag {other} (--seconds S, --warmup S, --connections N, --max-rate R, --journal-dir DIR)"
             ),
         }
     }
@@ -720,8 +731,9 @@ fn check_after_restart(
 
 fn main() -> anyhow::Result<()> {
     let flags = flags()?;
-    let dir: PathBuf =
-        std::env::temp_dir().join(format!("switchboard-load-{}", std::process::id()));
+    let dir: PathBuf = flags
+        .journal_dir
+        .join(format!("switchboard-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("load.toml"), CONFIG)?;
     let config: Config = toml::from_str(CONFIG)?;
