@@ -42,12 +42,16 @@ fn request(fixture: &Fixture) -> wit::Request {
 /// for a configuration it cannot read. It is deliberately not validated
 /// here: the component validates what it is given.
 fn config(fixture: &Fixture) -> Result<wit::Config, Refusal> {
-    serde_json::from_str::<Config>(&fixture.config_json())
-        .map(|c| wit::Config::from(&c))
-        .map_err(|e| {
-            let class = ErrorClass::Config.as_str();
-            Refusal::new(class, class, format!("invalid configuration: {e}"))
-        })
+    core_config(fixture).map(|c| wit::Config::from(&c))
+}
+
+/// The fixture's configuration, read but not validated, as [`config`]
+/// reads it.
+fn core_config(fixture: &Fixture) -> Result<Config, Refusal> {
+    serde_json::from_str::<Config>(&fixture.config_json()).map_err(|e| {
+        let class = ErrorClass::Config.as_str();
+        Refusal::new(class, class, format!("invalid configuration: {e}"))
+    })
 }
 
 fn refusal(error: &Error) -> Refusal {
@@ -91,6 +95,26 @@ fn every_fixture_through_one_reused_instance() {
             &config,
             fixture.now,
         ))
+    });
+}
+
+/// The lean function the receiver calls: the configuration as the
+/// document `config_json` writes, the event's document alone back.
+#[test]
+fn every_fixture_through_the_body_function() {
+    let mut instance = switchboard().instance().expect("instantiates");
+    run_all("component, process-body", |fixture| {
+        let config = core_config(fixture)?;
+        let json = instance
+            .process_body(
+                &fixture.headers,
+                &fixture.body,
+                fixture.vendor.as_deref(),
+                &switchboard_host::config_json(&config),
+                fixture.now,
+            )
+            .map_err(|e| refusal(&e))?;
+        Ok(serde_json::from_str(&json).expect("events are JSON"))
     });
 }
 

@@ -1,5 +1,6 @@
 //! Conversions between the core's types and the WIT types the host passes.
 
+use serde_json::{Map, Value, json};
 use switchboard_core::{self as core, ErrorClass};
 
 use crate::wit;
@@ -45,6 +46,59 @@ fn wit_scheme(scheme: &core::Scheme) -> wit::Scheme {
     }
 }
 
+/// The configuration as the JSON document the component's `config-json`
+/// parameters take (`process-json`, `process-body`): the same document the
+/// CLI reads, which reads back as an equal [`core::Config`]. It holds the
+/// secrets: it is for the component, never for a log.
+pub fn config_json(config: &core::Config) -> String {
+    let vendors: Map<String, Value> = config
+        .vendors
+        .iter()
+        .map(|(vendor, settings)| {
+            let secrets: Vec<&str> = settings.secrets.iter().map(core::Secret::expose).collect();
+            let settings = json!({"secrets": secrets, "scheme": scheme_json(&settings.scheme)});
+            (vendor.clone(), settings)
+        })
+        .collect();
+    json!({
+        "vendors": vendors,
+        "tolerance_seconds": config.tolerance_seconds,
+        "body_limit": config.body_limit,
+        "include_raw": config.include_raw,
+    })
+    .to_string()
+}
+
+/// A scheme as the configuration document names it: a name, or a table
+/// with its `type` and options.
+fn scheme_json(scheme: &core::Scheme) -> Value {
+    match scheme {
+        core::Scheme::HmacSha256(o) => {
+            let mut table = json!({
+                "type": "hmac-sha256",
+                "header": o.header,
+                "encoding": match o.encoding {
+                    core::config::DigestEncoding::Hex => "hex",
+                    core::config::DigestEncoding::Base64 => "base64",
+                },
+            });
+            if let Some(prefix) = &o.prefix {
+                table["prefix"] = json!(prefix);
+            }
+            if let Some(header) = &o.timestamp_header {
+                table["timestamp_header"] = json!(header);
+            }
+            table
+        }
+        core::Scheme::SharedSecret(scheme) => {
+            json!({"type": "shared-secret", "header": scheme.header})
+        }
+        core::Scheme::VendorDefault | core::Scheme::StandardWebhooks | core::Scheme::None => {
+            json!(scheme.name())
+        }
+    }
+}
+
 impl wit::Request {
     /// A request from header pairs and the raw body.
     pub fn new<'a>(
@@ -78,5 +132,43 @@ pub(crate) fn rejected(error: wit::Error) -> crate::Error {
         class,
         reason: error.reason,
         message: error.message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every fixture's configuration, and one with every scheme's options,
+    /// read back from [`config_json`] as the configuration it was written
+    /// from.
+    #[test]
+    fn the_config_document_reads_back_as_the_config() {
+        let every_option = r#"{"vendors": {
+            "varda": {"secrets": ["a", "b"], "scheme": {"type": "hmac-sha256", "header": "X-Sig", "encoding": "base64", "prefix": "sha256=", "timestamp_header": "X-Ts"}},
+            "atoms": {"secrets": ["t"], "scheme": {"type": "shared-secret", "header": "X-Token"}},
+            "openphone": {"secrets": ["bG9hZA=="], "scheme": {"type": "hmac-sha256", "header": "X-Sig"}},
+            "opencx": {"scheme": "none"}
+        }, "tolerance_seconds": 60, "body_limit": 1000, "include_raw": false}"#;
+        let mut documents = vec![every_option.to_owned()];
+        documents.extend(
+            switchboard_fixtures::all()
+                .iter()
+                .map(|fixture| fixture.config_json()),
+        );
+        let mut read = 0;
+        for document in documents {
+            let Ok(config) = core::Config::from_json(&document) else {
+                continue; // a fixture of a configuration that cannot be used
+            };
+            let written = config_json(&config);
+            assert_eq!(
+                core::Config::from_json(&written).ok(),
+                Some(config),
+                "{written}"
+            );
+            read += 1;
+        }
+        assert!(read > 1, "only {read} configurations read");
     }
 }

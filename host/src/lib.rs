@@ -20,7 +20,10 @@
 //! guest costs one request, never the host. [`Switchboard::instance`] keeps
 //! one instance for many calls instead, which is faster (see `make bench`)
 //! and is replaced automatically after a trap; a [`Pool`] keeps instances
-//! for concurrent callers (the receiver's). Guest failures are typed:
+//! for concurrent callers (the receiver's). [`Instance::process_body`] is
+//! the lean call: the headers as pairs, the configuration as its JSON
+//! document ([`config_json`]), which the guest compares with the last one
+//! as text, and the event's document alone back. Guest failures are typed:
 //! [`Error::Trap`] carries wasmtime's [`wasmtime::Trap`]
 //! (`Trap::Interrupt` past the deadline), [`Error::OutOfMemory`] the limit.
 
@@ -46,6 +49,8 @@ mod bindings {
 }
 
 mod convert;
+
+pub use convert::config_json;
 
 /// wasmtime's trap kinds, as [`Error::Trap`] carries them.
 pub use wasmtime::Trap;
@@ -357,6 +362,20 @@ impl Switchboard {
             .process_json(request_json, vendor, config_json, now)
     }
 
+    /// [`Switchboard::process`] with the lean `process-body` function (see
+    /// [`Instance::process_body`]).
+    pub fn process_body(
+        &self,
+        headers: &[(String, String)],
+        body: &[u8],
+        vendor: Option<&str>,
+        config_json: &str,
+        now: i64,
+    ) -> Result<String, Error> {
+        self.instance()?
+            .process_body(headers, body, vendor, config_json, now)
+    }
+
     /// The vendor a request belongs to, as the component detects it.
     pub fn detect(&self, request: &wit::Request) -> Result<Option<String>, Error> {
         self.instance()?.detect(request)
@@ -477,6 +496,39 @@ impl Instance {
         })
     }
 
+    /// Processes one delivery given as its header pairs and raw body, with
+    /// the configuration as the JSON document `process-json` takes (see
+    /// the WIT `process-body`): the event's CloudEvents document, or the
+    /// refusal.
+    ///
+    /// What [`Instance::process`] does, for less: the configuration
+    /// crosses as one string, which a reused instance compares with the
+    /// last one byte for byte rather than lifting a record and comparing
+    /// it field by field, and only the document comes back, not the event
+    /// record's nine strings. [`config_json`] writes the document of a
+    /// [`switchboard_core::Config`]; pass the same text on every call to
+    /// keep the prepared configuration.
+    pub fn process_body(
+        &mut self,
+        headers: &[(String, String)],
+        body: &[u8],
+        vendor: Option<&str>,
+        config_json: &str,
+        now: i64,
+    ) -> Result<String, Error> {
+        let outcome = self.call(|bindings, store| {
+            bindings.switchboard_webhooks_processor().call_process_body(
+                store,
+                headers,
+                body,
+                vendor,
+                config_json,
+                now,
+            )
+        })?;
+        outcome.map_err(convert::rejected)
+    }
+
     /// The vendor a request belongs to (see the WIT `detect`).
     pub fn detect(&mut self, request: &wit::Request) -> Result<Option<String>, Error> {
         self.call(|bindings, store| {
@@ -563,12 +615,36 @@ impl Pool {
         config: &wit::Config,
         now: i64,
     ) -> Result<wit::Event, Error> {
+        self.with_instance(|instance| instance.process(request, vendor, config, now))
+    }
+
+    /// Processes one delivery in a pooled instance with the lean function
+    /// (see [`Instance::process_body`]).
+    pub fn process_body(
+        &self,
+        headers: &[(String, String)],
+        body: &[u8],
+        vendor: Option<&str>,
+        config_json: &str,
+        now: i64,
+    ) -> Result<String, Error> {
+        self.with_instance(|instance| {
+            instance.process_body(headers, body, vendor, config_json, now)
+        })
+    }
+
+    /// Runs `call` on an idle instance (or a new one), which goes back to
+    /// the idle list unless the call failed in the guest.
+    fn with_instance<R>(
+        &self,
+        call: impl FnOnce(&mut Instance) -> Result<R, Error>,
+    ) -> Result<R, Error> {
         let idle = self.idle_list().pop();
         let mut instance = match idle {
             Some(instance) => instance,
             None => self.switchboard.instance()?,
         };
-        let result = instance.process(request, vendor, config, now);
+        let result = call(&mut instance);
         if instance.is_live() {
             self.idle_list().push(instance);
         }

@@ -108,13 +108,7 @@ pub fn start_receiver_logged(
         let line = lines
             .next()
             .ok_or_else(|| std::io::Error::other("the receiver exited before listening"))??;
-        // The address ends at a space (text lines) or a quote (JSON lines).
-        let listening = line.split_once("listening on ").map(|(_, rest)| {
-            rest.split(|c: char| c.is_whitespace() || c == '"')
-                .next()
-                .unwrap_or_default()
-                .to_owned()
-        });
+        let listening = listening_address(&line);
         let _ = log.send(line);
         if let Some(address) = listening {
             break address.parse().map_err(std::io::Error::other)?;
@@ -126,6 +120,56 @@ pub fn start_receiver_logged(
         }
     });
     Ok((child, address, logged))
+}
+
+/// [`start_receiver`], its log appended to the file `log` rather than piped
+/// (as `2>>log` would), so that no reader wakes for each line; the address
+/// is read from the file once the receiver has written it, within 30 s.
+pub fn start_receiver_logging_to(
+    binary: &str,
+    args: &[std::ffi::OsString],
+    log: &std::path::Path,
+) -> std::io::Result<(std::process::Child, SocketAddr)> {
+    use std::process::{Command, Stdio};
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
+    // Only what this start writes is searched for the address.
+    let from = file.metadata()?.len() as usize;
+    let mut child = Command::new(binary)
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()?;
+    let started = std::time::Instant::now();
+    loop {
+        let text = std::fs::read(log)?;
+        let text = String::from_utf8_lossy(text.get(from..).unwrap_or_default());
+        if let Some(address) = listening_address(&text) {
+            return Ok((child, address.parse().map_err(std::io::Error::other)?));
+        }
+        if child.try_wait()?.is_some() || started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::other(format!(
+                "the receiver did not listen; its log:\n{text}"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The address in the first `listening on` line of a log, ending at a
+/// space (text lines) or a quote (JSON lines).
+fn listening_address(log: &str) -> Option<String> {
+    log.lines().find_map(|line| {
+        let (_, rest) = line.split_once("listening on ")?;
+        rest.split(|c: char| c.is_whitespace() || c == '"')
+            .next()
+            .map(str::to_owned)
+    })
 }
 
 /// One request a [`downstream`] received.

@@ -343,6 +343,17 @@ impl Shown {
         self.redactor.value(name, value)
     }
 
+    /// [`Shown::kept`] of an owned value: the value itself unless it is
+    /// redacted.
+    fn kept_owned(&self, name: &str, value: String) -> String {
+        let kept = self.kept(name, &value);
+        if std::ptr::eq(kept, value.as_str()) {
+            value
+        } else {
+            kept.to_owned()
+        }
+    }
+
     /// The value as shown: kept, and a signature's cut to its first
     /// characters.
     fn value(&self, name: &str, value: &str) -> String {
@@ -366,8 +377,10 @@ struct Ring {
     max_entries: usize,
     max_bytes: usize,
     next: u64,
-    /// Deliveries since start by vendor and outcome.
-    counters: BTreeMap<(String, String), u64>,
+    /// Deliveries since start by vendor, then outcome (nested, so that a
+    /// delivery of a combination already seen is counted without making
+    /// its key).
+    counters: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 impl Ring {
@@ -387,10 +400,7 @@ impl Ring {
         entry.seq = self.next;
         self.next += 1;
         if !entry.earlier {
-            *self
-                .counters
-                .entry((entry.vendor.clone(), entry.outcome.clone()))
-                .or_default() += 1;
+            self.count(&entry.vendor, &entry.outcome);
         }
         self.bytes += entry.bytes();
         self.entries.push_back(entry);
@@ -404,6 +414,19 @@ impl Ring {
         &self.entries[self.entries.len() - 1]
     }
 
+    fn count(&mut self, vendor: &str, outcome: &str) {
+        let outcomes = match self.counters.get_mut(vendor) {
+            Some(outcomes) => outcomes,
+            None => self.counters.entry(vendor.to_owned()).or_default(),
+        };
+        match outcomes.get_mut(outcome) {
+            Some(count) => *count += 1,
+            None => {
+                outcomes.insert(outcome.to_owned(), 1);
+            }
+        }
+    }
+
     fn get(&mut self, seq: u64) -> Option<&mut Entry> {
         let first = self.entries.front()?.seq;
         let index = usize::try_from(seq.checked_sub(first)?).ok()?;
@@ -414,7 +437,11 @@ impl Ring {
         let counters: Vec<Value> = self
             .counters
             .iter()
-            .map(|((vendor, outcome), n)| json!({"vendor": vendor, "outcome": outcome, "count": n}))
+            .flat_map(|(vendor, outcomes)| {
+                outcomes.iter().map(
+                    move |(outcome, n)| json!({"vendor": vendor, "outcome": outcome, "count": n}),
+                )
+            })
             .collect();
         json!(counters)
     }
@@ -501,8 +528,11 @@ impl Console {
             event,
         } = seen.capture;
         let headers = headers
-            .iter()
-            .map(|(name, value)| (name.clone(), self.shown.kept(name, value).to_owned()))
+            .into_iter()
+            .map(|(name, value)| {
+                let value = self.shown.kept_owned(&name, value);
+                (name, value)
+            })
             .collect();
         let (event, event_bytes) = match event {
             Some(event) => {
@@ -545,10 +575,14 @@ impl Console {
             replayed: None,
         };
         let mut ring = self.ring();
-        let summary = ring.push(entry).summary().to_string();
+        let entry = ring.push(entry);
         // Sent under the lock, so that a stream's snapshot and what follows
-        // it neither miss nor repeat a delivery. No receiver is no error.
-        let _ = self.live.send(Arc::from(summary));
+        // it neither miss nor repeat a delivery; a stream subscribes under
+        // it too, so with none open now there is nothing to send (and the
+        // summary is not written for nobody).
+        if self.live.receiver_count() > 0 {
+            let _ = self.live.send(Arc::from(entry.summary().to_string()));
+        }
     }
 
     /// Answers one console request, the access rule already passed.
@@ -847,10 +881,7 @@ mod tests {
         let ring = console.ring();
         let seqs: Vec<u64> = ring.entries.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, [3, 4, 5]);
-        assert_eq!(
-            ring.counters[&("varda".to_owned(), "unauthenticated".to_owned())],
-            5
-        );
+        assert_eq!(ring.counters["varda"]["unauthenticated"], 5);
         drop(ring);
 
         let console = console_bytes(200 * 1024);

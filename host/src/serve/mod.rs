@@ -50,7 +50,7 @@ use hyper::{HeaderMap, Request, Response, Uri};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use switchboard_core::{Config, ErrorClass, SignatureScheme};
-use switchboard_host::{HostOptions, Pool, Switchboard, wit};
+use switchboard_host::{HostOptions, Pool, Switchboard};
 use switchboard_http::{Answer, ConsoleRoute, Overload, Route, Routes};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
@@ -60,7 +60,7 @@ pub use limits::Limits;
 use limits::{BodyBudget, Lingering};
 use metrics::{Metrics, vendor_label};
 pub use store::Target;
-use store::{Outcome, Store};
+use store::{Event, Outcome, Store};
 
 /// Everything `serve` is started with.
 #[derive(Debug)]
@@ -104,7 +104,9 @@ struct State {
     instances: Arc<Semaphore>,
     instance_wait: Duration,
     budget: BodyBudget,
-    config: Arc<wit::Config>,
+    /// The configuration as the component's JSON document, the same text
+    /// on every call, so that each pooled instance prepares it once.
+    config_json: Arc<str>,
     body_limit: usize,
     read_timeout: Duration,
     store: Store,
@@ -164,7 +166,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         pool: Arc::new(pool),
         instance_wait: options.limits.instance_wait(),
         budget: BodyBudget::new(options.limits.body_budget),
-        config: Arc::new(wit::Config::from(&options.config)),
+        config_json: Arc::from(switchboard_host::config_json(&options.config)),
         body_limit: options.config.body_limit,
         read_timeout: options.read_timeout,
         store: opened.store,
@@ -687,16 +689,18 @@ async fn webhook(
 ) -> Handled {
     let named = vendor_label(vendor.as_deref());
     let (parts, body) = request.into_parts();
-    let headers = wit_headers(&parts.headers);
+    let headers = header_pairs(&parts.headers);
     let delivery = delivery_id(&headers, vendor.as_deref());
-    let mut capture = state.console.as_ref().map(|_| console::Capture {
-        path_vendor: vendor.clone(),
-        headers: headers
-            .iter()
-            .map(|header| (header.name.clone(), header.value.clone()))
-            .collect(),
-        ..console::Capture::default()
-    });
+    // What the console keeps of it, when the console is on: the request's
+    // own headers and body, moved there once the call is done with them.
+    let capture = |headers, body, event| {
+        state.console.as_ref().map(|_| console::Capture {
+            path_vendor: vendor.clone(),
+            headers,
+            body,
+            event,
+        })
+    };
     let refused = |refusal, capture| Handled {
         delivery: delivery.clone(),
         capture,
@@ -705,45 +709,42 @@ async fn webhook(
     // The body stays charged to the budget until the answer.
     let body = match read_body(state, &parts.headers, body, state.body_limit).await {
         Ok(body) => body,
-        Err(refusal) => return refused(refusal, capture),
+        Err(refusal) => return refused(refusal, capture(headers, None, None)),
     };
-    let request = wit::Request {
+    let received = Received {
         headers,
         body: body.bytes,
     };
-    let event = match process(state, request, vendor.clone(), unix_now()).await {
+    let (processed, received) = process(state, received, vendor.as_deref(), unix_now()).await;
+    let event = match processed {
         Processed::Event(event) => event,
-        Processed::Refused(mut refusal) => {
-            if let (Some(keeper), Some(request)) = (&state.keeper, &refusal.request) {
-                let headers: Vec<(String, String)> = request
-                    .headers
-                    .iter()
-                    .map(|header| (header.name.clone(), header.value.clone()))
-                    .collect();
+        Processed::Refused(refusal) => {
+            if let Some(keeper) = &state.keeper {
                 keeper.keep(&refused::Refusal {
                     peer,
                     vendor: vendor.as_deref(),
-                    headers: &headers,
-                    body: &request.body,
+                    headers: &received.headers,
+                    body: &received.body,
                     class: refusal.class,
                     reason: refusal.reason,
                     message: &refusal.message,
                 });
             }
-            if let (Some(capture), Some(request)) = (&mut capture, refusal.request.take()) {
-                capture.body = Some(request.body);
-            }
+            let capture = capture(received.headers, Some(received.body), None);
             return refused(refusal.answer(), capture);
         }
         Processed::Overloaded => {
+            let capture = capture(received.headers, None, None);
             return refused(Answer::Overloaded(Overload::Instances), capture);
         }
     };
     let vendor = vendor_label(Some(&event.vendor));
-    let event_type = event.type_.clone();
-    if let Some(capture) = &mut capture {
-        capture.event = Some(event.json.clone());
-    }
+    let event_type = event.event_type.clone();
+    let capture = capture(
+        received.headers,
+        None,
+        state.console.as_ref().map(|_| event.json.clone()),
+    );
     let answer = keep(state, event).await;
     Handled {
         answer,
@@ -806,43 +807,50 @@ async fn read_body<'s>(
 
 /// The vendor's id of the delivery, from its headers (see
 /// `switchboard_core::vendors::delivery_id`), cut as paths are cut.
-fn delivery_id(headers: &[wit::Header], vendor: Option<&str>) -> Option<String> {
-    let headers = headers.iter().map(|h| (h.name.as_str(), h.value.as_str()));
+fn delivery_id(headers: &[(String, String)], vendor: Option<&str>) -> Option<String> {
+    let headers = headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()));
     let request = switchboard_core::Request::new(headers, &[]);
     switchboard_core::vendors::delivery_id(&request, vendor).map(switchboard_http::echoed)
 }
 
-/// The request's headers as the component takes them, values converted by
-/// the contract's rule.
-fn wit_headers(headers: &HeaderMap) -> Vec<wit::Header> {
+/// The request's headers as the component takes them, `(name, value)`,
+/// values converted by the contract's rule.
+fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
-        .map(|(name, value)| wit::Header {
-            name: name.as_str().to_owned(),
-            value: switchboard_http::header_text(value.as_bytes()),
+        .map(|(name, value)| {
+            let value = switchboard_http::header_text(value.as_bytes());
+            (name.as_str().to_owned(), value)
         })
         .collect()
+}
+
+/// A delivery as the component takes it: every header, the raw body. The
+/// call borrows it, and hands it back for the refusal log and the console.
+struct Received {
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
 }
 
 /// What running a delivery came to.
 enum Processed {
     /// An event.
-    Event(wit::Event),
+    Event(Event),
     /// Refused by the component, or failed in it.
     Refused(Refused),
     /// Not run: no instance was free within the instance wait.
     Overloaded,
 }
 
-/// A refusal, and the request it refused (handed back, so that it can be
-/// kept without a copy; `None` if the processing task itself failed).
+/// A refusal.
 struct Refused {
     class: ErrorClass,
     /// The reason as a member of the closed list
     /// ([`switchboard_host::Error::reason_label`]).
     reason: &'static str,
     message: String,
-    request: Option<wit::Request>,
 }
 
 impl Refused {
@@ -854,58 +862,130 @@ impl Refused {
             message: self.message.clone(),
         }
     }
+
+    /// A failure of the host's own (a panic in the call, an answer that is
+    /// not an event): internal, counted as a `trap`.
+    fn internal(message: String) -> Refused {
+        Refused {
+            class: ErrorClass::Internal,
+            reason: "trap",
+            message,
+        }
+    }
 }
 
-/// Runs the delivery in a pooled instance on the blocking pool, once one is
-/// free (else [`Processed::Overloaded`]), verified at `now`.
+/// The most request bytes (body and header text) whose call runs on the
+/// runtime's own thread. The guest's work is linear in what it reads: a
+/// delivery this size takes well under a millisecond, cheaper to run where
+/// it is than to hand to the blocking pool and back (a wake-up and a
+/// context switch each way, most of the receiver's time on two cores). A
+/// larger one, up to the body limit, runs on the blocking pool, so that it
+/// never holds up the other connections a worker serves.
+const INLINE_BYTES: usize = 16 * 1024;
+
+/// Runs the delivery in a pooled instance, once one is free (else
+/// [`Processed::Overloaded`]), verified at `now`: in place when it is small
+/// ([`INLINE_BYTES`]), else on the blocking pool. The delivery is handed
+/// back whatever became of it.
 async fn process(
     state: &State,
-    request: wit::Request,
-    vendor: Option<String>,
+    received: Received,
+    vendor: Option<&str>,
     now: i64,
-) -> Processed {
+) -> (Processed, Received) {
     let permit = tokio::time::timeout(
         state.instance_wait,
         Arc::clone(&state.instances).acquire_owned(),
     )
     .await;
     let Ok(Ok(permit)) = permit else {
-        return Processed::Overloaded;
+        return (Processed::Overloaded, received);
     };
-    let pool = Arc::clone(&state.pool);
-    let config = Arc::clone(&state.config);
-    // The permit goes with the call: it is held until the instance is free,
-    // even if this request is abandoned meanwhile.
-    let result = tokio::task::spawn_blocking(move || {
-        let result = pool.process(&request, vendor.as_deref(), &config, now);
+    let (result, received) = if request_bytes(&received) <= INLINE_BYTES {
+        let result = call(&state.pool, &received, vendor, &state.config_json, now);
         drop(permit);
-        (result, request)
-    })
-    .await;
-    match result {
-        Ok((Ok(event), _)) => Processed::Event(event),
-        Ok((Err(e), request)) => Processed::Refused(Refused {
+        (result, received)
+    } else {
+        let pool = Arc::clone(&state.pool);
+        let config_json = Arc::clone(&state.config_json);
+        let vendor = vendor.map(str::to_owned);
+        // The permit goes with the call: it is held until the instance is
+        // free, even if this request is abandoned meanwhile.
+        let blocking = tokio::task::spawn_blocking(move || {
+            let result = call(&pool, &received, vendor.as_deref(), &config_json, now);
+            drop(permit);
+            (result, received)
+        });
+        match blocking.await {
+            Ok(done) => done,
+            // Only a runtime shutting down cancels it; the call catches
+            // its own panics.
+            Err(e) => {
+                let message = format!("the processing task failed: {e}");
+                let received = Received {
+                    headers: Vec::new(),
+                    body: Vec::new(),
+                };
+                return (Processed::Refused(Refused::internal(message)), received);
+            }
+        }
+    };
+    let processed = match result {
+        Ok(event) => Processed::Event(event),
+        Err(refusal) => Processed::Refused(refusal),
+    };
+    (processed, received)
+}
+
+/// One call of the component (`process-body`), its document read as an
+/// event. A panic in it (a bug in the host or wasmtime: the guest's own
+/// failures are errors) is answered as an internal failure, as it was when
+/// every call ran in a blocking task, rather than ending the connection.
+fn call(
+    pool: &Pool,
+    received: &Received,
+    vendor: Option<&str>,
+    config_json: &str,
+    now: i64,
+) -> Result<Event, Refused> {
+    let called = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.process_body(&received.headers, &received.body, vendor, config_json, now)
+    }));
+    match called {
+        Ok(Ok(json)) => Event::from_json(json).map_err(|e| {
+            Refused::internal(format!(
+                "the component answered with a document that is not an event: {e}"
+            ))
+        }),
+        Ok(Err(e)) => Err(Refused {
             class: e.class(),
             reason: e.reason_label(),
             message: e.to_string(),
-            request: Some(request),
         }),
-        Err(e) => Processed::Refused(Refused {
-            class: ErrorClass::Internal,
-            reason: "trap",
-            message: format!("the processing task failed: {e}"),
-            request: None,
-        }),
+        Err(_) => Err(Refused::internal(
+            "the processing task failed: the call panicked".to_owned(),
+        )),
     }
+}
+
+/// What the guest reads of a delivery: its body and its headers' text.
+fn request_bytes(received: &Received) -> usize {
+    let headers: usize = received
+        .headers
+        .iter()
+        .map(|(name, value)| name.len() + value.len())
+        .sum();
+    received.body.len() + headers
 }
 
 /// Keeps the event in the store: `200` once it is durable (or was already
 /// there), `503` if it cannot be written.
-async fn keep(state: &State, event: wit::Event) -> Answer {
-    match state.store.append(&event).await {
+async fn keep(state: &State, event: Event) -> Answer {
+    let (id, event_type) = (event.id.clone(), event.event_type.clone());
+    match state.store.append(event).await {
         Ok(outcome) => Answer::Accepted {
-            id: event.id,
-            event_type: event.type_,
+            id,
+            event_type,
             duplicate: outcome == Outcome::Duplicate,
         },
         Err(e) => Answer::Unavailable {

@@ -31,13 +31,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
-use switchboard_host::wit;
 use tokio::sync::Notify;
 use tokio_postgres::NoTls;
 
 use super::forward::chain;
 use super::metrics::Metrics;
-use super::store::{Outcome, SinkError};
+use super::store::{Event, Outcome, SinkError};
 
 /// The schema migrations, in order: version `n` is `MIGRATIONS[n - 1]`.
 pub const MIGRATIONS: &[&str] = &[include_str!("../../sql/001_events.sql")];
@@ -336,7 +335,7 @@ impl Postgres {
 
     /// Keeps `event` unless its `(source, id)` is kept; returns once the
     /// transaction committed.
-    pub async fn append(&self, event: &wit::Event) -> Result<Outcome, SinkError> {
+    pub async fn append(&self, event: &Event) -> Result<Outcome, SinkError> {
         let started = std::time::Instant::now();
         let result = self.insert(event).await;
         match result {
@@ -355,7 +354,7 @@ impl Postgres {
         }
     }
 
-    async fn insert(&self, event: &wit::Event) -> Result<bool, Error> {
+    async fn insert(&self, event: &Event) -> Result<bool, Error> {
         let doing = "writing an event to";
         let deadline = tokio::time::Instant::now() + OPERATION_TIMEOUT;
         let mut client = self.client(doing, deadline).await?;
@@ -368,7 +367,7 @@ impl Postgres {
                     &[
                         &event.source,
                         &event.id,
-                        &event.type_,
+                        &event.event_type,
                         &event.vendor,
                         &event.json,
                     ],

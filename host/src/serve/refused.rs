@@ -334,6 +334,9 @@ impl Redactor {
                 );
             }
         }
+        // A secret without a prefix is its own key: searched for once.
+        secrets.sort_unstable();
+        secrets.dedup();
         Redactor { names, secrets }
     }
 
@@ -341,7 +344,10 @@ impl Redactor {
     /// holds a configured secret.
     pub(super) fn value<'v>(&self, name: &str, value: &'v str) -> &'v str {
         let named = self.names.iter().any(|n| n.eq_ignore_ascii_case(name));
-        if named || self.secrets.iter().any(|secret| value.contains(secret)) {
+        // Most values are shorter than any secret: those are not searched
+        // (a search sets up its tables before it looks at the value).
+        let holds = |secret: &String| value.len() >= secret.len() && value.contains(secret);
+        if named || self.secrets.iter().any(holds) {
             REDACTED
         } else {
             value

@@ -23,11 +23,10 @@ use std::net::SocketAddr;
 use hyper::Request;
 use hyper::body::Incoming;
 use hyper::header::ORIGIN;
-use switchboard_host::wit;
 use switchboard_http::{Answer, Replayed};
 
 use super::delivery::Delivery;
-use super::{Processed, State, keep, process, read_body, unix_now};
+use super::{Processed, Received, State, keep, process, read_body, unix_now};
 
 /// The most deliveries one `POST /replay` may carry (`switchboard replay`
 /// sends fewer at a time).
@@ -108,15 +107,12 @@ pub(super) async fn run(state: &State, delivery: Delivery, dry_run: bool) -> Rep
         return not_run(&refusal);
     }
     let now = delivery.received_at.unwrap_or_else(unix_now);
-    let request = wit::Request {
-        headers: delivery
-            .headers
-            .into_iter()
-            .map(|(name, value)| wit::Header { name, value })
-            .collect(),
+    let received = Received {
+        headers: delivery.headers,
         body: delivery.body,
     };
-    let event = match process(state, request, delivery.vendor, now).await {
+    let (processed, _) = process(state, received, delivery.vendor.as_deref(), now).await;
+    let event = match processed {
         Processed::Event(event) => event,
         Processed::Refused(refused) => {
             return Replayed::Refused {
@@ -132,7 +128,7 @@ pub(super) async fn run(state: &State, delivery: Delivery, dry_run: bool) -> Rep
     if dry_run {
         return Replayed::WouldAccept {
             id: event.id,
-            event_type: event.type_,
+            event_type: event.event_type,
         };
     }
     match keep(state, event).await {

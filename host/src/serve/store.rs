@@ -10,10 +10,11 @@
 //! within its window, in one process; PostgreSQL dedupes permanently,
 //! across every replica writing to the database.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use switchboard_host::wit;
+use serde::Deserialize;
 
 use super::journal::{self, Journal};
 use super::postgres::{Postgres, StoreUrl};
@@ -37,6 +38,51 @@ impl Target {
             Target::Stdout => "standard output".to_owned(),
             Target::Postgres(url) => url.to_string(),
         }
+    }
+}
+
+/// An accepted event as it is kept: the component's CloudEvents document,
+/// and the attributes it is filed, deduplicated and counted under, read
+/// from it once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Its `id`.
+    pub id: String,
+    /// Its `source`: with the id, what a duplicate is known by.
+    pub source: String,
+    /// Its normalized `type`.
+    pub event_type: String,
+    /// Its `vendor` extension: the family.
+    pub vendor: String,
+    /// The document, on one line: what the journal appends.
+    pub json: String,
+}
+
+impl Event {
+    /// The event the document `json` is, or why it is not one (which the
+    /// component never answers).
+    pub fn from_json(json: String) -> Result<Event, serde_json::Error> {
+        /// The attributes, borrowed from the document where no escape
+        /// needs undoing; the rest (`data`, mostly) is read past.
+        #[derive(Deserialize)]
+        struct Attributes<'a> {
+            #[serde(borrow)]
+            id: Cow<'a, str>,
+            #[serde(borrow)]
+            source: Cow<'a, str>,
+            #[serde(borrow, rename = "type")]
+            event_type: Cow<'a, str>,
+            #[serde(borrow)]
+            vendor: Cow<'a, str>,
+        }
+        let attributes: Attributes<'_> = serde_json::from_str(&json)?;
+        Ok(Event {
+            id: attributes.id.into_owned(),
+            source: attributes.source.into_owned(),
+            event_type: attributes.event_type.into_owned(),
+            vendor: attributes.vendor.into_owned(),
+            json,
+        })
     }
 }
 
@@ -74,13 +120,36 @@ pub enum Store {
 impl Store {
     /// Keeps `event` unless one with its `source` and `id` is already
     /// kept; returns once it is durable.
-    pub async fn append(&self, event: &wit::Event) -> Result<Outcome, SinkError> {
+    pub async fn append(&self, event: Event) -> Result<Outcome, SinkError> {
         match self {
             Store::File(journal) => {
                 let key = journal::key(&event.source, &event.id);
-                journal.append(key, event.json.clone()).await
+                journal.append(key, event.json).await
             }
-            Store::Postgres(postgres) => postgres.append(event).await,
+            Store::Postgres(postgres) => postgres.append(&event).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_is_filed_under_its_own_attributes() {
+        let json = r#"{"specversion":"1.0","id":"a\"b","source":"/varda","type":"call.ended","vendor":"varda","data":{"raw":{"id":"not this"}}}"#;
+        let event = Event::from_json(json.to_owned()).unwrap();
+        assert_eq!(
+            (
+                event.id.as_str(),
+                event.source.as_str(),
+                event.event_type.as_str(),
+                event.vendor.as_str(),
+                event.json.as_str()
+            ),
+            ("a\"b", "/varda", "call.ended", "varda", json)
+        );
+        assert!(Event::from_json(r#"{"id":"1"}"#.to_owned()).is_err());
+        assert!(Event::from_json("not json".to_owned()).is_err());
     }
 }
