@@ -20,8 +20,10 @@
 //! - the hand-written Node and Python handlers
 //!   (`../shared/bench/node_handler.mjs`, `python_handler.py`);
 //! - switchboard natively (`switchboard_core::Processor`), through the
-//!   component in a reused and in a fresh instance (`switchboard_host`, as
-//!   the receiver runs it), and from Node and Python through their bindings
+//!   component in a reused and in a fresh instance (`switchboard_host`'s
+//!   `process_body`, as the receiver calls it; and, for comparison, the
+//!   reused instance with the configuration as a WIT record, `process`),
+//!   and from Node and Python through their bindings
 //!   (`host/node/bench.mjs`, `host/python/bench.py`), the event back as its
 //!   JSON text as the handlers give theirs (`JSON.stringify`, `json.dumps`),
 //!   and, for reference, parsed into an object or a dict;
@@ -71,9 +73,12 @@ enum Measure {
     Child(Vec<String>),
     /// switchboard natively, on all deliveries or the large ones.
     Native { large: bool },
-    /// The component through one reused instance.
+    /// The component through one reused instance, as the receiver calls
+    /// it (`process-body`, the configuration as its JSON document).
     Reused,
-    /// The component in a fresh instance per delivery.
+    /// The same with the configuration as a WIT record (`process`).
+    ReusedRecord,
+    /// The component in a fresh instance per delivery (`process-body`).
     Fresh,
     /// The floor compiled to WebAssembly, in wasmtime.
     WasmFloor,
@@ -104,6 +109,7 @@ fn main() -> anyhow::Result<()> {
     let config = Config::from_json(&mix_config(&text)?.to_string())?;
     let processor = Processor::new(config.clone())?;
     let wit_config = wit::Config::from(&config);
+    let config_json = switchboard_host::config_json(&config);
 
     // The large deliveries alone, for the floor to read.
     let large_mix = Path::new(ROOT).join("target/bench/mix-13kb.jsonl");
@@ -176,6 +182,10 @@ fn main() -> anyhow::Result<()> {
         ),
         line("switchboard, native", Measure::Native { large: false }),
         line("switchboard, component, reused instance", Measure::Reused),
+        line(
+            "  the same, the configuration as a record",
+            Measure::ReusedRecord,
+        ),
         line("switchboard, component, fresh instance", Measure::Fresh),
         line(
             "switchboard from Node (jco)",
@@ -238,6 +248,15 @@ fn main() -> anyhow::Result<()> {
                     let subset: Vec<&Delivery> = deliveries.iter().collect();
                     Ok(per_event(seconds, &subset, |d| {
                         let event = instance
+                            .process_body(&d.headers, &d.body, Some(&d.vendor), &config_json, d.now)
+                            .expect("the mix is accepted");
+                        black_box(event);
+                    }))
+                }
+                Measure::ReusedRecord => {
+                    let subset: Vec<&Delivery> = deliveries.iter().collect();
+                    Ok(per_event(seconds, &subset, |d| {
+                        let event = instance
                             .process(&d.wit_request, Some(&d.vendor), &wit_config, d.now)
                             .expect("the mix is accepted");
                         black_box(event);
@@ -253,7 +272,7 @@ fn main() -> anyhow::Result<()> {
                     let subset: Vec<&Delivery> = deliveries.iter().collect();
                     Ok(per_event(seconds, &subset, |d| {
                         let event = switchboard
-                            .process(&d.wit_request, Some(&d.vendor), &wit_config, d.now)
+                            .process_body(&d.headers, &d.body, Some(&d.vendor), &config_json, d.now)
                             .expect("the mix is accepted");
                         black_box(event);
                     }))
