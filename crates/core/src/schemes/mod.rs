@@ -263,61 +263,35 @@ pub const PUBLIC_KEY_PREFIX: &str = "whpk_";
 /// The prefix of a Standard Webhooks ed25519 signing (secret) key.
 pub const SIGNING_KEY_PREFIX: &str = "whsk_";
 
-/// A `whpk_` key: base64 of the 32 bytes of the canonical encoding of an
-/// ed25519 point that is not of small order (a weak key).
-fn ed25519_public(encoded: &str) -> Result<ed25519_compact::PublicKey, &'static str> {
+/// A `whpk_` key: base64 of the 32 bytes of a valid, not weak, ed25519
+/// point.
+fn ed25519_public(encoded: &str) -> Result<ed25519_dalek::VerifyingKey, &'static str> {
     let bytes = decode_base64_key(encoded).ok_or("it is not base64 after the whpk_ prefix")?;
     let bytes: [u8; 32] = bytes
         .try_into()
         .map_err(|_| "a whpk_ public key is 32 bytes")?;
-    let key = ed25519_compact::PublicKey::new(bytes);
-    match key.validate() {
-        Ok(()) => Ok(key),
-        Err(_) => Err("it is not a valid ed25519 public key"),
+    match ed25519_dalek::VerifyingKey::from_bytes(&bytes) {
+        Ok(key) if !key.is_weak() => Ok(key),
+        _ => Err("it is not a valid ed25519 public key"),
     }
 }
 
 /// A `whsk_` key: base64 of the 32-byte seed, or of the 64 bytes of seed
 /// and public key that libsodium writes (the public half must match).
-fn ed25519_signing(encoded: &str) -> Result<ed25519_compact::SecretKey, &'static str> {
+fn ed25519_signing(encoded: &str) -> Result<ed25519_dalek::SigningKey, &'static str> {
     let bytes = decode_base64_key(encoded).ok_or("it is not base64 after the whsk_ prefix")?;
     let seed: [u8; 32] = bytes
         .get(..32)
         .and_then(|seed| seed.try_into().ok())
         .ok_or("a whsk_ signing key is 32 bytes (or 64 with its public key)")?;
-    let key = ed25519_secret_key(&seed);
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
     match bytes.len() {
         32 => Ok(key),
-        64 if bytes[32..] == key[32..] => Ok(key),
+        64 if bytes[32..] == key.verifying_key().to_bytes() => Ok(key),
         64 => Err("the public half of this whsk_ key does not match its seed"),
         _ => Err("a whsk_ signing key is 32 bytes (or 64 with its public key)"),
     }
 }
-
-/// The ed25519 secret key (seed and public key, as libsodium lays them out)
-/// of `seed`.
-pub(crate) fn ed25519_secret_key(seed: &[u8; 32]) -> ed25519_compact::SecretKey {
-    let key_pair = ed25519_compact::KeyPair::try_from_seed(ed25519_compact::Seed::new(*seed));
-    match key_pair {
-        Ok(key_pair) => key_pair.sk,
-        // ed25519-compact refuses the all-zero seed (it can only be a
-        // mistake when it comes from a random number generator); ed25519
-        // itself does not, and neither did ed25519-dalek before it. Its
-        // public key is well known (and checked by a test, which signs
-        // with it and verifies).
-        Err(_) => {
-            let mut key = [0; 64];
-            key[32..].copy_from_slice(&ZERO_SEED_PUBLIC_KEY);
-            ed25519_compact::SecretKey::new(key)
-        }
-    }
-}
-
-/// The ed25519 public key of the all-zero seed.
-const ZERO_SEED_PUBLIC_KEY: [u8; 32] = [
-    0x3b, 0x6a, 0x27, 0xbc, 0xce, 0xb6, 0xa4, 0x2d, 0x62, 0xa3, 0xa8, 0xd0, 0x2a, 0x6f, 0x0d, 0x73,
-    0x65, 0x32, 0x15, 0x77, 0x1d, 0xe2, 0x43, 0xa6, 0x3a, 0xc0, 0x48, 0xa1, 0x8b, 0x59, 0xda, 0x29,
-];
 
 /// One configured key. `Debug` never shows it.
 #[derive(Clone)]
@@ -327,11 +301,10 @@ pub struct Key(KeyKind);
 enum KeyKind {
     /// An HMAC key.
     Hmac(HmacKey),
-    /// An ed25519 public key (`whpk_`), validated: verifies `v1a`.
-    Public(ed25519_compact::PublicKey),
-    /// An ed25519 signing key (`whsk_`): signs `v1a`, for tools only. Its
-    /// 32-byte seed, then its public key; wiped when dropped.
-    Signing(ed25519_compact::SecretKey),
+    /// An ed25519 public key (`whpk_`): verifies `v1a`.
+    Public(ed25519_dalek::VerifyingKey),
+    /// An ed25519 signing key (`whsk_`): signs `v1a`, for tools only.
+    Signing(ed25519_dalek::SigningKey),
 }
 
 /// An HMAC key (or a shared secret): its bytes, its HMAC-SHA256 state with
@@ -360,16 +333,16 @@ impl Key {
     pub fn bytes(&self) -> &[u8] {
         match &self.0 {
             KeyKind::Hmac(key) => &key.bytes,
-            KeyKind::Public(key) => &key[..],
-            KeyKind::Signing(key) => &key[..32],
+            KeyKind::Public(key) => key.as_bytes(),
+            KeyKind::Signing(key) => key.as_bytes(),
         }
     }
 
     /// An ed25519 signature of `message` when this is a signing key.
     pub(crate) fn sign_ed25519(&self, message: &[u8]) -> Option<[u8; 64]> {
+        use ed25519_dalek::Signer as _;
         match &self.0 {
-            // No noise: deterministic signatures, as RFC 8032 specifies.
-            KeyKind::Signing(key) => Some(*key.sign(message, None)),
+            KeyKind::Signing(key) => Some(key.sign(message).to_bytes()),
             _ => None,
         }
     }
@@ -448,30 +421,27 @@ impl Keys {
     }
 
     /// Whether any of `signatures` is a valid ed25519 signature of the
-    /// concatenation of `parts` under any public key, checked strictly (as
-    /// libsodium does): `S` must be canonical (below the group order, so no
-    /// malleable signatures), `R` and the key must be canonical encodings of
-    /// points that are not of small order, and the check is the cofactored
-    /// equation `[8]([S]B - [k]A - R) = 0`, which agrees with the
-    /// cofactorless one on every signature an RFC 8032 signer makes.
+    /// concatenation of `parts` under any public key, checked strictly
+    /// (`verify_strict`: no malleable signatures, no small-order points).
     /// Public-key verification reveals nothing secret, so it need not be
     /// constant-time.
     pub fn any_ed25519_verifies(&self, parts: &[&[u8]], signatures: &[[u8; 64]]) -> bool {
-        let mut public = self.0.iter().filter_map(|key| match &key.0 {
-            KeyKind::Public(key) => Some(key),
-            _ => None,
-        });
+        let mut public = self
+            .0
+            .iter()
+            .filter_map(|key| match &key.0 {
+                KeyKind::Public(key) => Some(key),
+                _ => None,
+            })
+            .peekable();
+        if public.peek().is_none() || signatures.is_empty() {
+            return false;
+        }
+        let message = parts.concat();
         public.any(|key| {
             signatures.iter().any(|signature| {
-                let signature = ed25519_compact::Signature::new(*signature);
-                // Refused at once when `S`, `R` or the key is unusable; the
-                // message is hashed in its parts, never copied.
-                key.verify_incremental(&signature).is_ok_and(|mut state| {
-                    for part in parts {
-                        state.absorb(part);
-                    }
-                    state.verify().is_ok()
-                })
+                let signature = ed25519_dalek::Signature::from_bytes(signature);
+                key.verify_strict(&message, &signature).is_ok()
             })
         })
     }
