@@ -345,6 +345,7 @@ lint: setup
 bench: build python node
 	$(CARGO) build --release --locked --quiet --manifest-path ../shared/bench/floor/Cargo.toml --target-dir target/floor
 	$(CARGO) build --locked --quiet -p switchboard-wasm-floor --target wasm32-unknown-unknown --profile guest
+	@$(MAKE) --no-print-directory $(OPT_DIR)/switchboard_wasm_floor.wasm
 	$(CARGO) bench --locked -p switchboard-host --bench throughput
 
 ## fuzz: every cargo-fuzz target in fuzz/ for FUZZ_SECONDS each (120),

@@ -509,7 +509,8 @@ fn mix_config(text: &str) -> anyhow::Result<Value> {
 }
 
 /// The floor compiled to WebAssembly (`host/benches/wasm-floor`, built by
-/// `make bench`), instantiated once, with every delivery's key, signed
+/// `make bench` as the components are: the guest profile, then wasm-opt),
+/// instantiated once, with every delivery's key, signed
 /// prefix and body already in its memory.
 struct WasmFloor {
     store: wasmtime::Store<()>,
@@ -523,8 +524,7 @@ type FloorInput = (u32, u32, u32, u32, u32, u32);
 
 impl WasmFloor {
     fn new(deliveries: &[Delivery]) -> anyhow::Result<WasmFloor> {
-        let path =
-            Path::new(ROOT).join("target/wasm32-unknown-unknown/guest/switchboard_wasm_floor.wasm");
+        let path = Path::new(ROOT).join("target/wasm-opt/switchboard_wasm_floor.wasm");
         let engine = wasmtime::Engine::default();
         let module = wasmtime::Module::from_file(&engine, &path)
             .map_err(|e| anyhow::anyhow!("{} (make bench builds it): {e:#}", path.display()))?;

@@ -1,7 +1,7 @@
 //! `make bench`'s floor (`../shared/bench/floor`: HMAC-SHA256 over the
 //! signed content plus one JSON parse that builds nothing) compiled to a
 //! core WebAssembly module with the component's own build settings (the
-//! `guest` profile, SIMD), so that `make bench` can show what verifying and
+//! `guest` profile, SIMD, then wasm-opt), so that `make bench` can show what verifying and
 //! parsing cost inside wasmtime before switchboard does anything more: the
 //! line the component's figures are bounded by.
 //!
