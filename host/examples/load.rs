@@ -183,6 +183,15 @@ struct Server {
     address: SocketAddr,
 }
 
+/// A run that fails leaves no receiver behind (one already stopped or
+/// killed is only waited for).
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn start(dir: &Path) -> anyhow::Result<Server> {
     let args = ["--listen", "127.0.0.1:0", "--config"].map(Into::into);
     let args = [
