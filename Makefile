@@ -133,10 +133,11 @@ samples: build
 	$(CARGO) run --release --locked -q -p switchboard-host --example samples
 
 ## load: the receiver under a timed loopback load (1 s warm-up, 10 s
-## measured, 64 keep-alive connections, its journal fsynced before each
-## 200): requests/s, p50/p99/p99.9, events per fsync, CPU per request;
-## then a SIGKILL crash check. LOAD_ARGS="--seconds 30 --connections 128"
-## changes the run.
+## measured, 32 keep-alive connections, its journal on disk and fsynced
+## before each 200): requests/s, p50/p99/p99.9, events per fsync, CPU per
+## request; then a SIGKILL crash check. LOAD_ARGS="--seconds 30
+## --connections 64" changes the run ("--journal-dir /dev/shm" takes the
+## disk out of it, to compare CPU alone).
 LOAD_ARGS ?=
 load: build
 	$(CARGO) run --release --locked -q -p switchboard-host --example load -- $(LOAD_ARGS)

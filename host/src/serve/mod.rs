@@ -2,10 +2,11 @@
 //! contract of `crates/http` (routes, statuses, bodies, limits).
 //!
 //! Each delivery is read (bounded by the body limit, the body budget and a
-//! read timeout), run through the component in a pooled instance on the
-//! blocking pool (after a bounded wait for one), and its event kept in the
-//! store ([`store`]: the file journal, or PostgreSQL with `--store`); the
-//! vendor hears `200` only once the event is durable.
+//! read timeout), run through the component in a pooled instance (after a
+//! bounded wait for one; in place when it is small, on the blocking pool
+//! when it is not: [`INLINE_BYTES`]), and its event kept in the store
+//! ([`store`]: the file journal, or PostgreSQL with `--store`); the vendor
+//! hears `200` only once the event is durable.
 //! Routes: `POST /webhooks/{vendor}`, `POST /webhooks` (detection),
 //! `GET /healthz`, `GET /metrics`, the loopback-only admin route `POST
 //! /replay` ([`replay`]) and the browser console under `/console`
