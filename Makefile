@@ -82,7 +82,8 @@ build: component $(CONSOLE_WASM)
 	@# receivers and CLI runs the suites start all at once find it there
 	@# rather than each compiling it at the same moment (and `make run`
 	@# starts at once). An unsigned delivery: exit 3, unauthenticated.
-	@echo '{}' | $(CLI) process --vendor varda --secret varda=compile-cache --data-binary @- 2>/dev/null; test $$? = 3
+	@out=$$(echo '{}' | $(CLI) process --vendor varda --secret varda=compile-cache --data-binary @- 2>&1); \
+	  status=$$?; [ $$status = 3 ] || { echo "warming the compile cache: exit $$status, not 3: $$out"; exit 1; }
 
 # jco 1.35 (host/node's lock), async instantiation: the page compiles the
 # core module itself (WebAssembly.compileStreaming). Only when the

@@ -78,7 +78,7 @@ impl Cluster {
         let mut cluster = Cluster {
             bin,
             dir,
-            port: free_port()?,
+            port: super::ports::unused_loopback_port(),
             as_postgres,
         };
         cluster.watch();
@@ -101,7 +101,7 @@ impl Cluster {
             if attempts == 5 || !log.contains("could not bind") {
                 return Err(format!("{error}\n{log}"));
             }
-            cluster.port = free_port()?;
+            cluster.port = super::ports::unused_loopback_port();
         }
         cluster.sql(
             "postgres",
@@ -348,10 +348,6 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|output| output.stdout.trim_ascii() == b"0")
-}
-
-fn free_port() -> Result<u16, String> {
-    Ok(super::ports::unused_loopback_port())
 }
 
 fn run(command: &mut Command) -> Result<(), String> {
