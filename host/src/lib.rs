@@ -666,6 +666,10 @@ fn engine_config(options: &HostOptions) -> wasmtime::Result<wasmtime::Config> {
         .total_core_instances(options.max_instances)
         .total_memories(options.max_instances)
         .total_tables(options.max_instances)
+        // Calls are synchronous: no fiber stacks. (The default reserves a
+        // thousand, each with a guard page set up at start, which was a
+        // third of a receiver's or a CLI run's start-up CPU.)
+        .total_stacks(0)
         .max_memory_size(options.memory_limit);
     if pagemap_scan_available() {
         // A slot's next instance starts from pages reset in place rather
