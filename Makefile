@@ -94,10 +94,21 @@ $(CONSOLE_WASM): $(COMPONENT) $(NODE_DIR)/node_modules/installed
 
 component: setup $(TOOLS_DIR)/node_modules/installed
 	$(CARGO) build --locked -p switchboard-component -p switchboard-gateway -p switchboard-edge --target wasm32-unknown-unknown --profile guest
-	@$(MAKE) --no-print-directory $(GUEST_CORE) $(GATEWAY_CORE) $(EDGE_CORE)
-	$(CARGO) run --locked -q -p switchboard-componentize -- $(GUEST_CORE) $(COMPONENT)
-	$(CARGO) run --locked -q -p switchboard-componentize -- $(GATEWAY_CORE) $(GATEWAY)
-	$(CARGO) run --locked -q -p switchboard-componentize -- $(EDGE_CORE) $(EDGE)
+	$(CARGO) build --locked -q -p switchboard-componentize
+	@for c in $(COMPONENT) $(GATEWAY) $(EDGE); do [ -f $$c ] || rm -f $$c.made; done
+	@$(MAKE) --no-print-directory $(COMPONENT).made $(GATEWAY).made $(EDGE).made
+
+# Each component encoded again when its core module or the tool changed
+# (cargo leaves both untouched when nothing did). The stamp, not the
+# component, carries the time: componentize leaves an identical component
+# untouched, so that what is made from it is not made again.
+COMPONENTIZE := target/debug/switchboard-componentize
+$(COMPONENT).made: $(GUEST_CORE) $(COMPONENTIZE)
+	$(COMPONENTIZE) $< $(COMPONENT) && touch $@
+$(GATEWAY).made: $(GATEWAY_CORE) $(COMPONENTIZE)
+	$(COMPONENTIZE) $< $(GATEWAY) && touch $@
+$(EDGE).made: $(EDGE_CORE) $(COMPONENTIZE)
+	$(COMPONENTIZE) $< $(EDGE) && touch $@
 
 # wasm-opt after LLVM (see [profile.guest] in Cargo.toml) takes about 28 KB
 # off the processor's core module, and at -O3 the guest runs as fast as

@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-from switchboard import Processor, SwitchboardError  # the installed package
+from switchboard import SwitchboardError  # the installed package
 
 FIXTURES = ROOT / "fixtures"
 
@@ -30,11 +30,6 @@ def load_all():
             body = base64.b64decode(request["body_base64"])
         cases.append(pytest.param(case, body, id=name))
     return cases
-
-
-@pytest.fixture(scope="module")
-def processor():
-    return Processor()
 
 
 def secrets(config):

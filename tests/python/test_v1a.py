@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 ROOT = Path(__file__).resolve().parents[2]
 
-from switchboard import Processor, SwitchboardError  # the installed package
+from switchboard import SwitchboardError  # the installed package
 
 CLI = ROOT / "target" / "release" / "switchboard"
 BODY = b'{"event":"conversation.created","organization_id":"org_1","data":{"id":"c1"}}'
@@ -58,7 +58,7 @@ def test_switchboard_signatures_verify_in_cryptography():
     assert "whpk_" + base64.b64encode(derived).decode() == public
 
 
-def test_cryptography_signatures_verify_in_switchboard():
+def test_cryptography_signatures_verify_in_switchboard(processor):
     private = Ed25519PrivateKey.generate()
     public = "whpk_" + base64.b64encode(
         private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
@@ -70,9 +70,9 @@ def test_cryptography_signatures_verify_in_switchboard():
         ("webhook-signature", f"v2,ignored v1a,{signature}"),
     ]
     config = {"vendors": {"opencx": {"secrets": [public], "scheme": "standard-webhooks"}}}
-    event = Processor().process(headers, BODY, config, 1774463701, vendor="opencx")
+    event = processor.process(headers, BODY, config, 1774463701, vendor="opencx")
     assert event["verification"] == "standard-webhooks"
     assert event["id"] == "msg_1"
     with pytest.raises(SwitchboardError) as refused:
-        Processor().process(headers, BODY + b" ", config, 1774463701, vendor="opencx")
+        processor.process(headers, BODY + b" ", config, 1774463701, vendor="opencx")
     assert refused.value.kind == "unauthenticated"
