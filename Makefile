@@ -13,6 +13,8 @@ GATEWAY    := target/gateway.wasm
 EDGE_CORE  := $(OPT_DIR)/switchboard_edge.wasm
 EDGE       := target/edge.wasm
 CLI        := target/release/switchboard
+# cargo's messages from building the tests: where the suites' binaries are.
+TEST_BINARIES := target/test-binaries.json
 # The processor transpiled by jco for the console's page, embedded in the
 # binary (host/build.rs): made before the host crate is compiled.
 CONSOLE_WASM := target/console-wasm/switchboard.js
@@ -77,7 +79,8 @@ TESTED := --workspace --exclude switchboard-component --exclude switchboard-gate
 ## for the console's page (target/console-wasm/) and the host with its
 ## tests, in release.
 build: component $(CONSOLE_WASM)
-	$(CARGO) test --release --locked $(TESTED) --no-run
+	$(CARGO) test --release --locked $(TESTED) --no-run --message-format=json-render-diagnostics > $(TEST_BINARIES).new
+	@mv $(TEST_BINARIES).new $(TEST_BINARIES)
 	@# Compile the processor into wasmtime's on-disk cache once, so that the
 	@# receivers and CLI runs the suites start all at once find it there
 	@# rather than each compiling it at the same moment (and `make run`
@@ -178,21 +181,23 @@ test: build edge postgres python-installed node-installed chromium
 	@$(MAKE) --no-print-directory -j5 --output-sync=target suite-rust suite-doc suite-python suite-node suite-browser
 	@$(MAKE) --no-print-directory fuzz-smoke
 
-# The Rust suites: every test binary at once, each in one process with
+# The Rust suites: every test binary `make build` built (its cargo messages
+# in TEST_BINARIES) at once, each in one process with
 # TEST_THREADS test threads (tests/run_binaries.py): most tests wait on a
 # receiver, a timeout, a runtime or a database, not on the cores, and one
 # process per binary shares its compiled component and runtimes among its
 # tests. The receiver's suite (tests/serve.rs) runs a second time with its
 # receivers on PostgreSQL (RECEIVER_TEST_STORE=postgres). Then the doc
-# tests. The edge suites (tests/edge.rs, and the shells' sameness check in
+# tests: compiling them is work with no timing in it, so `make test` runs
+# it at a lower priority, on what the timed suites leave of the cores. The edge suites (tests/edge.rs, and the shells' sameness check in
 # tests/gateway.rs) start workerd and Deno: `make edge` first.
 TEST_THREADS ?= 8
 test-rust: build edge postgres
 	@$(MAKE) --no-print-directory suite-rust suite-doc
 suite-rust:
-	CARGO=$(CARGO) TEST_THREADS=$(TEST_THREADS) python3 tests/run_binaries.py $(TESTED)
+	CARGO=$(CARGO) TEST_THREADS=$(TEST_THREADS) TEST_BINARIES=$(TEST_BINARIES) python3 tests/run_binaries.py $(TESTED)
 suite-doc:
-	+$(CARGO) test --release --locked --doc $(TESTED)
+	+nice -n 10 $(CARGO) test --release --locked --doc $(TESTED)
 
 # Python: wasmtime-py, pytest and (for the browser test) Selenium, pinned,
 # in a project-local virtualenv.

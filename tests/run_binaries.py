@@ -2,7 +2,9 @@
 """`make test`'s Rust suites: every test binary at once.
 
 Builds the test binaries of the packages named on the command line (the
-Makefile's TESTED selection) with `cargo test --no-run`, then runs all of
+Makefile's TESTED selection) with `cargo test --no-run` (or, with
+TEST_BINARIES set, takes cargo's messages from that build as `make build`
+saved them, which spares a second cargo run), then runs all of
 them at the same time, each in its package's directory as `cargo test`
 would, each with TEST_THREADS test threads, plus the receiver's suite
 (tests/serve.rs) a second time with its receivers on PostgreSQL
@@ -26,13 +28,22 @@ import time
 
 def test_binaries(cargo, selection):
     """(package directory, executable) of every test binary, built first."""
+    saved = os.environ.get("TEST_BINARIES")
+    if saved:
+        with open(saved, encoding="utf-8") as messages:
+            return executables(messages.read())
     command = [cargo, "test", "--release", "--locked", *selection, "--no-run",
                "--message-format=json-render-diagnostics"]
     built = subprocess.run(command, stdout=subprocess.PIPE, text=True)
     if built.returncode != 0:
         sys.exit(built.returncode)
+    return executables(built.stdout)
+
+
+def executables(messages):
+    """The test executables in cargo's JSON messages."""
     binaries = []
-    for line in built.stdout.splitlines():
+    for line in messages.splitlines():
         message = json.loads(line)
         if (message.get("reason") == "compiler-artifact"
                 and message.get("executable")
