@@ -188,9 +188,10 @@ test: build edge postgres python-installed node-installed chromium
 # process per binary shares its compiled component and runtimes among its
 # tests. The receiver's suite (tests/serve.rs) runs a second time with its
 # receivers on PostgreSQL (RECEIVER_TEST_STORE=postgres). Then the doc
-# tests: compiling them is work with no timing in it, so `make test` runs
-# it at a lower priority, on what the timed suites leave of the cores. The edge suites (tests/edge.rs, and the shells' sameness check in
-# tests/gateway.rs) start workerd and Deno: `make edge` first.
+# tests: compiling them is work with no timing in it, so it runs at a lower
+# priority, on what the timed suites leave of the cores. The edge suites
+# (tests/edge.rs, and the shells' sameness check in tests/gateway.rs) start
+# workerd and Deno: `make edge` first.
 TEST_THREADS ?= 8
 test-rust: build edge postgres
 	@$(MAKE) --no-print-directory suite-rust suite-doc

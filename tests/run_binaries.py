@@ -27,7 +27,8 @@ import time
 
 
 def test_binaries(cargo, selection):
-    """(package directory, executable) of every test binary, built first."""
+    """(package directory, executable) of every test binary: built first,
+    or as TEST_BINARIES lists them."""
     saved = os.environ.get("TEST_BINARIES")
     if saved:
         with open(saved, encoding="utf-8") as messages:

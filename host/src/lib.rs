@@ -667,8 +667,8 @@ fn engine_config(options: &HostOptions) -> wasmtime::Result<wasmtime::Config> {
         .total_memories(options.max_instances)
         .total_tables(options.max_instances)
         // Calls are synchronous: no fiber stacks. (The default reserves a
-        // thousand, each with a guard page set up at start, which was a
-        // third of a receiver's or a CLI run's start-up CPU.)
+        // thousand, each with a guard page set up at start and torn down
+        // at exit: 10 of the 22 ms of CPU an idle receiver cost.)
         .total_stacks(0)
         .max_memory_size(options.memory_limit);
     if pagemap_scan_available() {
