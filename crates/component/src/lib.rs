@@ -20,6 +20,11 @@ use bindings::exports::switchboard::webhooks::types::{
 };
 use switchboard_core as core;
 
+mod heap;
+
+#[global_allocator]
+static HEAP: heap::Heap = heap::heap();
+
 struct Component;
 
 bindings::export!(Component with_types_in bindings);
