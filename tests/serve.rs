@@ -942,10 +942,13 @@ fn past_the_instance_wait_deliveries_are_turned_away() {
         sent.send(()).unwrap();
         (read_response(&mut stream), started.elapsed())
     });
-    // Once the slow delivery's 8 MiB are in, well before its 32 HMACs over
-    // them end.
+    // Once the receiver holds the slow delivery's 8 MiB (it takes the
+    // instance next), well before its 32 HMACs over them end. (A fixed
+    // pause lost that race on a busy machine: the probe came first.)
     body_sent.recv().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    eventually("the slow delivery's body is held", || {
+        budget_held(&server) >= 8 << 20
+    });
     let parsed: Config = toml::from_str(&config).unwrap();
     let headers = signed(&parsed, "varda", VARDA_BODY);
     let response = server

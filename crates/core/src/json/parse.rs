@@ -18,6 +18,21 @@ use serde_json::Number;
 
 use super::{Object, Text, Value};
 
+/// The members of `stack` from `start` on, moved out in one copy into a
+/// vector of exactly their number; `stack` keeps its allocation.
+/// (`split_off(0)` would hand over the stack's whole allocation instead,
+/// and take a new one as large: once per small object after a large one,
+/// a quadratic amount of memory for an array of them.)
+fn take_from<T>(stack: &mut Vec<T>, start: usize) -> Vec<T> {
+    if start == 0 {
+        let mut all = Vec::with_capacity(stack.len());
+        all.append(stack);
+        all
+    } else {
+        stack.split_off(start)
+    }
+}
+
 /// `serde_json`'s recursion limit: this many nested arrays and objects are
 /// refused.
 const DEPTH_LIMIT: usize = 128;
@@ -164,7 +179,7 @@ impl<'a> Parser<'a> {
             }
         }
         self.depth -= 1;
-        let entries: Vec<_> = self.entries.drain(start..).collect();
+        let entries = take_from(&mut self.entries, start);
         Ok(Value::Object(Object { entries }))
     }
 
@@ -212,7 +227,7 @@ impl<'a> Parser<'a> {
             }
         }
         self.depth -= 1;
-        let items: Vec<_> = self.items.drain(start..).collect();
+        let items = take_from(&mut self.items, start);
         Ok(Value::Array(items))
     }
 
