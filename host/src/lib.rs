@@ -88,7 +88,9 @@ const KEEP_RESIDENT: usize = 4 << 20;
 /// Limits and settings of a [`Switchboard`].
 #[derive(Debug, Clone)]
 pub struct HostOptions {
-    /// The most linear memory one instance may grow to.
+    /// The most linear memory one instance may grow to. The processor
+    /// starts with 3 MiB (its stack, its data and the first of its heap:
+    /// crates/component/build.rs), so less than that fails every call.
     pub memory_limit: usize,
     /// How long one call may run before it is interrupted.
     pub call_timeout: Duration,
