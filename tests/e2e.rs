@@ -5,6 +5,9 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
+#[path = "support/engine.rs"]
+mod engine;
+
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -372,7 +375,7 @@ fn an_instance_owns_what_it_needs() {
 /// wasm instructions a call executes, the same on every run.
 mod fueled {
     use wasmtime::component::{Component, Linker};
-    use wasmtime::{Config, Engine, Store};
+    use wasmtime::{Config, Store};
 
     wasmtime::component::bindgen!({ path: "../wit", world: "switchboard" });
 
@@ -387,9 +390,7 @@ mod fueled {
             let mut config = Config::new();
             config.consume_fuel(true);
             // Compiled once per machine, as `load` caches it.
-            let cache = wasmtime::Cache::new(wasmtime::CacheConfig::new()).unwrap();
-            config.cache(Some(cache));
-            let engine = Engine::new(&config).unwrap();
+            let engine = super::engine::cached(config);
             let component = Component::from_file(&engine, super::default_component()).unwrap();
             let mut store = Store::new(&engine, ());
             store.set_fuel(u64::MAX / 2).unwrap();

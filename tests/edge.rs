@@ -27,6 +27,8 @@ mod answers;
 #[path = "support/edge.rs"]
 #[allow(dead_code)] // `Runtime::ALL` is for tests/gateway.rs
 mod edge;
+#[path = "support/engine.rs"]
+mod engine;
 #[path = "support/http.rs"]
 #[allow(dead_code)] // the downstream and the client only
 mod http;
@@ -416,13 +418,7 @@ fn the_shells_own_refusals_through_deno() {
 #[test]
 fn the_edge_component_imports_nothing() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/edge.wasm");
-    // Compiled once per machine, in wasmtime's on-disk cache, as the
-    // CLI's component is.
-    let mut config = wasmtime::Config::new();
-    config.cache(Some(
-        wasmtime::Cache::new(wasmtime::CacheConfig::new()).unwrap(),
-    ));
-    let engine = wasmtime::Engine::new(&config).unwrap();
+    let engine = engine::cached(wasmtime::Config::new());
     let component = wasmtime::component::Component::from_file(&engine, &path)
         .unwrap_or_else(|e| panic!("{}: {e} (run `make component`)", path.display()));
     let imports: Vec<String> = component

@@ -13,6 +13,8 @@ mod answers;
 #[path = "support/edge.rs"]
 #[allow(dead_code)] // this suite starts production entries only
 mod edge;
+#[path = "support/engine.rs"]
+mod engine;
 #[path = "support/http.rs"]
 #[allow(dead_code)] // this suite uses the downstream and the receiver's client
 mod http;
@@ -29,8 +31,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde_json::Value;
 use switchboard_fixtures::Expect;
+use wasmtime::Store;
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Engine, Store};
 use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
@@ -77,20 +79,10 @@ fn component_path() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/gateway.wasm")
 }
 
-/// An engine whose compiled code is cached on disk, as the CLI's is: each
-/// test process loads the gateway compiled once.
-fn engine() -> Engine {
-    let mut config = wasmtime::Config::new();
-    config.cache(Some(
-        wasmtime::Cache::new(wasmtime::CacheConfig::new()).unwrap(),
-    ));
-    Engine::new(&config).unwrap()
-}
-
 fn proxy() -> &'static ProxyPre<State> {
     static PRE: OnceLock<ProxyPre<State>> = OnceLock::new();
     PRE.get_or_init(|| {
-        let engine = engine();
+        let engine = engine::cached(wasmtime::Config::new());
         let path = component_path();
         let component = Component::from_file(&engine, &path)
             .unwrap_or_else(|e| panic!("{}: {e} (run `make build` first)", path.display()));
@@ -360,7 +352,7 @@ fn the_gateway_imports_only_the_proxy_world_and_its_environment() {
         "wasi:io/error@0.2.4",
         "wasi:io/streams@0.2.4",
     ];
-    let engine = engine();
+    let engine = engine::cached(wasmtime::Config::new());
     let component = Component::from_file(&engine, component_path()).unwrap();
     let imports: Vec<String> = component
         .component_type()
