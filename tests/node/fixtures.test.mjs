@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConfigError, Processor, SwitchboardError } from 'switchboard-webhooks';
 
 const FIXTURES = process.env.SWITCHBOARD_FIXTURES ?? fileURLToPath(new URL('../../fixtures/', import.meta.url));
@@ -74,6 +74,39 @@ for (const { name, fixture, body } of cases) {
     }
   });
 }
+
+// jco's own glue for the component, beside the package's direct call of
+// `process-body` (switchboard.mjs lowers and lifts it itself): the two must
+// give the same document, or the same refusal, for every case.
+test('the direct process-body call agrees with jco on every fixture', async () => {
+  const generated = join(fileURLToPath(import.meta.resolve('switchboard-webhooks')), '..', 'generated');
+  const { instantiate } = await import(pathToFileURL(join(generated, 'switchboard.js')));
+  const module = new WebAssembly.Module(readFileSync(join(generated, 'switchboard.core.wasm')));
+  const jco = instantiate(() => module, {}).processor;
+  let refused = 0;
+  for (const { name, fixture, body } of cases) {
+    const { headers } = fixture.request;
+    const pairs = Array.isArray(headers) ? headers : Object.entries(headers);
+    const configText = JSON.stringify(fixture.config);
+    let theirs;
+    try {
+      theirs = { ok: jco.processBody(pairs, body, fixture.vendor || undefined, configText, BigInt(fixture.now)) };
+    } catch (error) {
+      if (!(error && 'payload' in error)) throw error;
+      theirs = { err: error.payload };
+    }
+    let ours;
+    try {
+      ours = { ok: processor.processToJson(headers, body, fixture.config, fixture.now, fixture.vendor) };
+    } catch (error) {
+      if (!(error instanceof SwitchboardError)) throw error;
+      ours = { err: { class: error.kind, reason: error.reason, message: error.message } };
+      refused += 1;
+    }
+    assert.deepStrictEqual(ours, theirs, name);
+  }
+  assert.ok(refused > 0 && refused < cases.length, 'both accepted and refused cases were compared');
+});
 
 test('a configuration error is a ConfigError, at load and per call', () => {
   const bad = { vendors: { varda: { secrets: ['hunter2', ''] } } };

@@ -155,13 +155,27 @@ fn with_config_json<R>(
 ) -> R {
     LAST_CONFIG_JSON.with_borrow_mut(|last| {
         let processor = match last.take() {
-            Some((text, processor)) if text == config_json => Ok(processor),
+            Some((text, processor)) if same_text(&text, &config_json) => Ok(processor),
             _ => core::Processor::from_json(&config_json),
         };
         let outcome = f(processor.as_ref());
         *last = processor.ok().map(|processor| (config_json, processor));
         outcome
     })
+}
+
+/// `a == b`, eight bytes at a time: the guest's `memcmp` compares one at a
+/// time, and every `process-body` call compares its configuration's text
+/// (a few hundred bytes) with the last one's.
+fn same_text(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let (a_words, b_words) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tails_equal = a_words.remainder() == b_words.remainder();
+    let word = |chunk: &[u8]| u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+    tails_equal && a_words.zip(b_words).all(|(x, y)| word(x) == word(y))
 }
 
 fn core_request(request: &Request) -> core::Request<'_> {

@@ -233,9 +233,11 @@ fn run<'a>(
     let verified =
         schemes::verify_keys(name, scheme, &keys, request, now, config.tolerance_seconds)?;
 
+    let not_json = |e: json::Error| Error::NotJson(e.to_string());
+    let text = json::utf8(body).map_err(not_json)?;
     let parsed = match parsed {
         Some(parsed) => parsed,
-        None => json::parse_bytes(body).map_err(|e| Error::NotJson(e.to_string()))?,
+        None => json::parse(text).map_err(not_json)?,
     };
     let json::Value::Object(payload) = &parsed else {
         return Err(Error::NotObject(parsed.type_name()));
@@ -243,8 +245,6 @@ fn run<'a>(
     let normalized = family.normalize(payload)?;
     let mut data = normalized.data;
     if config.include_raw {
-        // The body parsed, so it is UTF-8: borrowed as it is.
-        let text = std::str::from_utf8(body).map_err(|e| Error::NotJson(e.to_string()))?;
         data.raw = Some(event::Raw::parsed(Cow::Borrowed(text)));
     }
     let id = normalized

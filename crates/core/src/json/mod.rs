@@ -345,16 +345,21 @@ pub fn number(text: &str) -> Option<Number> {
 
 /// Parses raw body bytes: [`parse`] once they are known to be UTF-8.
 pub fn parse_bytes(body: &[u8]) -> Result<Value<'_>, Error> {
-    match std::str::from_utf8(body) {
-        Ok(text) => parse(text),
-        Err(error) => Err(Error::at(
+    parse(utf8(body)?)
+}
+
+/// Raw body bytes as text, or where they stop being UTF-8 (the error
+/// [`parse_bytes`] gives for them).
+pub fn utf8(body: &[u8]) -> Result<&str, Error> {
+    std::str::from_utf8(body).map_err(|error| {
+        Error::at(
             body,
             parse::Fail {
                 reason: "invalid unicode code point",
                 at: error.valid_up_to() + 1,
             },
-        )),
-    }
+        )
+    })
 }
 
 /// A member name as [`Writer::member`] takes it: quoted and followed by its
