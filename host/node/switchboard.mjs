@@ -117,33 +117,48 @@ const UTF8_DECODER = new TextDecoder();
  * event's text, or the error's class byte, reason and message).
  */
 class DirectProcessBody {
-  #exports;
   #memory;
   #realloc;
+  #processBody;
+  #postReturn;
+  /** The headers' addresses and lengths, written into the guest's list at once. */
+  #slots = new Uint32Array(64);
+  /** The length of what `#string` or `#copy` wrote last. */
+  #length = 0;
 
   constructor(module) {
-    this.#exports = new WebAssembly.Instance(module, {}).exports;
-    this.#memory = this.#exports.memory;
-    this.#realloc = this.#exports.cabi_realloc;
+    const exports = new WebAssembly.Instance(module, {}).exports;
+    this.#memory = exports.memory;
+    this.#realloc = exports.cabi_realloc;
+    this.#processBody = exports[PROCESS_BODY];
+    this.#postReturn = exports[`cabi_post_${PROCESS_BODY}`];
   }
 
-  /** `{ok: text}` or `{err: {class, reason, message}}`; throws on a trap. */
+  /**
+   * The event's text, or the refusal as `{class, reason, message}`; throws
+   * on a trap.
+   */
   call(pairs, body, vendor, configBytes, now) {
-    const strings = [];
-    for (const [name, value] of pairs) strings.push(this.#string(name), this.#string(value));
-    const list = this.#allocate(4, pairs.length * 16);
-    const [bodyAt, bodyLength] = this.#bytes(body);
-    const [vendorAt, vendorLength] = vendor ? this.#string(vendor) : [0, 0];
-    const [configAt, configLength] = this.#bytes(configBytes);
+    const count = pairs.length;
+    if (this.#slots.length < count * 4) this.#slots = new Uint32Array(count * 4);
+    const slots = this.#slots;
+    for (let i = 0; i < count; i++) {
+      const pair = pairs[i];
+      slots[4 * i] = this.#string(pair[0]);
+      slots[4 * i + 1] = this.#length;
+      slots[4 * i + 2] = this.#string(pair[1]);
+      slots[4 * i + 3] = this.#length;
+    }
+    const list = this.#allocate(4, count * 16);
+    const bodyAt = this.#copy(body);
+    const vendorAt = vendor ? this.#string(vendor) : 0;
+    const vendorLength = vendor ? this.#length : 0;
+    const configAt = this.#copy(configBytes);
     // Every allocation is made: the memory's buffer is the one it keeps.
-    const slots = new Uint32Array(this.#memory.buffer, list, pairs.length * 4);
-    strings.forEach(([at, length], i) => {
-      slots[2 * i] = at;
-      slots[2 * i + 1] = length;
-    });
-    const result = this.#exports[PROCESS_BODY](
-      list, pairs.length, bodyAt, bodyLength,
-      vendor ? 1 : 0, vendorAt, vendorLength, configAt, configLength, BigInt(now),
+    new Uint32Array(this.#memory.buffer, list, count * 4).set(slots.subarray(0, count * 4));
+    const result = this.#processBody(
+      list, count, bodyAt, body.length,
+      vendor ? 1 : 0, vendorAt, vendorLength, configAt, configBytes.length, BigInt(now),
     );
     const view = new DataView(this.#memory.buffer);
     const text = (at) => UTF8_DECODER.decode(
@@ -152,39 +167,46 @@ class DirectProcessBody {
     let outcome;
     switch (view.getUint8(result)) {
       case 0:
-        outcome = { ok: text(result + 4) };
+        outcome = text(result + 4);
         break;
       case 1: {
         const kind = ERROR_CLASSES[view.getUint8(result + 4)];
         if (kind === undefined) throw new TypeError('invalid error-class discriminant');
-        outcome = { err: { class: kind, reason: text(result + 8), message: text(result + 16) } };
+        outcome = { class: kind, reason: text(result + 8), message: text(result + 16) };
         break;
       }
       default:
         throw new TypeError('invalid result discriminant');
     }
-    this.#exports[`cabi_post_${PROCESS_BODY}`](result);
+    this.#postReturn(result);
     return outcome;
   }
 
-  /** A new allocation in the guest (the address `align` when empty, as the guest's own `cabi_realloc` gives). */
+  /**
+   * A new allocation in the guest: its address (`align` when empty, as the
+   * guest's own `cabi_realloc` gives).
+   */
   #allocate(align, size) {
     return size === 0 ? align : this.#realloc(0, 0, align, size);
   }
 
-  /** `bytes` copied into a new allocation: its address and length. */
-  #bytes(bytes) {
+  /** `bytes` copied into a new allocation: its address. */
+  #copy(bytes) {
     const at = this.#allocate(1, bytes.length);
     new Uint8Array(this.#memory.buffer, at, bytes.length).set(bytes);
-    return [at, bytes.length];
+    return at;
   }
 
-  /** `text` encoded as UTF-8 into a new allocation of exactly its length. */
+  /**
+   * `text` encoded as UTF-8 into a new allocation of exactly its length:
+   * its address (and the length in `#length`).
+   */
   #string(text) {
     const length = Buffer.byteLength(text, 'utf8');
     const at = this.#allocate(1, length);
     UTF8_ENCODER.encodeInto(text, new Uint8Array(this.#memory.buffer, at, length));
-    return [at, length];
+    this.#length = length;
+    return at;
   }
 }
 
@@ -284,8 +306,8 @@ export class Processor {
       throw new SwitchboardError('internal', 'trap', `the component failed: ${error.message}`);
     }
     // A refusal is the `result`'s error, the `error` record.
-    if ('err' in outcome) throw refusal(outcome.err);
-    return outcome.ok;
+    if (typeof outcome !== 'string') throw refusal(outcome);
+    return outcome;
   }
 
   /** For `Configured`: one delivery with an already checked configuration. */
