@@ -943,6 +943,51 @@ mod tests {
     }
 
     #[test]
+    fn floats_on_the_fast_path_and_at_its_edges_read_as_serde_json_reads_them() {
+        // Significands at and around 2^53 and short ones, with every
+        // power of ten the fast path takes and those just past it, written
+        // with a point, an exponent or both.
+        let big = 1u64 << 53;
+        let significands = [
+            0,
+            1,
+            5,
+            35,
+            101,
+            123_456,
+            999_999_999,
+            big - 1,
+            big,
+            big + 1,
+            big * 3,
+        ];
+        for significand in significands {
+            let digits = significand.to_string();
+            for exponent in -25i32..=25 {
+                for sign in ["", "-"] {
+                    let mut texts = vec![format!("{sign}{digits}e{exponent}")];
+                    // The same value with some of its digits after a point.
+                    if digits.len() > 1 {
+                        let (whole, fraction) = digits.split_at(1);
+                        let shifted = exponent + i32::try_from(fraction.len()).unwrap();
+                        texts.push(format!("{sign}{whole}.{fraction}e{shifted}"));
+                        if shifted == 0 {
+                            texts.push(format!("{sign}{whole}.{fraction}"));
+                        }
+                    }
+                    texts.push(format!("{sign}0.{digits}e{exponent}"));
+                    for text in texts {
+                        agrees(&text);
+                        let ours = number(&text).and_then(|n| n.as_f64()).map(f64::to_bits);
+                        let theirs = text.parse::<Number>().ok().and_then(|n| n.as_f64());
+                        assert_eq!(ours, theirs.map(f64::to_bits), "{text}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn numbers_read_as_serde_json_reads_them() {
         let mut state: u64 = 0x2545_f491_4f6c_dd1d;
         let mut next = move |n: u64| {
