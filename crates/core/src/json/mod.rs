@@ -525,8 +525,9 @@ impl WriteJson for Cow<'_, str> {
 
 impl WriteJson for Number {
     /// As `serde_json` writes it (its `Display` formats with these two),
-    /// without going through `core::fmt`: a tenth of the guest's time in
-    /// writing an event was that machinery.
+    /// without going through `core::fmt`: numbers through it were a fifth
+    /// of the guest's time in writing an event (a transcript's turn has
+    /// two, its start and end).
     fn write_json(&self, w: &mut Writer) {
         w.separate();
         if let Some(n) = self.as_u64() {
