@@ -365,7 +365,7 @@ lint: setup
 ## WebAssembly) and the hand-written Node and Python handlers on
 ## ../shared/bench/mix.jsonl, natively, through the component and from Node
 ## and Python, in one run (host/benches/throughput.rs), with the ratios of
-## issue 13 marked met or not met. About two minutes.
+## issue 13 marked met or not met. About a minute once built.
 bench: build python node
 	$(CARGO) build --release --locked --quiet --manifest-path ../shared/bench/floor/Cargo.toml --target-dir target/floor
 	$(CARGO) build --locked --quiet -p switchboard-wasm-floor --target wasm32-unknown-unknown --profile guest
