@@ -121,7 +121,7 @@ pub struct Event<'a> {
 impl Event<'_> {
     /// The event as one line of CloudEvents structured JSON.
     pub fn to_json(&self) -> String {
-        let raw = self.data.raw.as_ref().map_or(0, |raw| raw.0.len());
+        let raw = self.data.raw.as_ref().map_or(0, |raw| raw.json.len());
         let mut w = Writer::with_capacity(2 * raw + 1024);
         self.write_json(&mut w);
         w.finish()
@@ -153,23 +153,29 @@ impl WriteJson for Event<'_> {
 /// payload the body holds (a key written twice keeps both occurrences, and
 /// JSON parsers take the last, as switchboard does).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Raw<'a>(Text<'a>);
+pub struct Raw<'a> {
+    json: Text<'a>,
+    /// Whether `json` holds a line break, as parsing it found.
+    breaks_lines: bool,
+}
 
 impl<'a> Raw<'a> {
-    /// `json`, which the caller has parsed as one JSON document.
-    pub(crate) fn parsed(json: Text<'a>) -> Raw<'a> {
-        Raw(json)
+    /// `json`, which the caller has parsed as one JSON document
+    /// ([`crate::json::parse_document`], which says whether it
+    /// `breaks_lines`).
+    pub(crate) fn parsed(json: Text<'a>, breaks_lines: bool) -> Raw<'a> {
+        Raw { json, breaks_lines }
     }
 
     /// The payload's text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.json
     }
 }
 
 impl WriteJson for Raw<'_> {
     fn write_json(&self, w: &mut Writer) {
-        w.raw(&self.0);
+        w.raw(&self.json, self.breaks_lines);
     }
 }
 

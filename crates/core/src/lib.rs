@@ -237,15 +237,15 @@ fn run<'a>(
     let text = json::utf8(body).map_err(not_json)?;
     let parsed = match parsed {
         Some(parsed) => parsed,
-        None => json::parse(text).map_err(not_json)?,
+        None => json::parse_document(text).map_err(not_json)?,
     };
-    let json::Value::Object(payload) = &parsed else {
-        return Err(Error::NotObject(parsed.type_name()));
+    let json::Value::Object(payload) = &parsed.value else {
+        return Err(Error::NotObject(parsed.value.type_name()));
     };
     let normalized = family.normalize(payload)?;
     let mut data = normalized.data;
     if config.include_raw {
-        data.raw = Some(event::Raw::parsed(Cow::Borrowed(text)));
+        data.raw = Some(event::Raw::parsed(Cow::Borrowed(text), parsed.breaks_lines));
     }
     let id = normalized
         .id

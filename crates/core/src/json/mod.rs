@@ -332,8 +332,28 @@ impl std::error::Error for Error {}
 /// Parses `text` as one JSON document: what `serde_json` accepts, read as
 /// it reads it (see `parse.rs`).
 pub fn parse(text: &str) -> Result<Value<'_>, Error> {
+    parse_document(text).map(|document| document.value)
+}
+
+/// A document as [`parse_document`] read it.
+#[derive(Debug)]
+pub struct Document<'a> {
+    /// Its value.
+    pub value: Value<'a>,
+    /// Whether its text breaks a line (in whitespace between tokens: a
+    /// string holds a line break only escaped).
+    pub breaks_lines: bool,
+}
+
+/// [`parse`], also telling whether the text breaks a line, so that writing
+/// it as it is on one line ([`Writer::raw`]) need not look for one.
+pub fn parse_document(text: &str) -> Result<Document<'_>, Error> {
     parse::Parser::new(text)
         .document()
+        .map(|(value, breaks_lines)| Document {
+            value,
+            breaks_lines,
+        })
         .map_err(|fail| Error::at(text.as_bytes(), fail))
 }
 
@@ -478,9 +498,16 @@ impl Writer {
     /// Writes text that is already one valid JSON value, as it is, except
     /// that line breaks (whitespace between tokens, the only place a valid
     /// document can hold one) become spaces, so that the output stays one
-    /// line.
-    pub fn raw(&mut self, json: &str) {
+    /// line. `breaks_lines` false says that the text holds none, as
+    /// [`parse_document`] found: it is then copied without looking.
+    pub fn raw(&mut self, json: &str, breaks_lines: bool) {
         self.separate();
+        if !breaks_lines {
+            debug_assert!(!json.contains(['\n', '\r']), "a line break in {json}");
+            self.out.push_str(json);
+            self.comma = true;
+            return;
+        }
         let bytes = json.as_bytes();
         let mut start = 0;
         let mut i = 0;
@@ -1093,13 +1120,38 @@ mod tests {
 
     #[test]
     fn raw_json_stays_on_one_line() {
+        let text = "{\r\n  \"a\": [1,\n 2]\n}\n";
+        assert!(parse_document(text).unwrap().breaks_lines);
         let mut w = Writer::default();
-        w.raw("{\r\n  \"a\": [1,\n 2]\n}\n");
+        w.raw(text, true);
         let out = w.finish();
         assert!(!out.contains(['\n', '\r']));
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(&out).unwrap(),
             serde_json::json!({"a": [1, 2]})
         );
+    }
+
+    #[test]
+    fn a_document_breaks_lines_only_where_its_whitespace_does() {
+        for (text, breaks) in [
+            ("{}", false),
+            (" {\"a\": \"x\\ny\", \"b\":\t[1, 2]} ", false),
+            ("{\"a\": 1}\n", true),
+            ("\r{}", true),
+            ("[1,\n2]", true),
+            ("{\"a\"\r\n: 1}", true),
+        ] {
+            assert_eq!(
+                parse_document(text).unwrap().breaks_lines,
+                breaks,
+                "{text:?}"
+            );
+        }
+        // A document that breaks no line is copied as it is.
+        let text = "{\"a\": \"x\\ny\"}";
+        let mut w = Writer::default();
+        w.raw(text, false);
+        assert_eq!(w.finish(), text);
     }
 }

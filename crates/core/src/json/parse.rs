@@ -63,6 +63,8 @@ pub(super) struct Parser<'a> {
     values: Vec<Value<'a>>,
     /// The keys of the open objects' entries read so far.
     keys: Vec<Text<'a>>,
+    /// Whether whitespace read so far held a line break (`\n` or `\r`).
+    line_break: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -74,11 +76,14 @@ impl<'a> Parser<'a> {
             depth: 0,
             values: Vec::new(),
             keys: Vec::new(),
+            line_break: false,
         }
     }
 
-    /// The whole text as one document.
-    pub(super) fn document(mut self) -> Parsed<Value<'a>> {
+    /// The whole text as one document, and whether it breaks a line (in
+    /// whitespace between tokens, the only place a document can: a string
+    /// holds a line break only escaped).
+    pub(super) fn document(mut self) -> Parsed<(Value<'a>, bool)> {
         // Room for the open objects' and arrays' members of most payloads,
         // so that the stacks rarely grow.
         self.values.reserve(64);
@@ -88,7 +93,7 @@ impl<'a> Parser<'a> {
         if self.at != self.bytes.len() {
             return self.fail("trailing characters");
         }
-        Ok(self.values.pop().unwrap_or_default())
+        Ok((self.values.pop().unwrap_or_default(), self.line_break))
     }
 
     /// Refuses the character at `at` (or the end).
@@ -113,7 +118,12 @@ impl<'a> Parser<'a> {
     }
 
     fn skip_whitespace(&mut self) {
-        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
+        loop {
+            match self.peek() {
+                Some(b' ' | b'\t') => {}
+                Some(b'\n' | b'\r') => self.line_break = true,
+                _ => return,
+            }
             self.at += 1;
         }
     }

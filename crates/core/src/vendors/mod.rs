@@ -92,12 +92,13 @@ pub fn detect_in<'f>(families: &[&'f dyn Family], request: &Request<'_>) -> Opti
 pub(crate) fn detect_parsed<'f, 'a>(
     families: &[&'f dyn Family],
     request: &Request<'a>,
-) -> Option<(&'f dyn Family, Option<crate::json::Value<'a>>)> {
+) -> Option<(&'f dyn Family, Option<crate::json::Document<'a>>)> {
     if let Some(family) = families.iter().find(|f| f.claims_headers(request)) {
         return Some((*family, None));
     }
-    let parsed = crate::json::parse_bytes(request.body()).ok()?;
-    let payload = parsed.as_object()?;
+    let text = crate::json::utf8(request.body()).ok()?;
+    let parsed = crate::json::parse_document(text).ok()?;
+    let payload = parsed.value.as_object()?;
     let family = families
         .iter()
         .copied()
