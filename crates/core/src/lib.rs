@@ -233,11 +233,9 @@ fn run<'a>(
     let verified =
         schemes::verify_keys(name, scheme, &keys, request, now, config.tolerance_seconds)?;
 
-    let not_json = |e: json::Error| Error::NotJson(e.to_string());
-    let text = json::utf8(body).map_err(not_json)?;
     let parsed = match parsed {
         Some(parsed) => parsed,
-        None => json::parse_document(text).map_err(not_json)?,
+        None => json::parse_body(body).map_err(|e| Error::NotJson(e.to_string()))?,
     };
     let json::Value::Object(payload) = &parsed.value else {
         return Err(Error::NotObject(parsed.value.type_name()));
@@ -245,7 +243,10 @@ fn run<'a>(
     let normalized = family.normalize(payload)?;
     let mut data = normalized.data;
     if config.include_raw {
-        data.raw = Some(event::Raw::parsed(Cow::Borrowed(text), parsed.breaks_lines));
+        data.raw = Some(event::Raw::parsed(
+            Cow::Borrowed(parsed.text),
+            parsed.breaks_lines,
+        ));
     }
     let id = normalized
         .id

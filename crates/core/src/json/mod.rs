@@ -338,6 +338,8 @@ pub fn parse(text: &str) -> Result<Value<'_>, Error> {
 /// A document as [`parse_document`] read it.
 #[derive(Debug)]
 pub struct Document<'a> {
+    /// Its text.
+    pub text: &'a str,
     /// Its value.
     pub value: Value<'a>,
     /// Whether its text breaks a line (in whitespace between tokens: a
@@ -351,6 +353,7 @@ pub fn parse_document(text: &str) -> Result<Document<'_>, Error> {
     parse::Parser::new(text)
         .document()
         .map(|(value, breaks_lines)| Document {
+            text,
             value,
             breaks_lines,
         })
@@ -365,12 +368,17 @@ pub fn number(text: &str) -> Option<Number> {
 
 /// Parses raw body bytes: [`parse`] once they are known to be UTF-8.
 pub fn parse_bytes(body: &[u8]) -> Result<Value<'_>, Error> {
-    parse(utf8(body)?)
+    parse_body(body).map(|document| document.value)
 }
 
-/// Raw body bytes as text, or where they stop being UTF-8 (the error
-/// [`parse_bytes`] gives for them).
-pub fn utf8(body: &[u8]) -> Result<&str, Error> {
+/// Parses raw body bytes: [`parse_document`] once they are known to be
+/// UTF-8 (checked once: the document's text is the body).
+pub fn parse_body(body: &[u8]) -> Result<Document<'_>, Error> {
+    parse_document(utf8(body)?)
+}
+
+/// Raw body bytes as text, or where they stop being UTF-8.
+fn utf8(body: &[u8]) -> Result<&str, Error> {
     std::str::from_utf8(body).map_err(|error| {
         Error::at(
             body,
@@ -629,8 +637,8 @@ impl WriteJson for Object<'_> {
 /// without it.)
 #[inline(always)]
 #[allow(clippy::single_char_add_str, reason = "see above")]
-fn mark(out: &mut String, mark: &'static str) {
-    out.push_str(mark);
+fn mark(out: &mut String, text: &'static str) {
+    out.push_str(text);
 }
 
 /// Writes `value` as a JSON string: `"`, `\` and control characters

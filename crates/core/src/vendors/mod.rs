@@ -96,8 +96,7 @@ pub(crate) fn detect_parsed<'f, 'a>(
     if let Some(family) = families.iter().find(|f| f.claims_headers(request)) {
         return Some((*family, None));
     }
-    let text = crate::json::utf8(request.body()).ok()?;
-    let parsed = crate::json::parse_document(text).ok()?;
+    let parsed = crate::json::parse_body(request.body()).ok()?;
     let payload = parsed.value.as_object()?;
     let family = families
         .iter()
